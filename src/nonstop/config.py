@@ -1,0 +1,188 @@
+"""Configuration: one TOML file validated with pydantic; every setting has a default.
+
+Secrets (API keys) never come from the file: they are read from environment variables
+(see `Credentials`), and a key that looks like a secret in the file is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nonstop.errors import ConfigError
+
+_SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogSettings(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+
+
+class SimSymbol(_Strict):
+    """One spot market the simulator lists, with Binance-style filters."""
+
+    base: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
+    quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
+    start_price: PositiveDecimal
+    tick_size: PositiveDecimal
+    step_size: PositiveDecimal
+    min_qty: PositiveDecimal
+    max_qty: PositiveDecimal = Decimal("9000")
+    min_notional: PositiveDecimal = Decimal("5")
+    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}{self.quote}"
+
+
+def _default_symbols() -> list[SimSymbol]:
+    return [
+        SimSymbol(base="BTC", quote="USDT", start_price=Decimal("60000"), tick_size=Decimal("0.01"),
+                  step_size=Decimal("0.00001"), min_qty=Decimal("0.00001")),
+        SimSymbol(base="ETH", quote="USDT", start_price=Decimal("3000"), tick_size=Decimal("0.01"),
+                  step_size=Decimal("0.0001"), min_qty=Decimal("0.0001")),
+    ]
+
+
+class SimVenue(_Strict):
+    """A named simulated venue, served on one port per endpoint (0 = pick a free port)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    ports: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(min_length=1, max_length=8)]
+    symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
+
+
+class SimRateLimits(_Strict):
+    """Binance's spot limits (REQUEST_WEIGHT 6000/min, ORDERS 100/10s and 200000/day)."""
+
+    weight_per_minute: Annotated[int, Field(gt=0)] = 6000
+    orders_per_10s: Annotated[int, Field(gt=0)] = 100
+    orders_per_day: Annotated[int, Field(gt=0)] = 200_000
+    ban_seconds: Annotated[int, Field(gt=0, le=86_400)] = 120
+
+
+class SimSettings(_Strict):
+    host: Annotated[str, Field(pattern=r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$|^localhost$")] = "127.0.0.1"
+    control_port: Annotated[int, Field(ge=0, le=65535)] = 8900
+    seed: int = 42
+    tick_ms: Annotated[int, Field(ge=5, le=60_000)] = 200
+    venues: Annotated[list[SimVenue], Field(min_length=1)] = Field(
+        default_factory=lambda: [
+            SimVenue(name="binance-a", ports=[8901, 8902, 8903]),
+            SimVenue(name="binance-b", ports=[8911, 8912, 8913]),
+        ]
+    )
+    starting_balances: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=lambda: {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("30")}
+    )
+    rate_limits: SimRateLimits = SimRateLimits()
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536
+
+    @model_validator(mode="after")
+    def _unique(self) -> SimSettings:
+        names = [v.name for v in self.venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"venue names must be unique, got {names}")
+        ports = [p for v in self.venues for p in v.ports if p] + ([self.control_port] if self.control_port else [])
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"ports must be unique across venues and the control port, got {sorted(ports)}")
+        return self
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    log: LogSettings = LogSettings()
+    sim: SimSettings = SimSettings()
+    data_dir: Path = Path("var")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _not_empty(cls, v: Path) -> Path:
+        if not str(v):
+            raise ValueError("data_dir must not be empty")
+        return v
+
+
+class Credentials(_Strict):
+    """An API key pair, read from the environment only; never logged (repr hides the secret)."""
+
+    api_key: str
+    secret: str = Field(repr=False)
+
+    @classmethod
+    def from_env(cls, prefix: str, *, default: tuple[str, str] | None = None) -> Credentials:
+        """Read `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET`; fall back to `default` if given."""
+        key, secret = os.environ.get(f"{prefix}_API_KEY"), os.environ.get(f"{prefix}_API_SECRET")
+        if key and secret:
+            return cls(api_key=key, secret=secret)
+        if default is not None:
+            return cls(api_key=default[0], secret=default[1])
+        raise ConfigError(f"environment variables {prefix}_API_KEY and {prefix}_API_SECRET must both be set")
+
+
+def _find_secrets(data: Any, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            here = f"{path}.{k}" if path else str(k)
+            if any(w in str(k).lower() for w in _SECRET_WORDS):
+                found.append(here)
+            found.extend(_find_secrets(v, here))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found.extend(_find_secrets(v, f"{path}.{i}"))
+    return found
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        value = e.get("input")
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        lines.append(f"  {key} = {shown}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict[str, Any], source: str = "<dict>") -> Settings:
+    """Validate a parsed TOML document; raise ConfigError naming key, value and the rule."""
+    secrets = _find_secrets(data)
+    if secrets:
+        raise ConfigError(
+            f"invalid configuration in {source}: {', '.join(secrets)}: secrets are not allowed in the "
+            "config file; set them in environment variables (e.g. NONSTOP_SIM_API_KEY/_API_SECRET)"
+        )
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, source)) from None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Load settings from a TOML file, or the defaults when `path` is None."""
+    if path is None:
+        return Settings()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    return parse_settings(data, str(path))

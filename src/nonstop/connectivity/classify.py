@@ -1,0 +1,344 @@
+"""`classify`: the one function that turns a foreign failure into a classified `VenueError`.
+
+Inputs it understands, most specific first (the first that decides wins):
+
+1. the venue's own error (Binance `{"code": -2010, "msg": "..."}`), from `body` or from the ccxt
+   message, which embeds the response body; a JSON code wins over the HTTP status, as in ccxt;
+2. the HTTP status (`http_status`, else the status ccxt writes into its message, else aiohttp's);
+3. the exception type: the ccxt tree (`ccxt.base.errors`), aiohttp, asyncio and OS errors.
+
+The operation kind matters: Binance says a 5xx means "execution status unknown", so a 5xx, a
+timeout or a reset on a SUBMIT or CANCEL is TIMEOUT_UNKNOWN (the order is IN DOUBT), while the same
+on a READ is merely transient. Only failures proven to happen before any byte was sent (DNS, connect
+refused, connect timeout) stay transient for writes. When in doubt on a write we say
+TIMEOUT_UNKNOWN: a needless lookup is cheap, a wrong "rejected" is an untracked position.
+
+Retry-After comes from `headers` (seconds; ccxt does not read it, so the adapter passes the response
+headers). Request signatures are redacted from messages (invariant 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import aiohttp
+import ccxt.base.errors as cx
+
+from nonstop.connectivity.errors import (
+    AuthError,
+    BadRequestError,
+    ClockSkewError,
+    DuplicateOrderError,
+    FatalVenueError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    IpBannedError,
+    MaintenanceError,
+    OperationKind,
+    OrderNotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RequestRejectedError,
+    Severity,
+    TransientNetworkError,
+    VenueError,
+    VenueUnavailableError,
+)
+
+__all__ = ["classify", "parse_retry_after"]
+
+
+class _Verdict(NamedTuple):
+    kind: type[VenueError]
+    severity: Severity | None = None
+    venue_wide: bool = False
+
+
+_MAINTENANCE = "System is under maintenance."
+_INSUFFICIENT = "insufficient balance"
+_DUPLICATE = "Duplicate order sent."
+_UNKNOWN_ORDER = "Unknown order sent."
+# Binance's 503 messages that mean "failed, not executed, try again" (any other 503: unknown).
+_503_NOT_EXECUTED = ("Service Unavailable", "Internal error; unable to process your request")
+_CODE_RE = re.compile(r'"code"\s*:\s*(-?\d+)')
+_MSG_RE = re.compile(r'"msg"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_STATUS_RES = (
+    re.compile(r"^\S+ (?:GET|POST|PUT|DELETE|PATCH|HEAD) \S+ (\d{3})\b"),  # base handle_http_status_code
+    re.compile(r"^\S+ (418|429)\b"),  # binance handle_errors (DDoSProtection)
+)
+_SIGNATURE_RE = re.compile(r"(signature=)[0-9a-fA-F]+")
+# Exceptions proving the request never left: nothing can have executed.
+_NOT_SENT: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    socket.gaierror,
+    ConnectionRefusedError,
+)
+# Transport failures that may strike after the request was sent.
+_AFTER_SEND: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    ConnectionError,
+    TimeoutError,  # asyncio.TimeoutError is TimeoutError on 3.11
+    OSError,
+)
+
+
+def classify(
+    exc: BaseException | None,
+    *,
+    http_status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: str | Mapping[str, Any] | None = None,
+    operation: OperationKind = OperationKind.READ,
+    venue: str = "",
+    endpoint: str = "",
+) -> VenueError:
+    """Classify a failed request; return (do not raise) a `VenueError` carrying the evidence.
+
+    `exc` may be None when only a raw HTTP answer is at hand. A `VenueError` is returned unchanged.
+    Cancellation and interpreter exits are not failures to classify: they raise TypeError here,
+    so a caller that catches too wide notices at once.
+    """
+    if isinstance(exc, VenueError):
+        return exc
+    if exc is not None and not isinstance(exc, Exception):
+        raise TypeError(f"{type(exc).__name__} must propagate, not be classified")
+    status = http_status if http_status is not None else _status_of(exc)
+    code, msg = _venue_error(body, exc)
+    write = operation.is_write
+    verdict = (
+        _by_code(code, msg, status, write)
+        or _by_status(status, msg, write)
+        or _by_exception(exc, write)
+    )
+    retry_after = parse_retry_after(headers)
+    message = _SIGNATURE_RE.sub(r"\1<redacted>", _describe(exc, status, msg))
+    return verdict.kind(
+        message,
+        venue=venue,
+        endpoint=endpoint,
+        operation=operation,
+        original=exc,
+        venue_code=code,
+        http_status=status,
+        retry_after=retry_after,
+        severity=verdict.severity,
+        venue_wide=verdict.venue_wide,
+    )
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a `Retry-After` header (any case), or None when absent or not delta-seconds."""
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                seconds = float(str(value).strip())
+            except ValueError:
+                return None  # an HTTP-date; Binance sends seconds, so the limiter's default applies
+            return seconds if seconds >= 0 else None
+    return None
+
+
+def _after_send(write: bool, read_kind: type[VenueError]) -> _Verdict:
+    return _Verdict(OutcomeUnknownError if write else read_kind)
+
+
+def _by_code(code: int | None, msg: str | None, status: int | None, write: bool) -> _Verdict | None:
+    text = msg or ""
+    if _MAINTENANCE in text:
+        return _Verdict(MaintenanceError, venue_wide=True)
+    if code is None:
+        return None
+    if code == -1003:  # too much request weight (429), or the ban itself (418)
+        if status == 418:
+            return _Verdict(IpBannedError, Severity.CRITICAL, venue_wide=True)
+        return _Verdict(RateLimitedError, venue_wide=True)
+    if code == -1015:  # too many new orders
+        return _Verdict(RateLimitedError, venue_wide=True)
+    if code == -1021:
+        return _Verdict(ClockSkewError, Severity.CRITICAL)
+    if code in (-1002, -1022, -1099, -2014, -2015):
+        return _Verdict(AuthError)
+    if code in (-1000, -1006, -1007):  # "execution status unknown"
+        return _after_send(write, VenueUnavailableError if code == -1000 else TransientNetworkError)
+    if code in (-1001, -1008):  # internal error / server busy: not executed, try again
+        return _Verdict(VenueUnavailableError)
+    if code == -1016:  # this service is no longer available
+        return _Verdict(FatalVenueError)
+    if code in (-1013, -1014):
+        return _Verdict(InvalidOrderError)
+    if code in (-1020, -1121) or -1199 <= code <= -1100:
+        return _Verdict(BadRequestError)
+    if code == -2010:
+        if _INSUFFICIENT in text.lower():
+            return _Verdict(InsufficientFundsError)
+        if _DUPLICATE in text:
+            return _Verdict(DuplicateOrderError)
+        return _Verdict(InvalidOrderError)
+    if code == -2011:
+        return _Verdict(OrderNotFoundError if _UNKNOWN_ORDER in text else RequestRejectedError)
+    if code in (-2013, -2026):
+        return _Verdict(OrderNotFoundError)
+    if -2099 <= code <= -2000:
+        return _Verdict(RequestRejectedError)
+    return None  # an unknown code: let the status / exception decide
+
+
+def _by_status(status: int | None, msg: str | None, write: bool) -> _Verdict | None:
+    if status is None or status < 400:
+        return None
+    if status == 418:
+        return _Verdict(IpBannedError, Severity.CRITICAL, venue_wide=True)
+    if status == 429:
+        return _Verdict(RateLimitedError, venue_wide=True)
+    if status == 403:  # Binance: the WAF limit was violated; back off like a 429, and tell a person
+        return _Verdict(RateLimitedError, Severity.CRITICAL, venue_wide=True)
+    if status in (401, 407):
+        return _Verdict(AuthError)
+    if status == 404:  # a wrong path is a bug or a misconfigured endpoint, not a blip
+        return _Verdict(FatalVenueError)
+    if status == 408:  # the server gave up waiting for our request: it did not process it
+        return _Verdict(TransientNetworkError)
+    if status < 500:
+        return _Verdict(BadRequestError)
+    if status == 503 and msg and any(m in msg for m in _503_NOT_EXECUTED):
+        return _Verdict(VenueUnavailableError)
+    if status == 504:
+        return _after_send(write, TransientNetworkError)
+    return _after_send(write, VenueUnavailableError)
+
+
+def _by_exception(exc: BaseException | None, write: bool) -> _Verdict:
+    if exc is None:
+        return _after_send(write, FatalVenueError)
+    if _caused_by(exc, _NOT_SENT, follow_context=False):
+        return _Verdict(TransientNetworkError)
+    table: tuple[tuple[type[BaseException], _Verdict | None], ...] = (
+        (cx.OnMaintenance, _Verdict(MaintenanceError, venue_wide=True)),
+        (cx.RateLimitExceeded, _Verdict(RateLimitedError, venue_wide=True)),
+        (cx.DDoSProtection, _Verdict(RateLimitedError, venue_wide=True)),
+        (cx.ChecksumError, _Verdict(TransientNetworkError)),
+        (cx.InvalidNonce, _Verdict(ClockSkewError, Severity.CRITICAL)),
+        (cx.RequestTimeout, None),
+        (cx.ExchangeNotAvailable, None),
+        (cx.NetworkError, None),
+        (cx.BadResponse, None),
+        (cx.CancelPending, None),
+        (cx.OperationFailed, None),
+        (cx.AuthenticationError, _Verdict(AuthError)),
+        (cx.InsufficientFunds, _Verdict(InsufficientFundsError)),
+        (cx.DuplicateOrderId, _Verdict(DuplicateOrderError)),
+        (cx.OrderNotFound, _Verdict(OrderNotFoundError)),
+        (cx.InvalidOrder, _Verdict(InvalidOrderError)),
+        (cx.BadRequest, _Verdict(BadRequestError)),  # includes BadSymbol
+        (cx.NotSupported, _Verdict(FatalVenueError)),  # raised by ccxt before sending
+        (cx.ArgumentsRequired, _Verdict(FatalVenueError)),
+        (cx.InvalidProxySettings, _Verdict(FatalVenueError)),
+        (cx.ExchangeClosedByUser, _Verdict(FatalVenueError)),
+        (cx.OperationRejected, _Verdict(RequestRejectedError)),
+        (cx.InvalidAddress, _Verdict(RequestRejectedError)),
+    )
+    for kind, verdict in table:
+        if isinstance(exc, kind):
+            return verdict if verdict is not None else _transport(exc, write)
+    if isinstance(exc, _AFTER_SEND) or _caused_by(exc, _AFTER_SEND):
+        return _after_send(write, TransientNetworkError)
+    # ccxt.ExchangeError / BaseError with nothing we recognise, or a foreign exception.
+    return _after_send(write, FatalVenueError)
+
+
+def _transport(exc: BaseException, write: bool) -> _Verdict:
+    """ccxt's NetworkError side: transient for reads, unknown for writes."""
+    if isinstance(exc, cx.ExchangeNotAvailable) and not _caused_by(exc, _AFTER_SEND):
+        return _after_send(write, VenueUnavailableError)  # an HTTP 5xx ccxt did not parse further
+    if isinstance(exc, cx.OperationFailed) and not isinstance(exc, cx.NetworkError | cx.BadResponse
+                                                              | cx.CancelPending):
+        return _after_send(write, VenueUnavailableError)  # -1000 "unknown error", "System abnormality"
+    return _after_send(write, TransientNetworkError)
+
+
+def _caused_by(
+    exc: BaseException, kinds: tuple[type[BaseException], ...], *, follow_context: bool = True
+) -> bool:
+    # "Not sent" is only believed through explicit `raise ... from` links: an unrelated exception
+    # that happened to be in flight (__context__) must never make a write look safe.
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kinds):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or (cur.__context__ if follow_context else None)
+    return False
+
+
+def _status_of(exc: BaseException | None) -> int | None:
+    if exc is None:
+        return None
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return exc.status
+    if isinstance(exc, cx.BaseError):
+        text = str(exc)
+        for pattern in _STATUS_RES:
+            m = pattern.match(text)
+            if m:
+                return int(m.group(1))
+    return None
+
+
+def _venue_error(
+    body: str | Mapping[str, Any] | None, exc: BaseException | None
+) -> tuple[int | None, str | None]:
+    """(code, msg) of a Binance error body, from `body` or the ccxt message embedding it."""
+    sources: list[str | Mapping[str, Any]] = []
+    if body is not None:
+        sources.append(body)
+    if isinstance(exc, cx.BaseError):
+        sources.append(str(exc))
+    for src in sources:
+        found = _parse_error_doc(src)
+        if found != (None, None):
+            return found
+    return None, None
+
+
+def _parse_error_doc(src: str | Mapping[str, Any]) -> tuple[int | None, str | None]:
+    doc: Any = src
+    if isinstance(src, str):
+        start, end = src.find("{"), src.rfind("}")
+        doc = None
+        if 0 <= start < end:
+            try:
+                doc = json.loads(src[start : end + 1])
+            except ValueError:
+                doc = None
+        if not isinstance(doc, Mapping):  # not clean JSON: fall back to the two fields we need
+            code_m, msg_m = _CODE_RE.search(src), _MSG_RE.search(src)
+            return (int(code_m.group(1)) if code_m else None, msg_m.group(1) if msg_m else None)
+    code: int | None = None
+    raw_code = doc.get("code")
+    if isinstance(raw_code, int | str) and not isinstance(raw_code, bool):
+        try:
+            code = int(raw_code)
+        except ValueError:
+            code = None
+    raw_msg = doc.get("msg")
+    return code, raw_msg if isinstance(raw_msg, str) else None
+
+
+def _describe(exc: BaseException | None, status: int | None, msg: str | None) -> str:
+    if exc is None:
+        return f"HTTP {status}: {msg}" if msg else f"HTTP {status}"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, asyncio.TimeoutError) and not str(exc):
+        text = "timed out"
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 500 else text[:497] + "..."

@@ -1,0 +1,198 @@
+"""Field codec for the model's frozen dataclasses: JSON-able values and back, strictly.
+
+Encoding (stable; changing it needs a new schema version in `events.py`):
+
+- `Decimal` → its exact string (`"0.00100"` stays `"0.00100"`); NaN/Infinity are refused;
+- `datetime` → ISO 8601 UTC with microseconds, `"2026-01-01T00:00:00.000000+00:00"`;
+- enums → their value; identifiers → their text; `Balance` → `{"asset","free","locked"}`;
+- `None` stays `null` for optional fields.
+
+Decoding is strict: a missing or unexpected key, a wrong type or a naive datetime raises
+`ModelError` naming the class and field, so the journal can report a corrupt record precisely.
+The per-class field plan is computed once, so encoding a million events stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from nonstop.errors import ModelError
+from nonstop.model.balance import Balance
+from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
+
+Encoder = Callable[[Any], Any]
+Decoder = Callable[[Any], Any]
+
+
+def encode_decimal(value: Decimal) -> str:
+    return str(value)
+
+
+def decode_decimal(raw: Any) -> Decimal:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected a decimal string, got {type(raw).__name__}")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not a decimal") from None
+    if not value.is_finite():
+        raise ValueError(f"{raw!r} is not a finite decimal")
+    return value
+
+
+def encode_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def decode_datetime(raw: Any) -> datetime:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected an ISO 8601 string, got {type(raw).__name__}")
+    value = datetime.fromisoformat(raw)
+    if value.utcoffset() != timedelta(0):
+        raise ValueError(f"{raw!r} is not a UTC timestamp")
+    return value.astimezone(UTC)
+
+
+def _encode_balances(value: tuple[Balance, ...]) -> list[dict[str, str]]:
+    return [{"asset": b.asset, "free": str(b.free), "locked": str(b.locked)} for b in value]
+
+
+def _decode_balances(raw: Any) -> tuple[Balance, ...]:
+    if not isinstance(raw, list):
+        raise TypeError("expected a list of balances")
+    out = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) != {"asset", "free", "locked"}:
+            raise ValueError(f"balance {item!r} must have exactly asset, free, locked")
+        out.append(Balance(item["asset"], decode_decimal(item["free"]), decode_decimal(item["locked"])))
+    return tuple(out)
+
+
+def _exact(kind: type) -> Decoder:
+    def decode(raw: Any) -> Any:
+        if type(raw) is not kind:
+            raise TypeError(f"expected {kind.__name__}, got {type(raw).__name__}")
+        return raw
+
+    return decode
+
+
+def _text(kind: Callable[[str], Any]) -> Decoder:
+    def decode(raw: Any) -> Any:
+        if not isinstance(raw, str):
+            raise TypeError(f"expected a string, got {type(raw).__name__}")
+        return kind(raw)
+
+    return decode
+
+
+def _codec_for(hint: Any) -> tuple[Encoder, Decoder, type | tuple[type, ...]]:
+    """(encoder, decoder, python type) for one annotated field type."""
+    if hint is Decimal:
+        return encode_decimal, decode_decimal, Decimal
+    if hint is datetime:
+        return encode_datetime, decode_datetime, datetime
+    if hint in (str, int, bool):
+        return (lambda v: v), _exact(hint), hint
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return (lambda v: v.value), hint, hint
+    if hint in (ClientOrderId, VenueOrderId, TradeId):
+        return (lambda v: v.value), _text(hint), hint
+    if hint is InstrumentId:
+        return str, _text(InstrumentId.parse), hint
+    if hint == tuple[Balance, ...]:
+        return _encode_balances, _decode_balances, tuple
+    raise TypeError(f"no codec for field type {hint!r}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldPlan:
+    name: str
+    optional: bool
+    encode: Encoder
+    decode: Decoder
+    pytype: type | tuple[type, ...]
+
+
+_PLANS: dict[type, tuple[FieldPlan, ...]] = {}
+
+
+def plan(cls: type) -> tuple[FieldPlan, ...]:
+    """The field plan of a dataclass (cached)."""
+    cached = _PLANS.get(cls)
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(cls)
+    plans = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        optional = False
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(args) != 1:
+                raise TypeError(f"{cls.__name__}.{f.name}: only `X | None` unions are supported")
+            hint, optional = args[0], True
+        encode, decode, pytype = _codec_for(hint)
+        plans.append(FieldPlan(f.name, optional, encode, decode, pytype))
+    _PLANS[cls] = result = tuple(plans)
+    return result
+
+
+def check_fields(obj: Any) -> None:
+    """Type-check a dataclass instance against its annotations (rejects float for Decimal, naive times)."""
+    cls = type(obj)
+    for p in plan(cls):
+        value = getattr(obj, p.name)
+        if value is None:
+            if p.optional:
+                continue
+            raise ModelError(f"{cls.__name__}.{p.name} must not be None")
+        if not isinstance(value, p.pytype) or (p.pytype is int and isinstance(value, bool)):
+            raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be {p.pytype}")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be a finite Decimal")
+        if isinstance(value, datetime) and value.utcoffset() != timedelta(0):
+            raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be a timezone-aware UTC datetime")
+
+
+def encode_fields(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in plan(type(obj)):
+        value = getattr(obj, p.name)
+        out[p.name] = None if value is None else p.encode(value)
+    return out
+
+
+def decode_fields(
+    cls: type, data: dict[str, Any], extra_keys: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Keyword arguments for `cls(**kwargs)` from encoded data; strict about keys and types."""
+    plans = plan(cls)
+    expected = {p.name for p in plans} | extra_keys
+    unexpected = set(data) - expected
+    if unexpected:
+        raise ModelError(f"{cls.__name__}: unexpected keys {sorted(unexpected)}")
+    kwargs: dict[str, Any] = {}
+    for p in plans:
+        if p.name not in data:
+            raise ModelError(f"{cls.__name__}: missing key {p.name!r}")
+        raw = data[p.name]
+        if raw is None:
+            if not p.optional:
+                raise ModelError(f"{cls.__name__}.{p.name} must not be null")
+            kwargs[p.name] = None
+            continue
+        try:
+            kwargs[p.name] = p.decode(raw)
+        except ModelError as err:
+            raise ModelError(f"{cls.__name__}.{p.name}: {err}") from None
+        except (TypeError, ValueError) as err:
+            raise ModelError(f"{cls.__name__}.{p.name}={raw!r}: {err}") from None
+    return kwargs

@@ -1,0 +1,240 @@
+"""Events: immutable facts, each with an id and a UTC timestamp; the journal stores them.
+
+Commands that must be durable before they take effect are events too: `OrderIntent` (the
+order, with its client order id, decided), `OrderSubmitted` (its bytes are about to leave for
+the venue) and `OrderCancelRequested`. The order manager appends them, waits for durability,
+then acts (invariant 1).
+
+Encoding (`to_dict` / `event_from_dict`) is versioned: every dict carries `"v"` (the schema
+version, `EVENT_SCHEMA_VERSION`) and `"type"` (the class name); field encoding is described in
+`nonstop.model.codec`. Decoding refuses unknown versions, types and keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from nonstop.errors import ModelError
+from nonstop.model.balance import Balance
+from nonstop.model.codec import check_fields, decode_fields, encode_fields
+from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
+from nonstop.model.instrument import Liquidity, OrderType, Side, TimeInForce
+
+EVENT_SCHEMA_VERSION = 1
+
+_REGISTRY: dict[str, type[Event]] = {}
+_ENVELOPE = frozenset({"v", "type"})
+
+
+def new_event_id() -> str:
+    """A random 128-bit event id (hex)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Event:
+    """Base of every event: `ts` is when it happened (UTC), `event_id` names it uniquely."""
+
+    ts: datetime
+    event_id: str = field(default_factory=new_event_id)
+
+    @property
+    def type_name(self) -> str:
+        """The stable type name stored in the journal (the class name)."""
+        return type(self).__name__
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not self.event_id:
+            raise ModelError(f"{type(self).__name__}.event_id must not be empty")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable, versioned JSON-able form of this event."""
+        data = encode_fields(self)
+        data["v"] = EVENT_SCHEMA_VERSION
+        data["type"] = type(self).__name__
+        return data
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from `Event.to_dict()` output; raises ModelError naming what is wrong."""
+    if not isinstance(data, dict):
+        raise ModelError(f"an event must be a JSON object, got {type(data).__name__}")
+    version = data.get("v")
+    if version != EVENT_SCHEMA_VERSION:
+        raise ModelError(
+            f"event schema version {version!r} is not supported (expected {EVENT_SCHEMA_VERSION})"
+        )
+    type_name = data.get("type")
+    cls = _REGISTRY.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise ModelError(f"unknown event type {type_name!r}")
+    kwargs = decode_fields(cls, data, _ENVELOPE)
+    return cls(**kwargs)
+
+
+def event_types() -> dict[str, type[Event]]:
+    """Every concrete event class by its type name."""
+    return dict(_REGISTRY)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderEvent(Event):
+    """An event about one order, named by its client order id."""
+
+    client_order_id: ClientOrderId
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderIntent(OrderEvent):
+    """The decision to place an order; journaled before anything else happens to it."""
+
+    instrument_id: InstrumentId
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.quantity <= 0:
+            raise ModelError(f"OrderIntent {self.client_order_id}: quantity {self.quantity} must be > 0")
+        if self.order_type is OrderType.MARKET:
+            if self.price is not None:
+                raise ModelError(f"OrderIntent {self.client_order_id}: a MARKET order has no price")
+        elif self.price is None or self.price <= 0:
+            raise ModelError(
+                f"OrderIntent {self.client_order_id}: a {self.order_type} order needs a price > 0"
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderSubmitted(OrderEvent):
+    """The order is about to be sent (first send, or a resend with the same id after IN_DOUBT)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderAccepted(OrderEvent):
+    """The venue acknowledged the order (or a lookup found it open)."""
+
+    venue_order_id: VenueOrderId
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderRejected(OrderEvent):
+    """The venue refused the order, or pre-trade risk denied it before it was sent."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderInDoubt(OrderEvent):
+    """The submit outcome is unknown (timeout, reset after send, 5xx); resolve by lookup."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderFilled(OrderEvent):
+    """One execution. `trade_id` is unique per instrument on a venue; repeats are no-ops."""
+
+    trade_id: TradeId
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity = Liquidity.UNKNOWN
+    venue_order_id: VenueOrderId | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.quantity <= 0 or self.price <= 0:
+            raise ModelError(
+                f"OrderFilled {self.client_order_id} trade {self.trade_id}: price {self.price} and "
+                f"quantity {self.quantity} must be > 0"
+            )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCancelRequested(OrderEvent):
+    """A cancel is about to be sent."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCancelRejected(OrderEvent):
+    """The venue refused the cancel; the order goes back to the state it had."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderCanceled(OrderEvent):
+    """The order is canceled on the venue (by us, by the venue, or found so by a lookup)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderExpired(OrderEvent):
+    """The venue expired the order (time in force, IOC/FOK remainder, self-trade prevention)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BalanceSnapshot(Event):
+    """Every balance of one venue; replaces what the state held for it."""
+
+    venue: str
+    balances: tuple[Balance, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BalanceChanged(Event):
+    """One asset's balance on one venue changed."""
+
+    venue: str
+    asset: str
+    free: Decimal
+    locked: Decimal = Decimal(0)
+
+
+class DifferenceKind(StrEnum):
+    MISSED_FILL = "MISSED_FILL"  # the venue has a fill we had not recorded
+    ORDER_GONE = "ORDER_GONE"  # an order we thought open is not on the venue
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"  # an order with our prefix that we have no record of
+    STATE_MISMATCH = "STATE_MISMATCH"  # the venue reports another status than ours
+    BALANCE_DRIFT = "BALANCE_DRIFT"  # venue balance differs from ours beyond tolerance
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReconcileDifference(Event):
+    """A difference found by reconciliation; the corrective events follow it in the journal."""
+
+    venue: str
+    kind: DifferenceKind
+    detail: str
+    client_order_id: ClientOrderId | None = None
+
+
+for _cls in (
+    OrderIntent,
+    OrderSubmitted,
+    OrderAccepted,
+    OrderRejected,
+    OrderInDoubt,
+    OrderFilled,
+    OrderCancelRequested,
+    OrderCancelRejected,
+    OrderCanceled,
+    OrderExpired,
+    BalanceSnapshot,
+    BalanceChanged,
+    ReconcileDifference,
+):
+    _REGISTRY[_cls.__name__] = _cls

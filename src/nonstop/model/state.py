@@ -1,0 +1,242 @@
+"""EngineState: the fold of the journal (invariant 4: replay gives the same state, byte for byte).
+
+`EngineState` is the one mutable object of the model: it is the accumulator of the fold, and
+replaying a million events through copies would be needlessly slow. Everything it holds is
+immutable (orders, fill events, balances), and `apply` is all-or-nothing: it computes the new
+order first and mutates only when every check passed, so a refused event leaves no trace.
+
+What it holds:
+
+- `orders`: every order by client order id (terminal ones too: a late fill must find them);
+- `fills`: every `OrderFilled` by `<instrument id>|<trade id>` (venue trade ids are unique per
+  instrument); a repeated key is a no-op, which is what de-duplicates fills;
+- `positions`: net base quantity per instrument, from fills;
+- `balances`: per venue, per asset, as last reported;
+- `differences`: how many reconcile differences of each kind were recorded;
+- `order_seq`: the highest client order sequence used per instance (seeds the id factory);
+- `last_seq`: the journal sequence number of the last event applied.
+
+`canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
+sha256. Two states are the same state exactly when their hashes are equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any, cast
+
+from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
+from nonstop.model.balance import Balance
+from nonstop.model.codec import decode_decimal
+from nonstop.model.events import (
+    BalanceChanged,
+    BalanceSnapshot,
+    Event,
+    OrderEvent,
+    OrderFilled,
+    OrderIntent,
+    ReconcileDifference,
+    event_from_dict,
+)
+from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
+from nonstop.model.instrument import OrderType, Side, TimeInForce
+from nonstop.model.order import Order, OrderState
+
+STATE_SCHEMA_VERSION = 1
+
+
+def fill_key(instrument_id: InstrumentId, trade_id: TradeId) -> str:
+    """The ledger key of a fill: trade ids are unique per instrument on a venue."""
+    return f"{instrument_id}|{trade_id}"
+
+
+def order_to_dict(order: Order) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id.value,
+        "instrument_id": str(order.instrument_id),
+        "side": order.side.value,
+        "order_type": order.order_type.value,
+        "quantity": str(order.quantity),
+        "price": None if order.price is None else str(order.price),
+        "time_in_force": order.time_in_force.value,
+        "reduce_only": order.reduce_only,
+        "state": order.state.value,
+        "venue_order_id": None if order.venue_order_id is None else order.venue_order_id.value,
+        "filled_qty": str(order.filled_qty),
+        "filled_notional": str(order.filled_notional),
+        "trade_ids": sorted(t.value for t in order.trade_ids),
+        "previous_state": None if order.previous_state is None else order.previous_state.value,
+        "reason": order.reason,
+    }
+
+
+def order_from_dict(d: dict[str, Any]) -> Order:
+    return Order(
+        client_order_id=ClientOrderId(d["client_order_id"]),
+        instrument_id=InstrumentId.parse(d["instrument_id"]),
+        side=Side(d["side"]),
+        order_type=OrderType(d["order_type"]),
+        quantity=decode_decimal(d["quantity"]),
+        price=None if d["price"] is None else decode_decimal(d["price"]),
+        time_in_force=TimeInForce(d["time_in_force"]),
+        reduce_only=bool(d["reduce_only"]),
+        state=OrderState(d["state"]),
+        venue_order_id=None if d["venue_order_id"] is None else VenueOrderId(d["venue_order_id"]),
+        filled_qty=decode_decimal(d["filled_qty"]),
+        filled_notional=decode_decimal(d["filled_notional"]),
+        trade_ids=frozenset(TradeId(t) for t in d["trade_ids"]),
+        previous_state=None if d["previous_state"] is None else OrderState(d["previous_state"]),
+        reason=str(d["reason"]),
+    )
+
+
+class EngineState:
+    """The engine's state as the fold of its events; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.fills: dict[str, OrderFilled] = {}
+        self.positions: dict[str, Decimal] = {}
+        self.balances: dict[str, dict[str, Balance]] = {}
+        self.differences: dict[str, int] = {}
+        self.order_seq: dict[str, int] = {}
+        self.last_seq = 0
+
+    # -- the fold -----------------------------------------------------------------------------
+
+    def apply(self, event: Event, *, seq: int | None = None) -> None:
+        """Fold one event in; `seq` is its journal sequence number (must increase).
+
+        Raises IllegalTransition / Overfill / UnknownOrder / ModelError and then changes nothing.
+        """
+        if seq is not None and seq <= self.last_seq:
+            raise ModelError(f"event seq {seq} is not after the last applied seq {self.last_seq}")
+        if isinstance(event, OrderEvent):
+            self._apply_order_event(event)
+        elif isinstance(event, BalanceSnapshot):
+            self.balances[event.venue] = {b.asset: b for b in event.balances}
+        elif isinstance(event, BalanceChanged):
+            venue = self.balances.setdefault(event.venue, {})
+            venue[event.asset] = Balance(event.asset, event.free, event.locked)
+        elif isinstance(event, ReconcileDifference):
+            self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
+        else:
+            raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")
+        if seq is not None:
+            self.last_seq = seq
+
+    def _apply_order_event(self, event: OrderEvent) -> None:
+        key = event.client_order_id.value
+        if isinstance(event, OrderIntent):
+            if key in self.orders:
+                raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
+            self.orders[key] = Order.from_intent(event)
+            coid = event.client_order_id
+            if coid.seq > self.order_seq.get(coid.instance, 0):
+                self.order_seq[coid.instance] = coid.seq
+            return
+        order = self.orders.get(key)
+        if order is None:
+            raise UnknownOrder(f"event {type(event).__name__} {event.event_id} names unknown order {key}")
+        if isinstance(event, OrderFilled):
+            fkey = fill_key(order.instrument_id, event.trade_id)
+            if fkey in self.fills:
+                return  # the same execution reported again
+            new = order.apply(event)
+            self.fills[fkey] = event
+            inst = str(order.instrument_id)
+            self.positions[inst] = self.positions.get(inst, Decimal(0)) + order.side.sign * event.quantity
+        else:
+            new = order.apply(event)
+        self.orders[key] = new
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def order(self, client_order_id: ClientOrderId | str) -> Order:
+        key = client_order_id if isinstance(client_order_id, str) else client_order_id.value
+        try:
+            return self.orders[key]
+        except KeyError:
+            raise UnknownOrder(f"unknown order {key}") from None
+
+    def open_orders(self) -> list[Order]:
+        """Orders that may be live on a venue (SUBMITTING, IN_DOUBT, ACCEPTED, ...)."""
+        return [o for o in self.orders.values() if o.state.is_open]
+
+    def in_doubt(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.state is OrderState.IN_DOUBT]
+
+    def max_order_seq(self, instance: str) -> int:
+        """The highest client order sequence number `instance` has used (0 if none)."""
+        return self.order_seq.get(instance, 0)
+
+    # -- serialisation ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": STATE_SCHEMA_VERSION,
+            "last_seq": self.last_seq,
+            "orders": {k: order_to_dict(o) for k, o in self.orders.items()},
+            "fills": {k: f.to_dict() for k, f in self.fills.items()},
+            "positions": {k: str(v) for k, v in self.positions.items()},
+            "balances": {
+                venue: {a: {"free": str(b.free), "locked": str(b.locked)} for a, b in assets.items()}
+                for venue, assets in self.balances.items()
+            },
+            "differences": dict(self.differences),
+            "order_seq": dict(self.order_seq),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineState:
+        """Rebuild a state from `to_dict()` output; raises ModelError if it is malformed."""
+        if not isinstance(data, dict) or data.get("v") != STATE_SCHEMA_VERSION:
+            raise ModelError(f"state schema version {data.get('v') if isinstance(data, dict) else None!r} "
+                             f"is not supported (expected {STATE_SCHEMA_VERSION})")
+        state = cls()
+        try:
+            state.last_seq = int(data["last_seq"])
+            state.orders = {k: order_from_dict(v) for k, v in data["orders"].items()}
+            state.fills = {k: cast(OrderFilled, event_from_dict(v)) for k, v in data["fills"].items()}
+            state.positions = {k: decode_decimal(v) for k, v in data["positions"].items()}
+            state.balances = {
+                venue: {
+                    a: Balance(a, decode_decimal(b["free"]), decode_decimal(b["locked"]))
+                    for a, b in assets.items()
+                }
+                for venue, assets in data["balances"].items()
+            }
+            state.differences = {k: int(v) for k, v in data["differences"].items()}
+            state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
+        except ModelError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ModelError(f"malformed state: {type(err).__name__}: {err}") from None
+        return state
+
+    def canonical_json(self) -> str:
+        """Sorted-key, whitespace-free, ASCII JSON of `to_dict()`: the bytes the hash covers."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    def state_hash(self) -> str:
+        """sha256 (hex) of `canonical_json()`."""
+        return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+
+    def copy(self) -> EngineState:
+        """An independent copy (values are immutable, so the dicts are copied one level deep)."""
+        other = EngineState()
+        other.orders = dict(self.orders)
+        other.fills = dict(self.fills)
+        other.positions = dict(self.positions)
+        other.balances = {v: dict(a) for v, a in self.balances.items()}
+        other.differences = dict(self.differences)
+        other.order_seq = dict(self.order_seq)
+        other.last_seq = self.last_seq
+        return other
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EngineState) and self.canonical_json() == other.canonical_json()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable

@@ -1,0 +1,73 @@
+"""The aiohttp middleware that applies injected faults to an endpoint and renders Binance errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import structlog
+from aiohttp import web
+
+from nonstop.clock import utc_ms
+from nonstop.sim import rejects
+from nonstop.sim.faults import FaultKind
+from nonstop.sim.rejects import BinanceReject
+
+if TYPE_CHECKING:
+    from nonstop.sim.runtime import VenueRuntime
+
+log = structlog.get_logger("nonstop.sim.http")
+_PLAIN = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _plain(status: int) -> web.Response:
+    return web.Response(status=status, text=f"<html><body><h1>{status} {_PLAIN[status]}</h1></body></html>",
+                        content_type="text/html")
+
+
+def _render(reject: BinanceReject, extra: dict[str, str]) -> web.Response:
+    return web.json_response(reject.body(), status=reject.status, headers={**extra, **reject.headers})
+
+
+def fault_middleware(rt: VenueRuntime, endpoint: int) -> Callable[[web.Request, HandlerFn], Awaitable[web.StreamResponse]]:
+    faults, venue = rt.faults, rt.name
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
+        ip = request.remote or "?"
+        is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
+        if faults.strike(venue, None, FaultKind.VENUE_OUTAGE):
+            return _plain(503)
+        if faults.strike(venue, endpoint, FaultKind.BLACKHOLE):
+            return await rt.drop_response(request, "hang")
+        if faults.strike(venue, endpoint, FaultKind.RESET):
+            return await rt.drop_response(request, "reset")
+        slow = faults.strike(venue, endpoint, FaultKind.LATENCY)
+        if slow is not None:
+            await asyncio.sleep(slow.params["ms"] / 1000)
+        if is_ws:
+            if faults.strike(venue, endpoint, FaultKind.WS_DISCONNECT):
+                return _plain(503)
+            return await handler(request)
+        now = utc_ms(rt.clock.now())
+        try:
+            if faults.strike(venue, endpoint, FaultKind.MAINTENANCE):
+                raise rejects.MAINTENANCE
+            broken = faults.strike(venue, endpoint, FaultKind.HTTP_ERROR)
+            if broken is not None:
+                return _plain(broken.params["status"])
+            storm = faults.strike(venue, endpoint, FaultKind.RATE_LIMIT)
+            if storm is not None:
+                raise rt.limits.storm(ip, now, storm.params["retry_after"])
+            return await handler(request)
+        except BinanceReject as reject:
+            return _render(reject, rt.limits.headers(ip, now) if reject.status not in (418,) else {})
+        except web.HTTPException:
+            raise
+        except Exception:  # a bug in the simulator must still answer in Binance's error shape
+            log.exception("sim_internal_error", venue=venue, endpoint=endpoint, path=request.path)
+            return _render(rejects.UNKNOWN, {})
+
+    return middleware

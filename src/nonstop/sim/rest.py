@@ -1,0 +1,377 @@
+"""Binance spot REST (`/api/v3/...`) served by aiohttp for one endpoint of one simulated venue."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+from multidict import MultiDict
+
+from nonstop.clock import utc_ms
+from nonstop.sim import rejects, wire
+from nonstop.sim.auth import account_for_key, check_signature, check_timestamp, split_signature
+from nonstop.sim.candles import INTERVALS_MS
+from nonstop.sim.chaos_middleware import fault_middleware
+from nonstop.sim.faults import FaultKind
+from nonstop.sim.rejects import BinanceReject
+
+if TYPE_CHECKING:
+    from nonstop.sim.runtime import VenueRuntime
+
+log = structlog.get_logger("nonstop.sim.rest")
+
+_DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_INTEGER = re.compile(r"^[0-9]{1,20}$")
+_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+Handler = Callable[[web.Request, "Call"], Awaitable[Any]]
+
+
+class Call:
+    """One parsed API call: merged query+body params, and the account when signed."""
+
+    def __init__(self, params: Mapping[str, str], account: str | None, now_ms: int) -> None:
+        self.params = params
+        self.account = account or ""
+        self.now_ms = now_ms
+
+    def text(self, name: str, *, required: bool = True) -> str | None:
+        value = self.params.get(name)
+        if value in (None, ""):
+            if required:
+                raise rejects.mandatory(name)
+            return None
+        return value
+
+    def decimal(self, name: str, *, required: bool = True) -> Decimal | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        if not _DECIMAL.match(value):
+            raise rejects.illegal_chars(name)
+        return Decimal(value)
+
+    def integer(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return default
+        if not _INTEGER.match(value):
+            raise BinanceReject(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+        return int(value)
+
+    def symbol(self, rt: VenueRuntime, *, required: bool = True) -> str | None:
+        value = self.text("symbol", required=required)
+        if value is None:
+            return None
+        rt.venue.spec(value.upper())
+        return value.upper()
+
+    def choice(self, name: str, allowed: tuple[str, ...], code: int, msg: str, *, required: bool = True) -> str | None:
+        value = self.text(name, required=required)
+        if value is not None and value not in allowed:
+            raise BinanceReject(code, msg)
+        return value
+
+
+def _depth_weight(p: Mapping[str, str]) -> int:
+    limit = int(p["limit"]) if p.get("limit", "").isdigit() else 100
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+# (method, path) -> (weight, signed, handler name); weights are Binance's spot REQUEST_WEIGHT.
+Weight = int | Callable[[Mapping[str, str]], int]
+ROUTES: dict[tuple[str, str], tuple[Weight, str, str]] = {
+    ("GET", "/api/v3/ping"): (1, "none", "ping"),
+    ("GET", "/api/v3/time"): (1, "none", "time"),
+    ("GET", "/api/v3/exchangeInfo"): (20, "none", "exchange_info"),
+    ("GET", "/api/v3/ticker/24hr"): (lambda p: 2 if p.get("symbol") else 80, "none", "ticker_24hr"),
+    ("GET", "/api/v3/ticker/price"): (lambda p: 2 if p.get("symbol") else 4, "none", "ticker_price"),
+    ("GET", "/api/v3/ticker/bookTicker"): (lambda p: 2 if p.get("symbol") else 4, "none", "book_ticker"),
+    ("GET", "/api/v3/depth"): (_depth_weight, "none", "depth"),
+    ("GET", "/api/v3/klines"): (2, "none", "klines"),
+    ("GET", "/api/v3/trades"): (25, "none", "trades"),
+    ("GET", "/api/v3/aggTrades"): (2, "none", "agg_trades"),
+    ("GET", "/api/v3/account"): (20, "signed", "account"),
+    ("POST", "/api/v3/order"): (1, "signed", "new_order"),
+    ("GET", "/api/v3/order"): (4, "signed", "query_order"),
+    ("DELETE", "/api/v3/order"): (1, "signed", "cancel_order"),
+    ("DELETE", "/api/v3/openOrders"): (1, "signed", "cancel_all"),
+    ("GET", "/api/v3/openOrders"): (lambda p: 6 if p.get("symbol") else 80, "signed", "open_orders"),
+    ("GET", "/api/v3/allOrders"): (20, "signed", "all_orders"),
+    ("GET", "/api/v3/myTrades"): (20, "signed", "my_trades"),
+    ("POST", "/api/v3/userDataStream"): (2, "key", "listen_key_new"),
+    ("PUT", "/api/v3/userDataStream"): (2, "key", "listen_key_keepalive"),
+    ("DELETE", "/api/v3/userDataStream"): (2, "key", "listen_key_close"),
+}
+
+
+class BinanceRest:
+    """The handlers; one instance per endpoint, all endpoints of a venue share its runtime."""
+
+    def __init__(self, rt: VenueRuntime, endpoint: int) -> None:
+        self.rt = rt
+        self.endpoint = endpoint
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        route = ROUTES.get((request.method, request.path))
+        if route is None:
+            raise BinanceReject(-1000, f"Unknown endpoint {request.method} {request.path}.", status=404)
+        weight, auth, name = route
+        raw_query = request.rel_url.raw_query_string
+        raw_body = ""
+        if request.method in ("POST", "PUT"):
+            if request.content_length and request.content_length > self.rt.max_body_bytes:
+                raise BinanceReject(-1000, f"Request body too large (limit {self.rt.max_body_bytes} bytes).", status=413)
+            raw_body = (await request.read()).decode("utf-8", errors="replace")
+        params: MultiDict[str] = MultiDict(request.query)
+        if raw_body:
+            params.extend(MultiDict(_parse_form(raw_body)))
+        for key in set(params.keys()):
+            if len(params.getall(key)) > 1:
+                raise BinanceReject(-1101, f"Duplicate values for parameter '{key}'.")
+        flat = {k: params[k] for k in params}
+        now_ms = utc_ms(self.rt.clock.now())
+        w = weight(flat) if callable(weight) else weight
+        ip = request.remote or "?"
+        headers = self.rt.limits.admit(ip, w, now_ms)
+        account = None
+        if auth in ("signed", "key"):
+            acct = account_for_key(self.rt.venue, request.headers.get("X-MBX-APIKEY"))
+            account = acct.api_key
+            if auth == "signed":
+                query_part, sig_q = split_signature(raw_query)
+                body_part, sig_b = split_signature(raw_body)
+                check_signature(acct, query_part + body_part, sig_b or sig_q)
+                check_timestamp(flat, now_ms)
+        call = Call(flat, account, now_ms)
+        if name == "new_order":
+            headers.update(self.rt.limits.admit_order(call.account, now_ms))
+        result = await getattr(self, name)(request, call)
+        if name in ("new_order", "query_order", "cancel_order", "cancel_all", "open_orders") and account:
+            headers.update(self.rt.limits.order_headers(account, now_ms))
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.json_response(result, headers=headers)
+
+    # ------------------------------------------------------------ market data
+    async def ping(self, request: web.Request, call: Call) -> Any:
+        return {}
+
+    async def time(self, request: web.Request, call: Call) -> Any:
+        return {"serverTime": call.now_ms}
+
+    async def exchange_info(self, request: web.Request, call: Call) -> Any:
+        wanted = call.text("symbol", required=False)
+        specs = [self.rt.venue.spec(wanted.upper())] if wanted else list(self.rt.venue.symbols.values())
+        return {
+            "timezone": "UTC", "serverTime": call.now_ms,
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": self.rt.limits.config.weight_per_minute},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                 "limit": self.rt.limits.config.orders_per_10s},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
+                 "limit": self.rt.limits.config.orders_per_day},
+            ],
+            "exchangeFilters": [],
+            "symbols": [wire.symbol_info(s) for s in specs],
+        }
+
+    def _symbols(self, call: Call) -> list[str]:
+        one = call.symbol(self.rt, required=False)
+        return [one] if one else list(self.rt.venue.symbols)
+
+    async def ticker_24hr(self, request: web.Request, call: Call) -> Any:
+        rows = [self.rt.ticker(s, call.now_ms) for s in self._symbols(call)]
+        return rows[0] if call.params.get("symbol") else rows
+
+    async def ticker_price(self, request: web.Request, call: Call) -> Any:
+        rows = [{"symbol": s, "price": wire.num(self.rt.venue.last_price[s])} for s in self._symbols(call)]
+        return rows[0] if call.params.get("symbol") else rows
+
+    async def book_ticker(self, request: web.Request, call: Call) -> Any:
+        rows = [self.rt.book_ticker(s) for s in self._symbols(call)]
+        return rows[0] if call.params.get("symbol") else rows
+
+    async def depth(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        limit = call.integer("limit", default=100) or 100
+        if limit > 5000:
+            raise BinanceReject(-1100, "Illegal characters found in parameter 'limit'; legal range is '1..5000'.")
+        book = self.rt.venue.books[symbol]
+        bids, asks = book.depth(limit)
+        return {"lastUpdateId": book.update_id,
+                "bids": [[wire.num(p), wire.num(q)] for p, q in bids],
+                "asks": [[wire.num(p), wire.num(q)] for p, q in asks]}
+
+    async def klines(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        interval = call.text("interval")
+        if interval not in INTERVALS_MS:
+            raise BinanceReject(-1120, "Invalid interval.")
+        limit = min(call.integer("limit", default=500) or 500, 1000)
+        return self.rt.candles[symbol].klines(
+            interval, call.integer("startTime"), call.integer("endTime"), limit, call.now_ms)
+
+    async def trades(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        limit = min(call.integer("limit", default=500) or 500, 1000)
+        return [{"id": t.trade_id, "price": wire.num(t.price), "qty": wire.num(t.qty),
+                 "quoteQty": wire.num(t.price * t.qty), "time": t.time_ms, "isBuyerMaker": t.buyer_is_maker,
+                 "isBestMatch": True} for t in self.rt.venue.trades[symbol][-limit:]]
+
+    async def agg_trades(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        limit = min(call.integer("limit", default=500) or 500, 1000)
+        start, end = call.integer("startTime"), call.integer("endTime")
+        rows = [t for t in self.rt.venue.trades[symbol]
+                if (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return [wire.agg_trade(t) for t in rows]
+
+    # ---------------------------------------------------------------- account
+    async def account(self, request: web.Request, call: Call) -> Any:
+        acct = self.rt.venue.accounts[call.account]
+        assets = sorted(set(acct.free) | set(acct.locked))
+        return {
+            "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
+            "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
+                                "seller": "0.00000000"},
+            "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
+            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": call.now_ms,
+            "accountType": "SPOT", "permissions": ["SPOT"], "uid": 1,
+            "balances": [{"asset": a, "free": wire.num(acct.free.get(a, Decimal(0))),
+                          "locked": wire.num(acct.locked.get(a, Decimal(0)))} for a in assets],
+        }
+
+    async def new_order(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        side = call.choice("side", ("BUY", "SELL"), -1117, "Invalid side.")
+        kind = call.choice("type", ("LIMIT", "MARKET", "LIMIT_MAKER"), -1116, "Invalid orderType.")
+        client_id = call.text("newClientOrderId", required=False)
+        if client_id is None:
+            client_id = "sim_" + secrets.token_urlsafe(16)[:18].replace("-", "x")
+        elif not _CLIENT_ID.match(client_id):
+            raise BinanceReject(-1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        resp_type = call.choice("newOrderRespType", ("ACK", "RESULT", "FULL"), -1100,
+                                "Illegal characters found in parameter 'newOrderRespType'.", required=False)
+        tif, price, qty, quote_qty = "GTC", None, None, None
+        if kind == "LIMIT":
+            tif = call.choice("timeInForce", ("GTC", "IOC", "FOK"), -1115, "Invalid timeInForce.") or "GTC"
+        if kind in ("LIMIT", "LIMIT_MAKER"):
+            price, qty = call.decimal("price"), call.decimal("quantity")
+        else:
+            qty = call.decimal("quantity", required=False)
+            quote_qty = call.decimal("quoteOrderQty", required=False)
+            if (qty is None) == (quote_qty is None):
+                raise BinanceReject(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty!")
+        order = self.rt.venue.new_order(
+            call.account, symbol, side or "", kind or "", quantity=qty, price=price,
+            quote_order_qty=quote_qty, time_in_force=tif, client_order_id=client_id)
+        drop = self.rt.faults.strike(self.rt.name, self.endpoint, FaultKind.DROP_ORDER_RESPONSE)
+        if drop is not None:
+            log.warning("order_response_dropped", venue=self.rt.name, endpoint=self.endpoint,
+                        client_order_id=client_id, order_id=order.order_id, mode=drop.params["mode"])
+            return await self.rt.drop_response(request, drop.params["mode"])
+        if resp_type == "ACK":
+            return {"symbol": symbol, "orderId": order.order_id, "orderListId": -1,
+                    "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
+        if resp_type == "RESULT":
+            body = wire.order_full(order)
+            body.pop("fills")
+            return body
+        return wire.order_full(order)
+
+    def _order_ref(self, call: Call) -> tuple[str, int | None, str | None]:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        order_id = call.integer("orderId")
+        client_id = call.text("origClientOrderId", required=False)
+        if order_id is None and client_id is None:
+            raise BinanceReject(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return symbol, order_id, client_id
+
+    async def query_order(self, request: web.Request, call: Call) -> Any:
+        symbol, order_id, client_id = self._order_ref(call)
+        return wire.order(self.rt.venue.find(call.account, symbol, order_id, client_id, rejects.NO_SUCH_ORDER))
+
+    async def cancel_order(self, request: web.Request, call: Call) -> Any:
+        symbol, order_id, client_id = self._order_ref(call)
+        new_id = call.text("newClientOrderId", required=False) or "sim_" + secrets.token_hex(9)
+        order = self.rt.venue.cancel(call.account, symbol, order_id, client_id)
+        return wire.canceled(order, new_id, call.now_ms)
+
+    async def cancel_all(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        return [wire.canceled(o, "sim_" + secrets.token_hex(9), call.now_ms)
+                for o in self.rt.venue.cancel_all(call.account, symbol)]
+
+    async def open_orders(self, request: web.Request, call: Call) -> Any:
+        return [wire.order(o) for o in self.rt.venue.open_orders(call.account, call.symbol(self.rt, required=False))]
+
+    async def all_orders(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        limit = min(call.integer("limit", default=500) or 500, 1000)
+        start, end, from_id = call.integer("startTime"), call.integer("endTime"), call.integer("orderId")
+        rows = [o for o in self.rt.venue.orders.values() if o.account == call.account and o.symbol == symbol
+                and (from_id is None or o.order_id >= from_id) and (start is None or o.time_ms >= start)
+                and (end is None or o.time_ms <= end)]
+        rows = rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
+        return [wire.order(o) for o in rows]
+
+    async def my_trades(self, request: web.Request, call: Call) -> Any:
+        symbol = call.symbol(self.rt)
+        assert symbol is not None
+        limit = min(call.integer("limit", default=500) or 500, 1000)
+        rows = self.rt.venue.my_trades(call.account, symbol, start=call.integer("startTime"),
+                                       end=call.integer("endTime"), from_id=call.integer("fromId"), limit=limit)
+        return [wire.my_trade(t) for t in rows]
+
+    # -------------------------------------------------------- listen keys
+    async def listen_key_new(self, request: web.Request, call: Call) -> Any:
+        return {"listenKey": self.rt.new_listen_key(call.account)}
+
+    async def listen_key_keepalive(self, request: web.Request, call: Call) -> Any:
+        self._known_listen_key(call)
+        return {}
+
+    async def listen_key_close(self, request: web.Request, call: Call) -> Any:
+        self.rt.listen_keys.pop(self._known_listen_key(call), None)
+        return {}
+
+    def _known_listen_key(self, call: Call) -> str:
+        key = call.text("listenKey") or ""
+        if self.rt.listen_keys.get(key) != call.account:
+            raise BinanceReject(-1125, "This listenKey does not exist.")
+        return key
+
+
+def _parse_form(raw: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
+    except ValueError:
+        raise BinanceReject(-1101, "Too many parameters; expected at most 200.") from None
+
+
+
+def make_rest_app(rt: VenueRuntime, endpoint: int) -> web.Application:
+    """The aiohttp application of one endpoint: Binance REST, streams and the fault middleware."""
+    rest = BinanceRest(rt, endpoint)
+    app = web.Application(middlewares=[fault_middleware(rt, endpoint)], client_max_size=rt.max_body_bytes)
+    app.router.add_route("*", "/api/{tail:.*}", rest.dispatch)
+    app.router.add_route("*", "/sapi/{tail:.*}", rest.dispatch)
+    app.router.add_route("*", "/fapi/{tail:.*}", rest.dispatch)
+    rt.streams.add_routes(app, endpoint)
+    return app

@@ -1,0 +1,117 @@
+"""`SimServer`: N named venues, each served on M endpoint ports, plus the control API port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from nonstop.clock import Clock, LiveClock
+from nonstop.config import Credentials, SimSettings
+from nonstop.errors import SimulatorError
+from nonstop.sim.control import make_control_app
+from nonstop.sim.faults import FaultRegistry
+from nonstop.sim.rest import make_rest_app
+from nonstop.sim.runtime import VenueRuntime
+
+log = structlog.get_logger("nonstop.sim")
+DEMO_CREDENTIALS = ("nonstop-sim-key", "nonstop-sim-secret")  # simulator-only, documented in the README
+
+
+def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
+    """The ccxt `binance` config that points the unmodified client at a simulator endpoint."""
+    ws = base_url.replace("http://", "ws://", 1)
+    stray = base_url + "/unsupported"
+    return {
+        "apiKey": api_key, "secret": secret, "enableRateLimit": False,
+        "urls": {"api": {
+            "public": base_url + "/api/v3", "private": base_url + "/api/v3", "v1": base_url + "/api/v1",
+            "sapi": base_url + "/sapi/v1", "sapiV2": stray, "sapiV3": stray, "sapiV4": stray,
+            "fapiPublic": stray, "fapiPrivate": stray, "fapiPublicV2": stray, "fapiPrivateV2": stray,
+            "dapiPublic": stray, "dapiPrivate": stray, "eapiPublic": stray, "eapiPrivate": stray,
+            "papi": stray,
+            "ws": {"spot": ws + "/ws", "margin": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
+        }},
+        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False,
+                    "adjustForTimeDifference": False},
+    }
+
+
+class SimServer:
+    """Start with `async with SimServer(settings):` or `await start()` / `await stop()`."""
+
+    def __init__(self, settings: SimSettings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or LiveClock()
+        self.faults = FaultRegistry(self.clock, {v.name: len(v.ports) for v in settings.venues}, settings.seed)
+        self.venues = {v.name: VenueRuntime(v, settings, self.clock, self.faults) for v in settings.venues}
+        self.credentials = Credentials.from_env("NONSTOP_SIM", default=DEMO_CREDENTIALS)
+        for rt in self.venues.values():
+            rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances))
+        self.control_url = ""
+        self._runners: list[web.AppRunner] = []
+        self._tasks: asyncio.TaskGroup | None = None
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        host = self.settings.host
+        try:
+            for v in self.settings.venues:
+                rt = self.venues[v.name]
+                for index, port in enumerate(v.ports):
+                    bound = await self._serve(make_rest_app(rt, index), host, port)
+                    rt.urls.append(f"http://{host}:{bound}")
+            bound = await self._serve(make_control_app(self), host, self.settings.control_port)
+            self.control_url = f"http://{host}:{bound}"
+        except OSError as err:
+            await self.stop()
+            raise SimulatorError(f"cannot listen on {host}: {err.strerror} (is another simulator running?)") from None
+        self._loops = [asyncio.create_task(rt.run(), name=f"sim-{name}") for name, rt in self.venues.items()]
+        log.info("sim_started", control=self.control_url,
+                 venues={n: rt.urls for n, rt in self.venues.items()}, seed=self.settings.seed)
+
+    async def _serve(self, app: web.Application, host: str, port: int) -> int:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets: Sequence[Any] = server.sockets if server is not None else []  # type: ignore[attr-defined]
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops = []
+        for rt in self.venues.values():
+            rt.streams.drop(None, "shutdown")
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners = []
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def ccxt_config(self, venue: str, endpoint: int = 0, *, api_key: str | None = None,
+                    secret: str | None = None) -> dict[str, Any]:
+        rt = self.venues[venue]
+        return ccxt_config(rt.urls[endpoint], api_key or self.credentials.api_key,
+                           secret or self.credentials.secret)
+
+    def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> None:
+        """Open the same account (key pair and balances) on every venue."""
+        for rt in self.venues.values():
+            rt.venue.add_account(api_key, secret, dict(balances or self.settings.starting_balances))

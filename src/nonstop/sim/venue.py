@@ -1,0 +1,465 @@
+"""One simulated spot venue: accounts, the order record, matching, balances and Binance's filters.
+
+Pure logic with an injected clock; the HTTP and websocket layers render its objects on the wire.
+Every new-order request ever received is kept (`received`), so tests can count duplicates per
+client order id.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from nonstop.clock import Clock, utc_ms
+from nonstop.config import SimSymbol
+from nonstop.sim import rejects
+from nonstop.sim.book import BUY, OrderBook, Resting
+
+FEE_RATE = Decimal("0.001")
+FEE_QUANT = Decimal("0.00000001")
+OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+MARKET_MAKER, TAKER_FLOW = "__market_maker__", "__taker_flow__"
+BACKGROUND = frozenset({MARKET_MAKER, TAKER_FLOW})
+
+
+@dataclass
+class Account:
+    """A venue account: API key pair and balances (free, locked) per asset."""
+
+    api_key: str
+    secret: str = field(repr=False)
+    free: dict[str, Decimal] = field(default_factory=dict)
+    locked: dict[str, Decimal] = field(default_factory=dict)
+
+    def move(self, asset: str, free: Decimal = Decimal(0), locked: Decimal = Decimal(0)) -> None:
+        self.free[asset] = self.free.get(asset, Decimal(0)) + free
+        self.locked[asset] = self.locked.get(asset, Decimal(0)) + locked
+
+
+@dataclass
+class SimOrder:
+    """The venue's record of one order."""
+
+    order_id: int
+    client_order_id: str
+    account: str
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    price: Decimal
+    orig_qty: Decimal
+    quote_order_qty: Decimal
+    time_ms: int
+    executed_qty: Decimal = Decimal(0)
+    cum_quote: Decimal = Decimal(0)
+    status: str = "NEW"
+    update_ms: int = 0
+    fills: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class PublicTrade:
+    trade_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    time_ms: int
+    buyer_is_maker: bool
+
+
+@dataclass(frozen=True)
+class Execution:
+    """An executionReport's worth: what happened to `order` just now."""
+
+    order: SimOrder
+    exec_type: str  # NEW, TRADE, CANCELED, EXPIRED, REJECTED
+    status: str
+    executed_qty: Decimal
+    cum_quote: Decimal
+    last_qty: Decimal = Decimal(0)
+    last_price: Decimal = Decimal(0)
+    commission: Decimal = Decimal(0)
+    commission_asset: str | None = None
+    trade_id: int = -1
+    is_maker: bool = False
+    time_ms: int = 0
+
+
+@dataclass(frozen=True)
+class BalanceUpdate:
+    account: str
+    assets: dict[str, tuple[Decimal, Decimal]]
+    time_ms: int
+
+
+VenueEvent = PublicTrade | Execution | BalanceUpdate
+
+
+@dataclass(frozen=True)
+class ReceivedOrder:
+    """One new-order request as the venue saw it, accepted or not."""
+
+    client_order_id: str
+    account: str
+    symbol: str
+    time_ms: int
+    order_id: int | None
+    rejected: str | None
+
+
+def _floor(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+class SimVenue:
+    """The matching engine and books of one named venue."""
+
+    def __init__(self, name: str, symbols: list[SimSymbol], clock: Clock) -> None:
+        self.name = name
+        self.clock = clock
+        self.symbols = {s.symbol: s for s in symbols}
+        self.books = {s.symbol: OrderBook(s.symbol) for s in symbols}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[int, SimOrder] = {}
+        self.received: list[ReceivedOrder] = []
+        self.by_client: dict[tuple[str, str], list[int]] = {}
+        self.trades: dict[str, list[PublicTrade]] = {s.symbol: [] for s in symbols}
+        self.account_trades: dict[str, list[dict[str, object]]] = {}
+        self.last_price = {s.symbol: s.start_price for s in symbols}
+        self._order_ids = itertools.count(1000)
+        self._trade_ids = itertools.count(1)
+        self.listeners: list[Callable[[VenueEvent], None]] = []
+
+    # ----------------------------------------------------------------- accounts
+    def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal]) -> Account:
+        account = Account(api_key, secret, free=dict(balances), locked=dict.fromkeys(balances, Decimal(0)))
+        self.accounts[api_key] = account
+        return account
+
+    def _now(self) -> int:
+        return utc_ms(self.clock.now())
+
+    def _emit(self, event: VenueEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _emit_balances(self, account: str, assets: set[str]) -> None:
+        acct = self.accounts.get(account)
+        if acct is None or not assets:
+            return
+        snap = {a: (acct.free.get(a, Decimal(0)), acct.locked.get(a, Decimal(0))) for a in sorted(assets)}
+        self._emit(BalanceUpdate(account, snap, self._now()))
+
+    def spec(self, symbol: str) -> SimSymbol:
+        spec = self.symbols.get(symbol)
+        if spec is None:
+            raise rejects.INVALID_SYMBOL
+        return spec
+
+    # ------------------------------------------------------------------ filters
+    def _check_filters(self, spec: SimSymbol, price: Decimal | None, qty: Decimal | None, ref: Decimal) -> None:
+        if price is not None and (price < spec.tick_size or price % spec.tick_size != 0):
+            raise rejects.filter_failure("PRICE_FILTER")
+        if qty is not None and (qty < spec.min_qty or qty > spec.max_qty or (qty - spec.min_qty) % spec.step_size):
+            raise rejects.filter_failure("LOT_SIZE")
+        notional = (price if price is not None else ref) * (qty if qty is not None else Decimal(0))
+        if qty is not None and notional < spec.min_notional:
+            raise rejects.filter_failure("NOTIONAL")
+
+    # ------------------------------------------------------------------- orders
+    def new_order(
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        *,
+        quantity: Decimal | None,
+        price: Decimal | None = None,
+        quote_order_qty: Decimal | None = None,
+        time_in_force: str = "GTC",
+        client_order_id: str,
+    ) -> SimOrder:
+        """Validate, record, match and rest an order; raise BinanceReject like Binance would."""
+        now = self._now()
+        record = account not in BACKGROUND
+        try:
+            order = self._accept(account, symbol, side, order_type, quantity, price, quote_order_qty,
+                                 time_in_force, client_order_id, now)
+        except rejects.BinanceReject as reject:
+            if record:
+                self.received.append(ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg))
+            raise
+        if record:
+            self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None))
+            self.by_client.setdefault((account, client_order_id), []).append(order.order_id)
+        self._match(order)
+        return order
+
+    def _accept(
+        self, account: str, symbol: str, side: str, order_type: str, quantity: Decimal | None,
+        price: Decimal | None, quote_order_qty: Decimal | None, tif: str, client_order_id: str, now: int,
+    ) -> SimOrder:
+        spec = self.spec(symbol)
+        book = self.books[symbol]
+        background = account in BACKGROUND
+        if not background and any(
+            self.orders[oid].is_open for oid in self.by_client.get((account, client_order_id), ())
+        ):
+            raise rejects.DUPLICATE_ORDER
+        ref = self.last_price[symbol]
+        self._check_filters(spec, price, quantity, ref)
+        if quantity is None and quote_order_qty is not None and quote_order_qty < spec.min_notional:
+            raise rejects.filter_failure("NOTIONAL")
+        if order_type == "LIMIT_MAKER":
+            best = book.best_ask() if side == BUY else book.best_bid()
+            assert price is not None
+            if best is not None and (price >= best if side == BUY else price <= best):
+                raise rejects.WOULD_TAKE
+        if not background:
+            self._reserve(account, spec, side, order_type, quantity, price, quote_order_qty)
+        order = SimOrder(
+            order_id=next(self._order_ids), client_order_id=client_order_id, account=account, symbol=symbol,
+            side=side, type=order_type, time_in_force=tif if order_type == "LIMIT" else "GTC",
+            price=price if price is not None else Decimal(0), orig_qty=quantity or Decimal(0),
+            quote_order_qty=quote_order_qty or Decimal(0), time_ms=now, update_ms=now,
+        )
+        self.orders[order.order_id] = order
+        self._report(order, "NEW")
+        return order
+
+    def _reserve(self, account: str, spec: SimSymbol, side: str, order_type: str, qty: Decimal | None,
+                 price: Decimal | None, quote_qty: Decimal | None) -> None:
+        acct = self.accounts[account]
+        if side == BUY:
+            if order_type in ("LIMIT", "LIMIT_MAKER"):
+                need = (price or Decimal(0)) * (qty or Decimal(0))
+            elif quote_qty is not None:
+                need = quote_qty
+            else:
+                need = self._market_cost(spec.symbol, qty or Decimal(0))
+            if acct.free.get(spec.quote, Decimal(0)) < need:
+                raise rejects.INSUFFICIENT_BALANCE
+            if order_type in ("LIMIT", "LIMIT_MAKER"):
+                acct.move(spec.quote, free=-need, locked=need)
+                self._emit_balances(account, {spec.quote})
+        else:
+            need = qty or Decimal(0)
+            if acct.free.get(spec.base, Decimal(0)) < need:
+                raise rejects.INSUFFICIENT_BALANCE
+            if order_type in ("LIMIT", "LIMIT_MAKER"):
+                acct.move(spec.base, free=-need, locked=need)
+                self._emit_balances(account, {spec.base})
+
+    def _market_cost(self, symbol: str, qty: Decimal) -> Decimal:
+        cost, left = Decimal(0), qty
+        for price, level in self.books[symbol].opposite_levels(BUY):
+            for resting in level:
+                take = min(left, resting.remaining)
+                cost += take * price
+                left -= take
+                if left <= 0:
+                    return cost
+        return cost
+
+    def _match(self, order: SimOrder) -> None:
+        book = self.books[order.symbol]
+        spec = self.symbols[order.symbol]
+        limit = order.price if order.type != "MARKET" else None
+        if order.time_in_force == "FOK" and not self._fillable(order):
+            self._finish(order, "EXPIRED", release=True)
+            return
+        for price, level in book.opposite_levels(order.side):
+            if limit is not None and (price > limit if order.side == BUY else price < limit):
+                break
+            while level:
+                maker = level[0]
+                if maker.account == order.account and order.account not in BACKGROUND:
+                    book.remove(maker.order_id)  # self-trade prevention: EXPIRE_MAKER, Binance's default
+                    self._finish(self.orders[maker.order_id], "EXPIRED_IN_MATCH", release=True)
+                    continue
+                qty = self._fill_qty(order, maker, price, spec)
+                if qty <= 0:
+                    break
+                self._trade(order, maker, price, qty)
+                book.reduce(maker, qty)
+            if self._remaining(order) <= 0 or (order.type == "MARKET" and self._quote_left(order, spec) <= 0):
+                break
+        done = order.executed_qty >= order.orig_qty > 0 or (
+            order.quote_order_qty > 0 and self._quote_left(order, spec) <= 0
+        )
+        if done:
+            self._finish(order, "FILLED")
+        elif order.type == "MARKET" or order.time_in_force == "IOC":
+            self._finish(order, "EXPIRED", release=True)
+        else:
+            book.add(Resting(order.order_id, order.account, order.side, order.price, self._remaining(order)))
+
+    def _fillable(self, order: SimOrder) -> bool:
+        available = Decimal(0)
+        for price, level in self.books[order.symbol].opposite_levels(order.side):
+            if price > order.price if order.side == BUY else price < order.price:
+                break
+            available += sum((r.remaining for r in level if r.account != order.account), Decimal(0))
+        return available >= order.orig_qty
+
+    @staticmethod
+    def _remaining(order: SimOrder) -> Decimal:
+        return order.orig_qty - order.executed_qty if order.orig_qty > 0 else Decimal(1)
+
+    @staticmethod
+    def _quote_left(order: SimOrder, spec: SimSymbol) -> Decimal:
+        if order.quote_order_qty <= 0:
+            return Decimal(1)
+        return order.quote_order_qty - order.cum_quote
+
+    def _fill_qty(self, order: SimOrder, maker: Resting, price: Decimal, spec: SimSymbol) -> Decimal:
+        if order.quote_order_qty > 0:
+            affordable = _floor(self._quote_left(order, spec) / price, spec.step_size)
+            return min(affordable, maker.remaining)
+        return min(order.orig_qty - order.executed_qty, maker.remaining)
+
+    def _trade(self, taker: SimOrder, maker_rest: Resting, price: Decimal, qty: Decimal) -> None:
+        now = self._now()
+        trade_id = next(self._trade_ids)
+        maker = self.orders[maker_rest.order_id]
+        public = PublicTrade(trade_id, taker.symbol, price, qty, now, buyer_is_maker=maker.side == BUY)
+        self.trades[taker.symbol].append(public)
+        if len(self.trades[taker.symbol]) > 5000:
+            del self.trades[taker.symbol][:1000]
+        self.last_price[taker.symbol] = price
+        for order, is_maker in ((maker, True), (taker, False)):
+            order.executed_qty += qty
+            order.cum_quote += qty * price
+            order.update_ms = now
+            order.status = "FILLED" if order.executed_qty >= order.orig_qty > 0 else "PARTIALLY_FILLED"
+            fee, fee_asset = self._settle(order, price, qty)
+            fill = {"price": price, "qty": qty, "commission": fee, "commissionAsset": fee_asset,
+                    "tradeId": trade_id}
+            order.fills.append(fill)
+            if order.account not in BACKGROUND:
+                self.account_trades.setdefault(order.account, []).append({
+                    "symbol": order.symbol, "id": trade_id, "orderId": order.order_id, "orderListId": -1,
+                    "price": price, "qty": qty, "quoteQty": price * qty, "commission": fee,
+                    "commissionAsset": fee_asset, "time": now, "isBuyer": order.side == BUY,
+                    "isMaker": is_maker, "isBestMatch": True,
+                })
+                self._emit(Execution(order, "TRADE", order.status, order.executed_qty, order.cum_quote,
+                                     qty, price, fee, fee_asset, trade_id, is_maker, now))
+        self._emit(public)
+
+    def _settle(self, order: SimOrder, price: Decimal, qty: Decimal) -> tuple[Decimal, str]:
+        spec = self.symbols[order.symbol]
+        if order.account in BACKGROUND:
+            return Decimal(0), spec.quote
+        acct = self.accounts[order.account]
+        resting = order.type in ("LIMIT", "LIMIT_MAKER")
+        if order.side == BUY:
+            fee = (qty * FEE_RATE).quantize(FEE_QUANT)
+            if resting:
+                acct.move(spec.quote, free=(order.price - price) * qty, locked=-order.price * qty)
+            else:
+                acct.move(spec.quote, free=-price * qty)
+            acct.move(spec.base, free=qty - fee)
+            asset = spec.base
+        else:
+            fee = (price * qty * FEE_RATE).quantize(FEE_QUANT)
+            if resting:
+                acct.move(spec.base, locked=-qty)
+            else:
+                acct.move(spec.base, free=-qty)
+            acct.move(spec.quote, free=price * qty - fee)
+            asset = spec.quote
+        self._emit_balances(order.account, {spec.base, spec.quote})
+        return fee, asset
+
+    def _release(self, order: SimOrder) -> None:
+        if order.account in BACKGROUND or order.type not in ("LIMIT", "LIMIT_MAKER"):
+            return
+        spec = self.symbols[order.symbol]
+        left = order.orig_qty - order.executed_qty
+        acct = self.accounts[order.account]
+        if order.side == BUY:
+            acct.move(spec.quote, free=left * order.price, locked=-left * order.price)
+            self._emit_balances(order.account, {spec.quote})
+        else:
+            acct.move(spec.base, free=left, locked=-left)
+            self._emit_balances(order.account, {spec.base})
+
+    def _finish(self, order: SimOrder, status: str, *, release: bool = False) -> None:
+        if release:
+            self._release(order)
+        order.status = status
+        order.update_ms = self._now()
+        exec_type = {"EXPIRED_IN_MATCH": "TRADE_PREVENTION", "FILLED": "TRADE"}.get(status, status)
+        if status != "FILLED":  # a fill already reported itself as a TRADE execution
+            self._report(order, exec_type)
+
+    def _report(self, order: SimOrder, exec_type: str) -> None:
+        if order.account not in BACKGROUND:
+            self._emit(Execution(order, exec_type, order.status, order.executed_qty, order.cum_quote,
+                                 time_ms=self._now()))
+
+    # ------------------------------------------------------- cancels and queries
+    def find(self, account: str, symbol: str, order_id: int | None, client_order_id: str | None,
+             missing: rejects.BinanceReject) -> SimOrder:
+        """The account's order by venue id or client id (the latest one with that client id)."""
+        self.spec(symbol)
+        if order_id is not None:
+            order = self.orders.get(order_id)
+            if order is not None and order.account == account and order.symbol == symbol:
+                return order
+            raise missing
+        ids = self.by_client.get((account, client_order_id or ""), [])
+        matches = [self.orders[i] for i in ids if self.orders[i].symbol == symbol]
+        if not matches:
+            raise missing
+        return matches[-1]
+
+    def cancel(self, account: str, symbol: str, order_id: int | None, client_order_id: str | None) -> SimOrder:
+        order = self.find(account, symbol, order_id, client_order_id, rejects.UNKNOWN_ORDER)
+        if not order.is_open:
+            raise rejects.UNKNOWN_ORDER
+        self.books[symbol].remove(order.order_id)
+        self._finish(order, "CANCELED", release=True)
+        return order
+
+    def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:
+        self.spec(symbol)
+        open_orders = self.open_orders(account, symbol)
+        if not open_orders:
+            raise rejects.UNKNOWN_ORDER
+        return [self.cancel(account, symbol, o.order_id, None) for o in open_orders]
+
+    def open_orders(self, account: str, symbol: str | None) -> list[SimOrder]:
+        if symbol is not None:
+            self.spec(symbol)
+        return [o for o in self.orders.values()
+                if o.account == account and o.is_open and (symbol is None or o.symbol == symbol)]
+
+    def my_trades(self, account: str, symbol: str, *, start: int | None = None, end: int | None = None,
+                  from_id: int | None = None, limit: int = 500) -> list[dict[str, object]]:
+        self.spec(symbol)
+        rows = [t for t in self.account_trades.get(account, []) if t["symbol"] == symbol]
+        if from_id is not None:
+            rows = [t for t in rows if int(t["id"]) >= from_id]  # type: ignore[call-overload]
+        if start is not None:
+            rows = [t for t in rows if int(t["time"]) >= start]  # type: ignore[call-overload]
+        if end is not None:
+            rows = [t for t in rows if int(t["time"]) <= end]  # type: ignore[call-overload]
+        return rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
+
+    def duplicates(self) -> dict[str, int]:
+        """Client order ids that more than one accepted venue order carries."""
+        counts: dict[str, int] = {}
+        for r in self.received:
+            if r.order_id is not None and r.account not in BACKGROUND:
+                counts[r.client_order_id] = counts.get(r.client_order_id, 0) + 1
+        return {cid: n for cid, n in counts.items() if n > 1}
