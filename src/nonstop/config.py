@@ -51,10 +51,22 @@ class SimSymbol(_Strict):
 
 def _default_symbols() -> list[SimSymbol]:
     return [
-        SimSymbol(base="BTC", quote="USDT", start_price=Decimal("60000"), tick_size=Decimal("0.01"),
-                  step_size=Decimal("0.00001"), min_qty=Decimal("0.00001")),
-        SimSymbol(base="ETH", quote="USDT", start_price=Decimal("3000"), tick_size=Decimal("0.01"),
-                  step_size=Decimal("0.0001"), min_qty=Decimal("0.0001")),
+        SimSymbol(
+            base="BTC",
+            quote="USDT",
+            start_price=Decimal("60000"),
+            tick_size=Decimal("0.01"),
+            step_size=Decimal("0.00001"),
+            min_qty=Decimal("0.00001"),
+        ),
+        SimSymbol(
+            base="ETH",
+            quote="USDT",
+            start_price=Decimal("3000"),
+            tick_size=Decimal("0.01"),
+            step_size=Decimal("0.0001"),
+            min_qty=Decimal("0.0001"),
+        ),
     ]
 
 

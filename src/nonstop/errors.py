@@ -1,17 +1,17 @@
 """The root of nonstop's own exception tree (venue errors are classified in `connectivity`).
 
-    NonstopError
-    ├── ConfigError          a config file or value is wrong; the message names key, value and what is allowed
-    ├── SimulatorError       the exchange simulator was asked something impossible (control API, setup)
-    ├── ModelError           the pure model was asked something impossible (model/)
-    │   ├── InvalidIdentifier    an id string does not follow its format (names the value and the rule)
-    │   ├── IllegalTransition    an order event does not fit the order's state (names state, event, order)
-    │   │   └── Overfill             a fill would take filled quantity above the order quantity
-    │   └── UnknownOrder         an event refers to a client order id the state has never seen
-    └── JournalError         the durable journal failed (journal/)
-        ├── JournalClosed        the journal is not open (never opened, or closed)
-        ├── FencedOut            a write carried a fencing epoch lower than the highest recorded one
-        └── CorruptRecord        a record or snapshot fails its checksum or cannot be decoded (names where)
+NonstopError
+├── ConfigError          a config file or value is wrong; the message names key, value and what is allowed
+├── SimulatorError       the exchange simulator was asked something impossible (control API, setup)
+├── ModelError           the pure model was asked something impossible (model/)
+│   ├── InvalidIdentifier    an id string does not follow its format (names the value and the rule)
+│   ├── IllegalTransition    an order event does not fit the order's state (names state, event, order)
+│   │   └── Overfill             a fill would take filled quantity above the order quantity
+│   └── UnknownOrder         an event refers to a client order id the state has never seen
+└── JournalError         the durable journal failed (journal/)
+    ├── JournalClosed        the journal is not open (never opened, or closed)
+    ├── FencedOut            a write carried a fencing epoch lower than the highest recorded one
+    └── CorruptRecord        a record or snapshot fails its checksum or cannot be decoded (names where)
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import aiohttp
-import ccxt.base.errors as cx
+from ccxt.base import errors as cx
 
 from nonstop.connectivity.errors import (
     AuthError,

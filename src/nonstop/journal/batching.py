@@ -69,7 +69,7 @@ class GroupCommitter:
                 batch.append(nxt)
             try:
                 results: list[int | BaseException] = await self._write_batch(batch)
-            except Exception as err:  # the whole transaction failed: every waiter learns why
+            except Exception as err:  # noqa: BLE001 - not swallowed: every waiter gets it
                 results = [err] * len(batch)
             for pending, result in zip(batch, results, strict=True):
                 if pending.future.done():

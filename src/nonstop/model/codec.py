@@ -155,7 +155,8 @@ def check_fields(obj: Any) -> None:
                 continue
             raise ModelError(f"{cls.__name__}.{p.name} must not be None")
         if not isinstance(value, p.pytype) or (p.pytype is int and isinstance(value, bool)):
-            raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be {p.pytype}")
+            expected = p.pytype.__name__ if isinstance(p.pytype, type) else str(p.pytype)
+            raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be {expected}")
         if isinstance(value, Decimal) and not value.is_finite():
             raise ModelError(f"{cls.__name__}.{p.name}={value!r} must be a finite Decimal")
         if isinstance(value, datetime) and value.utcoffset() != timedelta(0):

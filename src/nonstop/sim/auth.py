@@ -17,7 +17,7 @@ def split_signature(raw: str) -> tuple[str, str | None]:
     """Return (`raw` without its `signature=` parameter, the signature) without re-encoding."""
     parts = raw.split("&") if raw else []
     kept = [p for p in parts if not p.startswith("signature=")]
-    sigs = [p[len("signature="):] for p in parts if p.startswith("signature=")]
+    sigs = [p[len("signature=") :] for p in parts if p.startswith("signature=")]
     return "&".join(kept), (sigs[-1] if sigs else None)
 
 
@@ -46,7 +46,9 @@ def check_timestamp(params: Mapping[str, str], now_ms: int) -> None:
         raise BinanceReject(-1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'.")
     raw_window = params.get("recvWindow", "5000")
     if not raw_window.isdigit():
-        raise BinanceReject(-1100, "Illegal characters found in parameter 'recvWindow'; legal range is '^[0-9]{1,20}$'.")
+        raise BinanceReject(
+            -1100, "Illegal characters found in parameter 'recvWindow'; legal range is '^[0-9]{1,20}$'."
+        )
     window = int(raw_window)
     if window > MAX_RECV_WINDOW:
         raise BinanceReject(-1131, "recvWindow must be less than 60000")

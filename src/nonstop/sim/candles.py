@@ -11,8 +11,18 @@ from nonstop.config import SimSymbol
 
 MINUTE_MS = 60_000
 INTERVALS_MS = {
-    "1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240, "6h": 360,
-    "8h": 480, "12h": 720, "1d": 1440,
+    "1m": 1,
+    "3m": 3,
+    "5m": 5,
+    "15m": 15,
+    "30m": 30,
+    "1h": 60,
+    "2h": 120,
+    "4h": 240,
+    "6h": 360,
+    "8h": 480,
+    "12h": 720,
+    "1d": 1440,
 }
 HISTORY_MINUTES = 1440
 
@@ -57,7 +67,8 @@ class CandleStore:
             q = self._q
             vol = Decimal(str(round(rng.uniform(0.5, 20) * 10_000 / float(self.spec.start_price), 5)))
             self.minutes[first - i * MINUTE_MS] = Candle(
-                first - i * MINUTE_MS, q(open_), q(hi), q(lo), q(close), vol, vol * q(close), rng.randint(5, 80))
+                first - i * MINUTE_MS, q(open_), q(hi), q(lo), q(close), vol, vol * q(close), rng.randint(5, 80)
+            )
             price = open_
 
     def _q(self, value: float) -> Decimal:
@@ -86,13 +97,29 @@ class CandleStore:
                 b.volume += c.volume
                 b.quote_volume += c.quote_volume
                 b.trades += c.trades
-        keys = [k for k in sorted(buckets) if (start is None or k >= start - start % step)
-                and (end is None or k <= end) and k <= now_ms]
+        keys = [
+            k
+            for k in sorted(buckets)
+            if (start is None or k >= start - start % step) and (end is None or k <= end) and k <= now_ms
+        ]
         keys = keys[:limit] if start is not None else keys[-limit:]
-        return [[k, f"{buckets[k].open:.8f}", f"{buckets[k].high:.8f}", f"{buckets[k].low:.8f}",
-                 f"{buckets[k].close:.8f}", f"{buckets[k].volume:.8f}", k + step - 1,
-                 f"{buckets[k].quote_volume:.8f}", buckets[k].trades, "0.00000000", "0.00000000", "0"]
-                for k in keys]
+        return [
+            [
+                k,
+                f"{buckets[k].open:.8f}",
+                f"{buckets[k].high:.8f}",
+                f"{buckets[k].low:.8f}",
+                f"{buckets[k].close:.8f}",
+                f"{buckets[k].volume:.8f}",
+                k + step - 1,
+                f"{buckets[k].quote_volume:.8f}",
+                buckets[k].trades,
+                "0.00000000",
+                "0.00000000",
+                "0",
+            ]
+            for k in keys
+        ]
 
     def last_24h(self, now_ms: int) -> list[Candle]:
         since = now_ms - 86_400_000

@@ -23,15 +23,18 @@ HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _plain(status: int) -> web.Response:
-    return web.Response(status=status, text=f"<html><body><h1>{status} {_PLAIN[status]}</h1></body></html>",
-                        content_type="text/html")
+    return web.Response(
+        status=status, text=f"<html><body><h1>{status} {_PLAIN[status]}</h1></body></html>", content_type="text/html"
+    )
 
 
 def _render(reject: BinanceReject, extra: dict[str, str]) -> web.Response:
     return web.json_response(reject.body(), status=reject.status, headers={**extra, **reject.headers})
 
 
-def fault_middleware(rt: VenueRuntime, endpoint: int) -> Callable[[web.Request, HandlerFn], Awaitable[web.StreamResponse]]:
+def fault_middleware(
+    rt: VenueRuntime, endpoint: int
+) -> Callable[[web.Request, HandlerFn], Awaitable[web.StreamResponse]]:
     faults, venue = rt.faults, rt.name
 
     @web.middleware

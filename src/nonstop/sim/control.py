@@ -1,16 +1,16 @@
 """The simulator's control API (its own port, never part of the Binance API): faults and inspection.
 
-    GET    /control/health                     liveness
-    GET    /control/venues                     venues, endpoint URLs, symbols, fair and last prices
-    GET    /control/faults                     active faults
-    POST   /control/faults                     {"kind", "venue", "endpoint"?, "probability"?, "duration_s"?, "params"?}
-    DELETE /control/faults/{id}                clear one fault
-    DELETE /control/faults[?venue=NAME]        clear all (of one venue)
-    GET    /control/faults/log                 every set / cleared / expired, with UTC timestamps
-    GET    /control/venues/{venue}/orders      every order request received [?client_order_id=...]
-    GET    /control/venues/{venue}/duplicates  client order ids carried by more than one accepted order
-    GET    /control/venues/{venue}/balances    balances of an account (?api_key=..., default the demo key)
-    POST   /control/accounts                   {"api_key", "secret", "balances"?}: open an account on every venue
+GET    /control/health                     liveness
+GET    /control/venues                     venues, endpoint URLs, symbols, fair and last prices
+GET    /control/faults                     active faults
+POST   /control/faults                     {"kind", "venue", "endpoint"?, "probability"?, "duration_s"?, "params"?}
+DELETE /control/faults/{id}                clear one fault
+DELETE /control/faults[?venue=NAME]        clear all (of one venue)
+GET    /control/faults/log                 every set / cleared / expired, with UTC timestamps
+GET    /control/venues/{venue}/orders      every order request received [?client_order_id=...]
+GET    /control/venues/{venue}/duplicates  client order ids carried by more than one accepted order
+GET    /control/venues/{venue}/balances    balances of an account (?api_key=..., default the demo key)
+POST   /control/accounts                   {"api_key", "secret", "balances"?}: open an account on every venue
 """
 
 from __future__ import annotations
@@ -39,19 +39,23 @@ def make_control_app(sim: SimServer) -> web.Application:
     def venue_of(request: web.Request) -> VenueRuntime:
         name = request.match_info["venue"]
         if name not in sim.venues:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"venue {name!r} is unknown; allowed: {sorted(sim.venues)}"}),
-                                   content_type="application/json")
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"venue {name!r} is unknown; allowed: {sorted(sim.venues)}"}),
+                content_type="application/json",
+            )
         return sim.venues[name]
 
     async def body_of(request: web.Request) -> dict[str, Any]:
         try:
             body = await request.json()
         except ValueError as err:
-            raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {err}"}),
-                                     content_type="application/json") from None
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": f"body is not JSON: {err}"}), content_type="application/json"
+            ) from None
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "body must be a JSON object"}), content_type="application/json"
+            )
         return body
 
     @routes.get("/control/health")
@@ -60,12 +64,18 @@ def make_control_app(sim: SimServer) -> web.Application:
 
     @routes.get("/control/venues")
     async def venues(request: web.Request) -> web.Response:
-        return web.json_response({name: {
-            "endpoints": rt.urls, "symbols": sorted(rt.venue.symbols),
-            "fair": {s: str(rt.flow.fair(s)) for s in rt.venue.symbols},
-            "last": {s: str(p) for s, p in rt.venue.last_price.items()},
-            "frozen": rt.flow.control.frozen,
-        } for name, rt in sim.venues.items()})
+        return web.json_response(
+            {
+                name: {
+                    "endpoints": rt.urls,
+                    "symbols": sorted(rt.venue.symbols),
+                    "fair": {s: str(rt.flow.fair(s)) for s in rt.venue.symbols},
+                    "last": {s: str(p) for s, p in rt.venue.last_price.items()},
+                    "frozen": rt.flow.control.frozen,
+                }
+                for name, rt in sim.venues.items()
+            }
+        )
 
     @routes.get("/control/faults")
     async def faults(request: web.Request) -> web.Response:
@@ -81,7 +91,8 @@ def make_control_app(sim: SimServer) -> web.Application:
         try:
             endpoint = body.get("endpoint")
             fault = sim.faults.set(
-                str(body.get("kind", "")), str(body.get("venue", "")),
+                str(body.get("kind", "")),
+                str(body.get("venue", "")),
                 endpoint=int(endpoint) if endpoint is not None else None,
                 probability=float(body.get("probability", 1.0)),
                 duration_s=float(body["duration_s"]) if body.get("duration_s") is not None else None,
@@ -122,9 +133,16 @@ def make_control_app(sim: SimServer) -> web.Application:
         out = []
         for r in rows:
             order = rt.venue.orders.get(r.order_id) if r.order_id is not None else None
-            out.append({"client_order_id": r.client_order_id, "symbol": r.symbol, "time": r.time_ms,
-                        "order_id": r.order_id, "rejected": r.rejected,
-                        "order": wire.order(order) if order is not None else None})
+            out.append(
+                {
+                    "client_order_id": r.client_order_id,
+                    "symbol": r.symbol,
+                    "time": r.time_ms,
+                    "order_id": r.order_id,
+                    "rejected": r.rejected,
+                    "order": wire.order(order) if order is not None else None,
+                }
+            )
         return web.json_response(out)
 
     @routes.get("/control/venues/{venue}/duplicates")
@@ -138,8 +156,12 @@ def make_control_app(sim: SimServer) -> web.Application:
         acct = rt.venue.accounts.get(key)
         if acct is None or not acct.secret:
             return _error(404, "no such account")
-        return web.json_response({a: {"free": str(acct.free.get(a, 0)), "locked": str(acct.locked.get(a, 0))}
-                                  for a in sorted(set(acct.free) | set(acct.locked))})
+        return web.json_response(
+            {
+                a: {"free": str(acct.free.get(a, 0)), "locked": str(acct.locked.get(a, 0))}
+                for a in sorted(set(acct.free) | set(acct.locked))
+            }
+        )
 
     @routes.post("/control/accounts")
     async def add_account(request: web.Request) -> web.Response:

@@ -61,9 +61,15 @@ class Fault:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "kind": str(self.kind), "venue": self.venue, "endpoint": self.endpoint,
-            "probability": self.probability, "params": self.params, "set_at": self.set_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None, "hits": self.hits,
+            "id": self.id,
+            "kind": str(self.kind),
+            "venue": self.venue,
+            "endpoint": self.endpoint,
+            "probability": self.probability,
+            "params": self.params,
+            "set_at": self.set_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "hits": self.hits,
         }
 
 
@@ -82,29 +88,48 @@ class FaultRegistry:
         self._ids = itertools.count(1)
         self._rng = random.Random(f"{self.seed}:faults")
 
-    def set(self, kind: str, venue: str, *, endpoint: int | None = None, probability: float = 1.0,
-            duration_s: float | None = None, params: dict[str, Any] | None = None) -> Fault:
+    def set(
+        self,
+        kind: str,
+        venue: str,
+        *,
+        endpoint: int | None = None,
+        probability: float = 1.0,
+        duration_s: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Fault:
         """Validate and activate a fault; raise SimulatorError naming the bad field."""
         try:
             fkind = FaultKind(kind)
         except ValueError:
-            raise SimulatorError(f"fault kind {kind!r} is unknown; allowed: {', '.join(k.value for k in FaultKind)}") from None
+            raise SimulatorError(
+                f"fault kind {kind!r} is unknown; allowed: {', '.join(k.value for k in FaultKind)}"
+            ) from None
         if venue not in self.endpoints:
             raise SimulatorError(f"venue {venue!r} is unknown; allowed: {', '.join(sorted(self.endpoints))}")
         if endpoint is not None:
             if fkind in VENUE_WIDE:
                 raise SimulatorError(f"fault kind {kind!r} applies to a whole venue; endpoint must be omitted")
             if not 0 <= endpoint < self.endpoints[venue]:
-                raise SimulatorError(f"endpoint {endpoint!r} of venue {venue!r} is unknown; allowed: "
-                                     f"0..{self.endpoints[venue] - 1}")
+                raise SimulatorError(
+                    f"endpoint {endpoint!r} of venue {venue!r} is unknown; allowed: 0..{self.endpoints[venue] - 1}"
+                )
         if not 0 < probability <= 1:
             raise SimulatorError(f"probability {probability!r} must be in (0, 1]")
         if duration_s is not None and not 0 < duration_s <= 86_400:
             raise SimulatorError(f"duration_s {duration_s!r} must be in (0, 86400]")
         checked = self._check_params(fkind, params or {})
         now = self.clock.now()
-        fault = Fault(next(self._ids), fkind, venue, endpoint, probability, checked, now,
-                      now + timedelta(seconds=duration_s) if duration_s else None)
+        fault = Fault(
+            next(self._ids),
+            fkind,
+            venue,
+            endpoint,
+            probability,
+            checked,
+            now,
+            now + timedelta(seconds=duration_s) if duration_s else None,
+        )
         self.active[fault.id] = fault
         self._record("set", fault)
         return fault
@@ -148,9 +173,13 @@ class FaultRegistry:
     def matching(self, venue: str, endpoint: int | None, *kinds: FaultKind) -> list[Fault]:
         """Active faults of these kinds that apply to this venue/endpoint."""
         self.sweep()
-        return [f for f in self.active.values()
-                if f.kind in kinds and f.venue == venue
-                and (f.endpoint is None or endpoint is None or f.endpoint == endpoint)]
+        return [
+            f
+            for f in self.active.values()
+            if f.kind in kinds
+            and f.venue == venue
+            and (f.endpoint is None or endpoint is None or f.endpoint == endpoint)
+        ]
 
     def strike(self, venue: str, endpoint: int | None, kind: FaultKind) -> Fault | None:
         """The first matching fault of `kind` that fires on this request (its probability rolled)."""
@@ -164,7 +193,15 @@ class FaultRegistry:
         at = self.clock.now()
         entry = {"at": at.isoformat(), "event": event, "fault": fault.to_dict()}
         self.log.append(entry)
-        log.warning("fault_" + event, fault_id=fault.id, kind=str(fault.kind), venue=fault.venue,
-                    endpoint=fault.endpoint, probability=fault.probability, params=fault.params, at=at.isoformat())
+        log.warning(
+            "fault_" + event,
+            fault_id=fault.id,
+            kind=str(fault.kind),
+            venue=fault.venue,
+            endpoint=fault.endpoint,
+            probability=fault.probability,
+            params=fault.params,
+            at=at.isoformat(),
+        )
         for listener in list(self.listeners):
             listener(event, fault)

@@ -88,8 +88,7 @@ class MarketFlow:
         book = venue.books[symbol]
         for resting in book.resting_of(MARKET_MAKER):
             book.remove(resting.order_id)
-            venue.orders[resting.order_id].status = "CANCELED"
-            del venue.orders[resting.order_id]  # background orders are not part of the record
+            venue.orders.pop(resting.order_id, None)  # background orders are not part of the record
         fair = self.fair(symbol)
         for level in range(LADDER_LEVELS):
             offset = Decimal(str((HALF_SPREAD_BPS + level * LEVEL_STEP_BPS) / 10_000))
@@ -108,9 +107,10 @@ class MarketFlow:
 
     def _place(self, account: str, symbol: str, side: str, kind: str, qty: Decimal, price: Decimal | None) -> None:
         try:
-            order = self.venue.new_order(account, symbol, side, kind, quantity=qty, price=price,
-                                         client_order_id=f"bg-{account[2:8]}")
+            order = self.venue.new_order(
+                account, symbol, side, kind, quantity=qty, price=price, client_order_id=f"bg-{account[2:8]}"
+            )
         except rejects.BinanceReject:
             return  # a background order that breaks a filter is simply not placed
         if not order.is_open:
-            del self.venue.orders[order.order_id]
+            self.venue.orders.pop(order.order_id, None)

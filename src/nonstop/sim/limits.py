@@ -99,16 +99,19 @@ class VenueLimits:
             -1003,
             f"Too much request weight used; current limit is {self.config.weight_per_minute} request weight "
             "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-            status=429, headers={**headers, "Retry-After": str(retry_after_s)},
+            status=429,
+            headers={**headers, "Retry-After": str(retry_after_s)},
         )
 
     def _ban_reject(self, c: ClientLimits, now_ms: int) -> BinanceReject:
         self.counts["418"] += 1
         retry = max(1, math.ceil((c.banned_until_ms - now_ms) / 1000))
         return BinanceReject(
-            -1003, f"Way too much request weight used; IP banned until {c.banned_until_ms}. "
+            -1003,
+            f"Way too much request weight used; IP banned until {c.banned_until_ms}. "
             "Please use WebSocket Streams for live updates to avoid bans.",
-            status=418, headers={"Retry-After": str(retry)},
+            status=418,
+            headers={"Retry-After": str(retry)},
         )
 
     def headers(self, ip: str, now_ms: int) -> dict[str, str]:
@@ -122,13 +125,19 @@ class VenueLimits:
         o.per_10s.roll(now_ms)
         o.per_day.roll(now_ms)
         if o.per_10s.used >= self.config.orders_per_10s:
-            raise BinanceReject(-1015, f"Too many new orders; current limit is {self.config.orders_per_10s} "
-                                "orders per 10 SECOND.", status=429,
-                                headers={"Retry-After": str(o.per_10s.retry_after_s(now_ms))})
+            raise BinanceReject(
+                -1015,
+                f"Too many new orders; current limit is {self.config.orders_per_10s} orders per 10 SECOND.",
+                status=429,
+                headers={"Retry-After": str(o.per_10s.retry_after_s(now_ms))},
+            )
         if o.per_day.used >= self.config.orders_per_day:
-            raise BinanceReject(-1015, f"Too many new orders; current limit is {self.config.orders_per_day} "
-                                "orders per 1 DAY.", status=429,
-                                headers={"Retry-After": str(o.per_day.retry_after_s(now_ms))})
+            raise BinanceReject(
+                -1015,
+                f"Too many new orders; current limit is {self.config.orders_per_day} orders per 1 DAY.",
+                status=429,
+                headers={"Retry-After": str(o.per_day.retry_after_s(now_ms))},
+            )
         o.per_10s.used += 1
         o.per_day.used += 1
         return self.order_headers(account, now_ms)

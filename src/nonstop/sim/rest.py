@@ -61,7 +61,9 @@ class Call:
         if value is None:
             return default
         if not _INTEGER.match(value):
-            raise BinanceReject(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+            raise BinanceReject(
+                -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+            )
         return int(value)
 
     def symbol(self, rt: VenueRuntime, *, required: bool = True) -> str | None:
@@ -126,7 +128,9 @@ class BinanceRest:
         raw_body = ""
         if request.method in ("POST", "PUT"):
             if request.content_length and request.content_length > self.rt.max_body_bytes:
-                raise BinanceReject(-1000, f"Request body too large (limit {self.rt.max_body_bytes} bytes).", status=413)
+                raise BinanceReject(
+                    -1000, f"Request body too large (limit {self.rt.max_body_bytes} bytes).", status=413
+                )
             raw_body = (await request.read()).decode("utf-8", errors="replace")
         params: MultiDict[str] = MultiDict(request.query)
         if raw_body:
@@ -169,14 +173,27 @@ class BinanceRest:
         wanted = call.text("symbol", required=False)
         specs = [self.rt.venue.spec(wanted.upper())] if wanted else list(self.rt.venue.symbols.values())
         return {
-            "timezone": "UTC", "serverTime": call.now_ms,
+            "timezone": "UTC",
+            "serverTime": call.now_ms,
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": self.rt.limits.config.weight_per_minute},
-                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
-                 "limit": self.rt.limits.config.orders_per_10s},
-                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
-                 "limit": self.rt.limits.config.orders_per_day},
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.rt.limits.config.weight_per_minute,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "SECOND",
+                    "intervalNum": 10,
+                    "limit": self.rt.limits.config.orders_per_10s,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "DAY",
+                    "intervalNum": 1,
+                    "limit": self.rt.limits.config.orders_per_day,
+                },
             ],
             "exchangeFilters": [],
             "symbols": [wire.symbol_info(s) for s in specs],
@@ -206,9 +223,11 @@ class BinanceRest:
             raise BinanceReject(-1100, "Illegal characters found in parameter 'limit'; legal range is '1..5000'.")
         book = self.rt.venue.books[symbol]
         bids, asks = book.depth(limit)
-        return {"lastUpdateId": book.update_id,
-                "bids": [[wire.num(p), wire.num(q)] for p, q in bids],
-                "asks": [[wire.num(p), wire.num(q)] for p, q in asks]}
+        return {
+            "lastUpdateId": book.update_id,
+            "bids": [[wire.num(p), wire.num(q)] for p, q in bids],
+            "asks": [[wire.num(p), wire.num(q)] for p, q in asks],
+        }
 
     async def klines(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
@@ -218,23 +237,36 @@ class BinanceRest:
             raise BinanceReject(-1120, "Invalid interval.")
         limit = min(call.integer("limit", default=500) or 500, 1000)
         return self.rt.candles[symbol].klines(
-            interval, call.integer("startTime"), call.integer("endTime"), limit, call.now_ms)
+            interval, call.integer("startTime"), call.integer("endTime"), limit, call.now_ms
+        )
 
     async def trades(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
         assert symbol is not None
         limit = min(call.integer("limit", default=500) or 500, 1000)
-        return [{"id": t.trade_id, "price": wire.num(t.price), "qty": wire.num(t.qty),
-                 "quoteQty": wire.num(t.price * t.qty), "time": t.time_ms, "isBuyerMaker": t.buyer_is_maker,
-                 "isBestMatch": True} for t in self.rt.venue.trades[symbol][-limit:]]
+        return [
+            {
+                "id": t.trade_id,
+                "price": wire.num(t.price),
+                "qty": wire.num(t.qty),
+                "quoteQty": wire.num(t.price * t.qty),
+                "time": t.time_ms,
+                "isBuyerMaker": t.buyer_is_maker,
+                "isBestMatch": True,
+            }
+            for t in self.rt.venue.trades[symbol][-limit:]
+        ]
 
     async def agg_trades(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
         assert symbol is not None
         limit = min(call.integer("limit", default=500) or 500, 1000)
         start, end = call.integer("startTime"), call.integer("endTime")
-        rows = [t for t in self.rt.venue.trades[symbol]
-                if (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)]
+        rows = [
+            t
+            for t in self.rt.venue.trades[symbol]
+            if (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)
+        ]
         rows = rows[:limit] if start is not None else rows[-limit:]
         return [wire.agg_trade(t) for t in rows]
 
@@ -243,14 +275,34 @@ class BinanceRest:
         acct = self.rt.venue.accounts[call.account]
         assets = sorted(set(acct.free) | set(acct.locked))
         return {
-            "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
-            "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
-                                "seller": "0.00000000"},
-            "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
-            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": call.now_ms,
-            "accountType": "SPOT", "permissions": ["SPOT"], "uid": 1,
-            "balances": [{"asset": a, "free": wire.num(acct.free.get(a, Decimal(0))),
-                          "locked": wire.num(acct.locked.get(a, Decimal(0)))} for a in assets],
+            "makerCommission": 10,
+            "takerCommission": 10,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": "0.00100000",
+                "taker": "0.00100000",
+                "buyer": "0.00000000",
+                "seller": "0.00000000",
+            },
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": call.now_ms,
+            "accountType": "SPOT",
+            "permissions": ["SPOT"],
+            "uid": 1,
+            "balances": [
+                {
+                    "asset": a,
+                    "free": wire.num(acct.free.get(a, Decimal(0))),
+                    "locked": wire.num(acct.locked.get(a, Decimal(0))),
+                }
+                for a in assets
+            ],
         }
 
     async def new_order(self, request: web.Request, call: Call) -> Any:
@@ -262,10 +314,18 @@ class BinanceRest:
         if client_id is None:
             client_id = "sim_" + secrets.token_urlsafe(16)[:18].replace("-", "x")
         elif not _CLIENT_ID.match(client_id):
-            raise BinanceReject(-1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
-                                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        resp_type = call.choice("newOrderRespType", ("ACK", "RESULT", "FULL"), -1100,
-                                "Illegal characters found in parameter 'newOrderRespType'.", required=False)
+            raise BinanceReject(
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+            )
+        resp_type = call.choice(
+            "newOrderRespType",
+            ("ACK", "RESULT", "FULL"),
+            -1100,
+            "Illegal characters found in parameter 'newOrderRespType'.",
+            required=False,
+        )
         tif, price, qty, quote_qty = "GTC", None, None, None
         if kind == "LIMIT":
             tif = call.choice("timeInForce", ("GTC", "IOC", "FOK"), -1115, "Invalid timeInForce.") or "GTC"
@@ -277,16 +337,35 @@ class BinanceRest:
             if (qty is None) == (quote_qty is None):
                 raise BinanceReject(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty!")
         order = self.rt.venue.new_order(
-            call.account, symbol, side or "", kind or "", quantity=qty, price=price,
-            quote_order_qty=quote_qty, time_in_force=tif, client_order_id=client_id)
+            call.account,
+            symbol,
+            side or "",
+            kind or "",
+            quantity=qty,
+            price=price,
+            quote_order_qty=quote_qty,
+            time_in_force=tif,
+            client_order_id=client_id,
+        )
         drop = self.rt.faults.strike(self.rt.name, self.endpoint, FaultKind.DROP_ORDER_RESPONSE)
         if drop is not None:
-            log.warning("order_response_dropped", venue=self.rt.name, endpoint=self.endpoint,
-                        client_order_id=client_id, order_id=order.order_id, mode=drop.params["mode"])
+            log.warning(
+                "order_response_dropped",
+                venue=self.rt.name,
+                endpoint=self.endpoint,
+                client_order_id=client_id,
+                order_id=order.order_id,
+                mode=drop.params["mode"],
+            )
             return await self.rt.drop_response(request, drop.params["mode"])
         if resp_type == "ACK":
-            return {"symbol": symbol, "orderId": order.order_id, "orderListId": -1,
-                    "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
+            return {
+                "symbol": symbol,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "clientOrderId": order.client_order_id,
+                "transactTime": order.time_ms,
+            }
         if resp_type == "RESULT":
             body = wire.order_full(order)
             body.pop("fills")
@@ -315,8 +394,10 @@ class BinanceRest:
     async def cancel_all(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
         assert symbol is not None
-        return [wire.canceled(o, "sim_" + secrets.token_hex(9), call.now_ms)
-                for o in self.rt.venue.cancel_all(call.account, symbol)]
+        return [
+            wire.canceled(o, "sim_" + secrets.token_hex(9), call.now_ms)
+            for o in self.rt.venue.cancel_all(call.account, symbol)
+        ]
 
     async def open_orders(self, request: web.Request, call: Call) -> Any:
         return [wire.order(o) for o in self.rt.venue.open_orders(call.account, call.symbol(self.rt, required=False))]
@@ -325,9 +406,15 @@ class BinanceRest:
         symbol = call.symbol(self.rt)
         limit = min(call.integer("limit", default=500) or 500, 1000)
         start, end, from_id = call.integer("startTime"), call.integer("endTime"), call.integer("orderId")
-        rows = [o for o in self.rt.venue.orders.values() if o.account == call.account and o.symbol == symbol
-                and (from_id is None or o.order_id >= from_id) and (start is None or o.time_ms >= start)
-                and (end is None or o.time_ms <= end)]
+        rows = [
+            o
+            for o in self.rt.venue.orders.values()
+            if o.account == call.account
+            and o.symbol == symbol
+            and (from_id is None or o.order_id >= from_id)
+            and (start is None or o.time_ms >= start)
+            and (end is None or o.time_ms <= end)
+        ]
         rows = rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
         return [wire.order(o) for o in rows]
 
@@ -335,8 +422,14 @@ class BinanceRest:
         symbol = call.symbol(self.rt)
         assert symbol is not None
         limit = min(call.integer("limit", default=500) or 500, 1000)
-        rows = self.rt.venue.my_trades(call.account, symbol, start=call.integer("startTime"),
-                                       end=call.integer("endTime"), from_id=call.integer("fromId"), limit=limit)
+        rows = self.rt.venue.my_trades(
+            call.account,
+            symbol,
+            start=call.integer("startTime"),
+            end=call.integer("endTime"),
+            from_id=call.integer("fromId"),
+            limit=limit,
+        )
         return [wire.my_trade(t) for t in rows]
 
     # -------------------------------------------------------- listen keys
@@ -363,7 +456,6 @@ def _parse_form(raw: str) -> list[tuple[str, str]]:
         return parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
     except ValueError:
         raise BinanceReject(-1101, "Too many parameters; expected at most 200.") from None
-
 
 
 def make_rest_app(rt: VenueRuntime, endpoint: int) -> web.Application:

@@ -56,8 +56,9 @@ class VenueRuntime:
             if not self.flow.control.frozen:
                 low = event.symbol.lower()
                 self.streams.publish(f"{low}@trade", wire.trade_event(event))
-                self.streams.publish(f"{low}@aggTrade", {"e": "aggTrade", "E": event.time_ms, "s": event.symbol,
-                                                         **wire.agg_trade(event)})
+                self.streams.publish(
+                    f"{low}@aggTrade", {"e": "aggTrade", "E": event.time_ms, "s": event.symbol, **wire.agg_trade(event)}
+                )
         elif isinstance(event, Execution):
             self.streams.publish_user(event.order.account, wire.execution_report(event))
         elif isinstance(event, BalanceUpdate):
@@ -69,7 +70,9 @@ class VenueRuntime:
         active = self.faults.matching(self.name, None, FaultKind.FROZEN_FEED, FaultKind.PRICE_SPIKE)
         self.flow.control.frozen = any(f.kind == FaultKind.FROZEN_FEED for f in active)
         spikes = [f for f in active if f.kind == FaultKind.PRICE_SPIKE]
-        self.flow.control.spike_factor = Decimal(1) + Decimal(str(spikes[-1].params["pct"])) / 100 if spikes else Decimal(1)
+        self.flow.control.spike_factor = (
+            Decimal(1) + Decimal(str(spikes[-1].params["pct"])) / 100 if spikes else Decimal(1)
+        )
         if change == "set" and fault.kind in (FaultKind.WS_DISCONNECT, FaultKind.VENUE_OUTAGE):
             endpoint = None if fault.kind == FaultKind.VENUE_OUTAGE else fault.endpoint
             dropped = self.streams.drop(endpoint, reason=str(fault.kind))
@@ -87,14 +90,26 @@ class VenueRuntime:
         bt = self.book_ticker(symbol)
         change = last - open_
         return {
-            "symbol": symbol, "priceChange": wire.num(change),
+            "symbol": symbol,
+            "priceChange": wire.num(change),
             "priceChangePercent": f"{(change / open_ * 100) if open_ else 0:.3f}",
             "weightedAvgPrice": wire.num(quote_volume / volume if volume else last),
-            "prevClosePrice": wire.num(open_), "lastPrice": wire.num(last), "lastQty": "0.00000000",
-            "bidPrice": bt["bidPrice"], "bidQty": bt["bidQty"], "askPrice": bt["askPrice"], "askQty": bt["askQty"],
-            "openPrice": wire.num(open_), "highPrice": wire.num(high), "lowPrice": wire.num(low),
-            "volume": wire.num(volume), "quoteVolume": wire.num(quote_volume),
-            "openTime": now_ms - 86_400_000, "closeTime": now_ms, "firstId": 0, "lastId": 0,
+            "prevClosePrice": wire.num(open_),
+            "lastPrice": wire.num(last),
+            "lastQty": "0.00000000",
+            "bidPrice": bt["bidPrice"],
+            "bidQty": bt["bidQty"],
+            "askPrice": bt["askPrice"],
+            "askQty": bt["askQty"],
+            "openPrice": wire.num(open_),
+            "highPrice": wire.num(high),
+            "lowPrice": wire.num(low),
+            "volume": wire.num(volume),
+            "quoteVolume": wire.num(quote_volume),
+            "openTime": now_ms - 86_400_000,
+            "closeTime": now_ms,
+            "firstId": 0,
+            "lastId": 0,
             "count": sum(c.trades for c in candles),
         }
 
@@ -102,8 +117,13 @@ class VenueRuntime:
         bids, asks = self.venue.books[symbol].depth(1)
         bid = bids[0] if bids else (Decimal(0), Decimal(0))
         ask = asks[0] if asks else (Decimal(0), Decimal(0))
-        return {"symbol": symbol, "bidPrice": wire.num(bid[0]), "bidQty": wire.num(bid[1]),
-                "askPrice": wire.num(ask[0]), "askQty": wire.num(ask[1])}
+        return {
+            "symbol": symbol,
+            "bidPrice": wire.num(bid[0]),
+            "bidQty": wire.num(bid[1]),
+            "askPrice": wire.num(ask[0]),
+            "askQty": wire.num(ask[1]),
+        }
 
     def new_listen_key(self, account: str) -> str:
         key = secrets.token_urlsafe(45)[:60]
@@ -157,14 +177,29 @@ class VenueRuntime:
             if diff is None:
                 continue
             low = symbol.lower()
-            event = {"e": "depthUpdate", "E": now, "s": symbol, "U": diff.first_id, "u": diff.last_id,
-                     "b": [[wire.num(p), wire.num(q)] for p, q in diff.bids],
-                     "a": [[wire.num(p), wire.num(q)] for p, q in diff.asks]}
+            event = {
+                "e": "depthUpdate",
+                "E": now,
+                "s": symbol,
+                "U": diff.first_id,
+                "u": diff.last_id,
+                "b": [[wire.num(p), wire.num(q)] for p, q in diff.bids],
+                "a": [[wire.num(p), wire.num(q)] for p, q in diff.asks],
+            }
             for name in (f"{low}@depth", f"{low}@depth@100ms", f"{low}@depth@1000ms"):
                 self.streams.publish(name, event)
             bt = self.book_ticker(symbol)
-            self.streams.publish(f"{low}@bookTicker", {"u": diff.last_id, "s": symbol, "b": bt["bidPrice"],
-                                                       "B": bt["bidQty"], "a": bt["askPrice"], "A": bt["askQty"]})
+            self.streams.publish(
+                f"{low}@bookTicker",
+                {
+                    "u": diff.last_id,
+                    "s": symbol,
+                    "b": bt["bidPrice"],
+                    "B": bt["bidQty"],
+                    "a": bt["askPrice"],
+                    "A": bt["askQty"],
+                },
+            )
 
     def _publish_tickers(self) -> None:
         if self.flow.control.frozen:
@@ -173,20 +208,75 @@ class VenueRuntime:
         for symbol in self.venue.symbols:
             t = self.ticker(symbol, now)
             low = symbol.lower()
-            self.streams.publish(f"{low}@ticker", {
-                "e": "24hrTicker", "E": now, "s": symbol, "p": t["priceChange"], "P": t["priceChangePercent"],
-                "w": t["weightedAvgPrice"], "x": t["prevClosePrice"], "c": t["lastPrice"], "Q": "0.00000000",
-                "b": t["bidPrice"], "B": t["bidQty"], "a": t["askPrice"], "A": t["askQty"], "o": t["openPrice"],
-                "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"], "q": t["quoteVolume"],
-                "O": t["openTime"], "C": t["closeTime"], "F": 0, "L": 0, "n": t["count"]})
-            self.streams.publish(f"{low}@miniTicker", {
-                "e": "24hrMiniTicker", "E": now, "s": symbol, "c": t["lastPrice"], "o": t["openPrice"],
-                "h": t["highPrice"], "l": t["lowPrice"], "v": t["volume"], "q": t["quoteVolume"]})
+            self.streams.publish(
+                f"{low}@ticker",
+                {
+                    "e": "24hrTicker",
+                    "E": now,
+                    "s": symbol,
+                    "p": t["priceChange"],
+                    "P": t["priceChangePercent"],
+                    "w": t["weightedAvgPrice"],
+                    "x": t["prevClosePrice"],
+                    "c": t["lastPrice"],
+                    "Q": "0.00000000",
+                    "b": t["bidPrice"],
+                    "B": t["bidQty"],
+                    "a": t["askPrice"],
+                    "A": t["askQty"],
+                    "o": t["openPrice"],
+                    "h": t["highPrice"],
+                    "l": t["lowPrice"],
+                    "v": t["volume"],
+                    "q": t["quoteVolume"],
+                    "O": t["openTime"],
+                    "C": t["closeTime"],
+                    "F": 0,
+                    "L": 0,
+                    "n": t["count"],
+                },
+            )
+            self.streams.publish(
+                f"{low}@miniTicker",
+                {
+                    "e": "24hrMiniTicker",
+                    "E": now,
+                    "s": symbol,
+                    "c": t["lastPrice"],
+                    "o": t["openPrice"],
+                    "h": t["highPrice"],
+                    "l": t["lowPrice"],
+                    "v": t["volume"],
+                    "q": t["quoteVolume"],
+                },
+            )
             kline = self.candles[symbol].klines("1m", None, None, 1, now)
             if kline:
                 k = kline[-1]
-                self.streams.publish(f"{low}@kline_1m", {
-                    "e": "kline", "E": now, "s": symbol,
-                    "k": {"t": k[0], "T": k[6], "s": symbol, "i": "1m", "f": 0, "L": 0, "o": k[1], "c": k[4],
-                          "h": k[2], "l": k[3], "v": k[5], "n": k[8], "x": False, "q": k[7], "V": "0", "Q": "0",
-                          "B": "0"}})
+                self.streams.publish(
+                    f"{low}@kline_1m",
+                    {
+                        "e": "kline",
+                        "E": now,
+                        "s": symbol,
+                        "k": {
+                            "t": k[0],
+                            "T": k[6],
+                            "s": symbol,
+                            "i": "1m",
+                            "f": 0,
+                            "L": 0,
+                            "o": k[1],
+                            "c": k[4],
+                            "h": k[2],
+                            "l": k[3],
+                            "v": k[5],
+                            "n": k[8],
+                            "x": False,
+                            "q": k[7],
+                            "V": "0",
+                            "Q": "0",
+                            "B": "0",
+                        },
+                    },
+                )

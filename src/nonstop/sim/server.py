@@ -28,17 +28,36 @@ def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
     ws = base_url.replace("http://", "ws://", 1)
     stray = base_url + "/unsupported"
     return {
-        "apiKey": api_key, "secret": secret, "enableRateLimit": False,
-        "urls": {"api": {
-            "public": base_url + "/api/v3", "private": base_url + "/api/v3", "v1": base_url + "/api/v1",
-            "sapi": base_url + "/sapi/v1", "sapiV2": stray, "sapiV3": stray, "sapiV4": stray,
-            "fapiPublic": stray, "fapiPrivate": stray, "fapiPublicV2": stray, "fapiPrivateV2": stray,
-            "dapiPublic": stray, "dapiPrivate": stray, "eapiPublic": stray, "eapiPrivate": stray,
-            "papi": stray,
-            "ws": {"spot": ws + "/ws", "margin": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
-        }},
-        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False,
-                    "adjustForTimeDifference": False},
+        "apiKey": api_key,
+        "secret": secret,
+        "enableRateLimit": False,
+        "urls": {
+            "api": {
+                "public": base_url + "/api/v3",
+                "private": base_url + "/api/v3",
+                "v1": base_url + "/api/v1",
+                "sapi": base_url + "/sapi/v1",
+                "sapiV2": stray,
+                "sapiV3": stray,
+                "sapiV4": stray,
+                "fapiPublic": stray,
+                "fapiPrivate": stray,
+                "fapiPublicV2": stray,
+                "fapiPrivateV2": stray,
+                "dapiPublic": stray,
+                "dapiPrivate": stray,
+                "eapiPublic": stray,
+                "eapiPrivate": stray,
+                "papi": stray,
+                "ws": {"spot": ws + "/ws", "margin": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
+            }
+        },
+        "options": {
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+            "adjustForTimeDifference": False,
+        },
     }
 
 
@@ -72,8 +91,12 @@ class SimServer:
             await self.stop()
             raise SimulatorError(f"cannot listen on {host}: {err.strerror} (is another simulator running?)") from None
         self._loops = [asyncio.create_task(rt.run(), name=f"sim-{name}") for name, rt in self.venues.items()]
-        log.info("sim_started", control=self.control_url,
-                 venues={n: rt.urls for n, rt in self.venues.items()}, seed=self.settings.seed)
+        log.info(
+            "sim_started",
+            control=self.control_url,
+            venues={n: rt.urls for n, rt in self.venues.items()},
+            seed=self.settings.seed,
+        )
 
     async def _serve(self, app: web.Application, host: str, port: int) -> int:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
@@ -105,11 +128,11 @@ class SimServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def ccxt_config(self, venue: str, endpoint: int = 0, *, api_key: str | None = None,
-                    secret: str | None = None) -> dict[str, Any]:
+    def ccxt_config(
+        self, venue: str, endpoint: int = 0, *, api_key: str | None = None, secret: str | None = None
+    ) -> dict[str, Any]:
         rt = self.venues[venue]
-        return ccxt_config(rt.urls[endpoint], api_key or self.credentials.api_key,
-                           secret or self.credentials.secret)
+        return ccxt_config(rt.urls[endpoint], api_key or self.credentials.api_key, secret or self.credentials.secret)
 
     def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> None:
         """Open the same account (key pair and balances) on every venue."""

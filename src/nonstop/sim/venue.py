@@ -191,8 +191,9 @@ class SimVenue:
         now = self._now()
         record = account not in BACKGROUND
         try:
-            order = self._accept(account, symbol, side, order_type, quantity, price, quote_order_qty,
-                                 time_in_force, client_order_id, now)
+            order = self._accept(
+                account, symbol, side, order_type, quantity, price, quote_order_qty, time_in_force, client_order_id, now
+            )
         except rejects.BinanceReject as reject:
             if record:
                 self.received.append(ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg))
@@ -204,8 +205,17 @@ class SimVenue:
         return order
 
     def _accept(
-        self, account: str, symbol: str, side: str, order_type: str, quantity: Decimal | None,
-        price: Decimal | None, quote_order_qty: Decimal | None, tif: str, client_order_id: str, now: int,
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: Decimal | None,
+        price: Decimal | None,
+        quote_order_qty: Decimal | None,
+        tif: str,
+        client_order_id: str,
+        now: int,
     ) -> SimOrder:
         spec = self.spec(symbol)
         book = self.books[symbol]
@@ -226,17 +236,33 @@ class SimVenue:
         if not background:
             self._reserve(account, spec, side, order_type, quantity, price, quote_order_qty)
         order = SimOrder(
-            order_id=next(self._order_ids), client_order_id=client_order_id, account=account, symbol=symbol,
-            side=side, type=order_type, time_in_force=tif if order_type == "LIMIT" else "GTC",
-            price=price if price is not None else Decimal(0), orig_qty=quantity or Decimal(0),
-            quote_order_qty=quote_order_qty or Decimal(0), time_ms=now, update_ms=now,
+            order_id=next(self._order_ids),
+            client_order_id=client_order_id,
+            account=account,
+            symbol=symbol,
+            side=side,
+            type=order_type,
+            time_in_force=tif if order_type == "LIMIT" else "GTC",
+            price=price if price is not None else Decimal(0),
+            orig_qty=quantity or Decimal(0),
+            quote_order_qty=quote_order_qty or Decimal(0),
+            time_ms=now,
+            update_ms=now,
         )
         self.orders[order.order_id] = order
         self._report(order, "NEW")
         return order
 
-    def _reserve(self, account: str, spec: SimSymbol, side: str, order_type: str, qty: Decimal | None,
-                 price: Decimal | None, quote_qty: Decimal | None) -> None:
+    def _reserve(
+        self,
+        account: str,
+        spec: SimSymbol,
+        side: str,
+        order_type: str,
+        qty: Decimal | None,
+        price: Decimal | None,
+        quote_qty: Decimal | None,
+    ) -> None:
         acct = self.accounts[account]
         if side == BUY:
             if order_type in ("LIMIT", "LIMIT_MAKER"):
@@ -341,18 +367,45 @@ class SimVenue:
             order.update_ms = now
             order.status = "FILLED" if order.executed_qty >= order.orig_qty > 0 else "PARTIALLY_FILLED"
             fee, fee_asset = self._settle(order, price, qty)
-            fill = {"price": price, "qty": qty, "commission": fee, "commissionAsset": fee_asset,
-                    "tradeId": trade_id}
+            fill = {"price": price, "qty": qty, "commission": fee, "commissionAsset": fee_asset, "tradeId": trade_id}
+            if order.account in BACKGROUND:
+                if not order.is_open:  # the background flow's closed orders are not kept (bounded memory)
+                    self.orders.pop(order.order_id, None)
+                continue
             order.fills.append(fill)
-            if order.account not in BACKGROUND:
-                self.account_trades.setdefault(order.account, []).append({
-                    "symbol": order.symbol, "id": trade_id, "orderId": order.order_id, "orderListId": -1,
-                    "price": price, "qty": qty, "quoteQty": price * qty, "commission": fee,
-                    "commissionAsset": fee_asset, "time": now, "isBuyer": order.side == BUY,
-                    "isMaker": is_maker, "isBestMatch": True,
-                })
-                self._emit(Execution(order, "TRADE", order.status, order.executed_qty, order.cum_quote,
-                                     qty, price, fee, fee_asset, trade_id, is_maker, now))
+            self.account_trades.setdefault(order.account, []).append(
+                {
+                    "symbol": order.symbol,
+                    "id": trade_id,
+                    "orderId": order.order_id,
+                    "orderListId": -1,
+                    "price": price,
+                    "qty": qty,
+                    "quoteQty": price * qty,
+                    "commission": fee,
+                    "commissionAsset": fee_asset,
+                    "time": now,
+                    "isBuyer": order.side == BUY,
+                    "isMaker": is_maker,
+                    "isBestMatch": True,
+                }
+            )
+            self._emit(
+                Execution(
+                    order,
+                    "TRADE",
+                    order.status,
+                    order.executed_qty,
+                    order.cum_quote,
+                    qty,
+                    price,
+                    fee,
+                    fee_asset,
+                    trade_id,
+                    is_maker,
+                    now,
+                )
+            )
         self._emit(public)
 
     def _settle(self, order: SimOrder, price: Decimal, qty: Decimal) -> tuple[Decimal, str]:
@@ -404,12 +457,19 @@ class SimVenue:
 
     def _report(self, order: SimOrder, exec_type: str) -> None:
         if order.account not in BACKGROUND:
-            self._emit(Execution(order, exec_type, order.status, order.executed_qty, order.cum_quote,
-                                 time_ms=self._now()))
+            self._emit(
+                Execution(order, exec_type, order.status, order.executed_qty, order.cum_quote, time_ms=self._now())
+            )
 
     # ------------------------------------------------------- cancels and queries
-    def find(self, account: str, symbol: str, order_id: int | None, client_order_id: str | None,
-             missing: rejects.BinanceReject) -> SimOrder:
+    def find(
+        self,
+        account: str,
+        symbol: str,
+        order_id: int | None,
+        client_order_id: str | None,
+        missing: rejects.BinanceReject,
+    ) -> SimOrder:
         """The account's order by venue id or client id (the latest one with that client id)."""
         self.spec(symbol)
         if order_id is not None:
@@ -441,11 +501,22 @@ class SimVenue:
     def open_orders(self, account: str, symbol: str | None) -> list[SimOrder]:
         if symbol is not None:
             self.spec(symbol)
-        return [o for o in self.orders.values()
-                if o.account == account and o.is_open and (symbol is None or o.symbol == symbol)]
+        return [
+            o
+            for o in self.orders.values()
+            if o.account == account and o.is_open and (symbol is None or o.symbol == symbol)
+        ]
 
-    def my_trades(self, account: str, symbol: str, *, start: int | None = None, end: int | None = None,
-                  from_id: int | None = None, limit: int = 500) -> list[dict[str, object]]:
+    def my_trades(
+        self,
+        account: str,
+        symbol: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        from_id: int | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, object]]:
         self.spec(symbol)
         rows = [t for t in self.account_trades.get(account, []) if t["symbol"] == symbol]
         if from_id is not None:

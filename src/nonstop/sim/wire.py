@@ -16,25 +16,55 @@ def num(value: Decimal) -> str:
 
 def symbol_info(spec: SimSymbol) -> dict[str, Any]:
     return {
-        "symbol": spec.symbol, "status": "TRADING", "baseAsset": spec.base, "baseAssetPrecision": 8,
-        "quoteAsset": spec.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
-        "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
+        "symbol": spec.symbol,
+        "status": "TRADING",
+        "baseAsset": spec.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": spec.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
         "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
-        "icebergAllowed": False, "ocoAllowed": False, "otoAllowed": False,
-        "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": False, "cancelReplaceAllowed": False,
-        "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": num(spec.tick_size), "maxPrice": "1000000.00000000",
-             "tickSize": num(spec.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": num(spec.min_qty), "maxQty": num(spec.max_qty),
-             "stepSize": num(spec.step_size)},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": num(spec.max_qty),
-             "stepSize": "0.00000000"},
-            {"filterType": "NOTIONAL", "minNotional": num(spec.min_notional), "applyMinToMarket": True,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": num(spec.tick_size),
+                "maxPrice": "1000000.00000000",
+                "tickSize": num(spec.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": num(spec.min_qty),
+                "maxQty": num(spec.max_qty),
+                "stepSize": num(spec.step_size),
+            },
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": "0.00000000",
+                "maxQty": num(spec.max_qty),
+                "stepSize": "0.00000000",
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": num(spec.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
         ],
-        "permissions": [], "permissionSets": [["SPOT"]],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
         "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
     }
@@ -42,23 +72,45 @@ def symbol_info(spec: SimSymbol) -> dict[str, Any]:
 
 def order(o: SimOrder) -> dict[str, Any]:
     return {
-        "symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.client_order_id,
-        "price": num(o.price), "origQty": num(o.orig_qty), "executedQty": num(o.executed_qty),
-        "cummulativeQuoteQty": num(o.cum_quote), "status": o.status, "timeInForce": o.time_in_force,
-        "type": o.type, "side": o.side, "stopPrice": "0.00000000", "icebergQty": "0.00000000",
-        "time": o.time_ms, "updateTime": o.update_ms, "isWorking": True, "workingTime": o.time_ms,
-        "origQuoteOrderQty": num(o.quote_order_qty), "selfTradePreventionMode": "EXPIRE_MAKER",
+        "symbol": o.symbol,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "price": num(o.price),
+        "origQty": num(o.orig_qty),
+        "executedQty": num(o.executed_qty),
+        "cummulativeQuoteQty": num(o.cum_quote),
+        "status": o.status,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
+        "side": o.side,
+        "stopPrice": "0.00000000",
+        "icebergQty": "0.00000000",
+        "time": o.time_ms,
+        "updateTime": o.update_ms,
+        "isWorking": True,
+        "workingTime": o.time_ms,
+        "origQuoteOrderQty": num(o.quote_order_qty),
+        "selfTradePreventionMode": "EXPIRE_MAKER",
     }
 
 
 def order_full(o: SimOrder) -> dict[str, Any]:
     """The FULL response of `POST /api/v3/order`."""
-    body = {k: v for k, v in order(o).items() if k not in ("time", "updateTime", "isWorking", "stopPrice",
-                                                           "icebergQty", "origQuoteOrderQty")}
+    body = {
+        k: v
+        for k, v in order(o).items()
+        if k not in ("time", "updateTime", "isWorking", "stopPrice", "icebergQty", "origQuoteOrderQty")
+    }
     body["transactTime"] = o.time_ms
     body["fills"] = [
-        {"price": num(f["price"]), "qty": num(f["qty"]), "commission": num(f["commission"]),  # type: ignore[arg-type]
-         "commissionAsset": f["commissionAsset"], "tradeId": f["tradeId"]}
+        {
+            "price": num(f["price"]),
+            "qty": num(f["qty"]),
+            "commission": num(f["commission"]),  # type: ignore[arg-type]
+            "commissionAsset": f["commissionAsset"],
+            "tradeId": f["tradeId"],
+        }
         for f in o.fills
     ]
     return body
@@ -66,11 +118,21 @@ def order_full(o: SimOrder) -> dict[str, Any]:
 
 def canceled(o: SimOrder, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
     return {
-        "symbol": o.symbol, "origClientOrderId": o.client_order_id, "orderId": o.order_id, "orderListId": -1,
-        "clientOrderId": cancel_client_id, "transactTime": now_ms, "price": num(o.price),
-        "origQty": num(o.orig_qty), "executedQty": num(o.executed_qty),
-        "cummulativeQuoteQty": num(o.cum_quote), "status": o.status, "timeInForce": o.time_in_force,
-        "type": o.type, "side": o.side, "selfTradePreventionMode": "EXPIRE_MAKER",
+        "symbol": o.symbol,
+        "origClientOrderId": o.client_order_id,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": cancel_client_id,
+        "transactTime": now_ms,
+        "price": num(o.price),
+        "origQty": num(o.orig_qty),
+        "executedQty": num(o.executed_qty),
+        "cummulativeQuoteQty": num(o.cum_quote),
+        "status": o.status,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
+        "side": o.side,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
     }
 
 
@@ -79,29 +141,76 @@ def my_trade(t: dict[str, Any]) -> dict[str, Any]:
 
 
 def trade_event(t: PublicTrade) -> dict[str, Any]:
-    return {"e": "trade", "E": t.time_ms, "s": t.symbol, "t": t.trade_id, "p": num(t.price), "q": num(t.qty),
-            "T": t.time_ms, "m": t.buyer_is_maker, "M": True}
+    return {
+        "e": "trade",
+        "E": t.time_ms,
+        "s": t.symbol,
+        "t": t.trade_id,
+        "p": num(t.price),
+        "q": num(t.qty),
+        "T": t.time_ms,
+        "m": t.buyer_is_maker,
+        "M": True,
+    }
 
 
 def agg_trade(t: PublicTrade) -> dict[str, Any]:
-    return {"a": t.trade_id, "p": num(t.price), "q": num(t.qty), "f": t.trade_id, "l": t.trade_id,
-            "T": t.time_ms, "m": t.buyer_is_maker, "M": True}
+    return {
+        "a": t.trade_id,
+        "p": num(t.price),
+        "q": num(t.qty),
+        "f": t.trade_id,
+        "l": t.trade_id,
+        "T": t.time_ms,
+        "m": t.buyer_is_maker,
+        "M": True,
+    }
 
 
 def execution_report(x: Execution) -> dict[str, Any]:
     o = x.order
     return {
-        "e": "executionReport", "E": x.time_ms, "s": o.symbol, "c": o.client_order_id, "S": o.side,
-        "o": o.type, "f": o.time_in_force, "q": num(o.orig_qty), "p": num(o.price), "P": "0.00000000",
-        "F": "0.00000000", "g": -1, "C": "", "x": x.exec_type, "X": x.status, "r": "NONE",
-        "i": o.order_id, "l": num(x.last_qty), "z": num(x.executed_qty), "L": num(x.last_price),
-        "n": num(x.commission), "N": x.commission_asset, "T": x.time_ms, "t": x.trade_id, "I": 0,
-        "w": o.is_open, "m": x.is_maker, "M": False, "O": o.time_ms, "Z": num(x.cum_quote),
-        "Y": num(x.last_qty * x.last_price), "Q": num(o.quote_order_qty), "W": o.time_ms,
+        "e": "executionReport",
+        "E": x.time_ms,
+        "s": o.symbol,
+        "c": o.client_order_id,
+        "S": o.side,
+        "o": o.type,
+        "f": o.time_in_force,
+        "q": num(o.orig_qty),
+        "p": num(o.price),
+        "P": "0.00000000",
+        "F": "0.00000000",
+        "g": -1,
+        "C": "",
+        "x": x.exec_type,
+        "X": x.status,
+        "r": "NONE",
+        "i": o.order_id,
+        "l": num(x.last_qty),
+        "z": num(x.executed_qty),
+        "L": num(x.last_price),
+        "n": num(x.commission),
+        "N": x.commission_asset,
+        "T": x.time_ms,
+        "t": x.trade_id,
+        "I": 0,
+        "w": o.is_open,
+        "m": x.is_maker,
+        "M": False,
+        "O": o.time_ms,
+        "Z": num(x.cum_quote),
+        "Y": num(x.last_qty * x.last_price),
+        "Q": num(o.quote_order_qty),
+        "W": o.time_ms,
         "V": "EXPIRE_MAKER",
     }
 
 
 def account_position(b: BalanceUpdate) -> dict[str, Any]:
-    return {"e": "outboundAccountPosition", "E": b.time_ms, "u": b.time_ms,
-            "B": [{"a": a, "f": num(f), "l": num(lk)} for a, (f, lk) in b.assets.items()]}
+    return {
+        "e": "outboundAccountPosition",
+        "E": b.time_ms,
+        "u": b.time_ms,
+        "B": [{"a": a, "f": num(f), "l": num(lk)} for a, (f, lk) in b.assets.items()],
+    }

@@ -1,0 +1,178 @@
+"""The `nonstop` command line: run the engine, the exchange simulator, and chaos (fault injection)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import aiohttp
+import typer
+
+from nonstop import logs
+from nonstop.config import Settings, load_settings
+from nonstop.errors import NonstopError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="nonstop: a fault-tolerant crypto trading engine")
+chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (`nonstop sim`).")
+app.add_typer(chaos, name="chaos")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    logs.configure(settings.log)
+    return settings
+
+
+async def _until_signalled(main: Any) -> None:
+    """Run `main` until SIGINT/SIGTERM, then cancel it cleanly."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(main)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):  # the signal asked us to stop: a clean exit
+        await task
+
+
+@app.command()
+def sim(
+    config: ConfigOpt = None,
+    duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+) -> None:
+    """Run the Binance-compatible exchange simulator (several venues, several endpoints each)."""
+    settings = _settings(config)
+    from nonstop.sim.server import SimServer
+
+    async def main() -> None:
+        async with SimServer(settings.sim) as server:
+            typer.echo(
+                json.dumps({"control": server.control_url, "venues": {n: rt.urls for n, rt in server.venues.items()}}),
+                err=True,
+            )
+            await asyncio.sleep(duration if duration is not None else float("inf"))
+
+    try:
+        asyncio.run(_until_signalled(main()))
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+) -> None:
+    """Run nonstop's main job on the embedded default: the built-in simulated exchanges."""
+    sim(config=config, duration=duration)
+
+
+# ---------------------------------------------------------------------- chaos
+ControlOpt = Annotated[str, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")]
+DEFAULT_CONTROL = "http://127.0.0.1:8900"
+
+
+def _control(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    async def call() -> tuple[int, Any]:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.request(method, url, json=body) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    try:
+        status, data = asyncio.run(call())
+    except (aiohttp.ClientError, TimeoutError) as err:
+        typer.echo(f"error: cannot reach the simulator's control API at {url}: {err}", err=True)
+        raise typer.Exit(1) from None
+    if status >= 400:
+        typer.echo(f"error: {data.get('error', data) if isinstance(data, dict) else data}", err=True)
+        raise typer.Exit(1)
+    return data
+
+
+def _param(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            typer.echo(f"error: --param {item!r} must look like name=value", err=True)
+            raise typer.Exit(2)
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+@chaos.command("set")
+def chaos_set(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="latency | blackhole | reset | http_error | maintenance | rate_limit | "
+            "drop_order_response | ws_disconnect | frozen_feed | price_spike | "
+            "venue_outage"
+        ),
+    ],
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    endpoint: Annotated[int | None, typer.Option(help="endpoint index (0-based); all endpoints if omitted")] = None,
+    probability: Annotated[float, typer.Option(help="chance that a request is hit, in (0, 1]")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="seconds until the fault clears itself")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20")] = None,
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """Inject a fault; prints it (with its id) as JSON."""
+    body = {
+        "kind": kind,
+        "venue": venue,
+        "endpoint": endpoint,
+        "probability": probability,
+        "duration_s": duration,
+        "params": _param(param or []),
+    }
+    typer.echo(json.dumps(_control("POST", f"{control}/control/faults", body)))
+
+
+@chaos.command("clear")
+def chaos_clear(
+    fault_id: Annotated[int | None, typer.Argument(help="fault id; all faults if omitted")] = None,
+    venue: Annotated[str | None, typer.Option(help="only this venue's faults")] = None,
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """Clear one fault, or all of them."""
+    if fault_id is not None:
+        data = _control("DELETE", f"{control}/control/faults/{fault_id}")
+    else:
+        data = _control("DELETE", f"{control}/control/faults" + (f"?venue={venue}" if venue else ""))
+    typer.echo(json.dumps(data))
+
+
+@chaos.command("list")
+def chaos_list(control: ControlOpt = DEFAULT_CONTROL) -> None:
+    """Active faults."""
+    typer.echo(json.dumps(_control("GET", f"{control}/control/faults"), indent=2))
+
+
+@chaos.command("log")
+def chaos_log(control: ControlOpt = DEFAULT_CONTROL) -> None:
+    """Every fault set, cleared or expired, with UTC timestamps."""
+    for entry in _control("GET", f"{control}/control/faults/log"):
+        typer.echo(json.dumps(entry))
+
+
+def main() -> None:
+    try:
+        app()
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The `nonstop` command as a user runs it: a real simulator process driven by `nonstop chaos`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+NONSTOP = [sys.executable, "-m", "nonstop.cli"]
+
+
+def _chaos(control: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*NONSTOP, "chaos", *args, "--control", control], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+@pytest.mark.slow
+def test_sim_process_takes_faults_from_the_chaos_cli_and_stops_by_itself(tmp_path: Path) -> None:
+    config = tmp_path / "sim.toml"
+    config.write_text('[sim]\ncontrol_port = 0\n[[sim.venues]]\nname = "v1"\nports = [0, 0]\n')
+    proc = subprocess.Popen(
+        [*NONSTOP, "sim", "--config", str(config), "--duration", "20"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 15
+        urls = None
+        while time.monotonic() < deadline and urls is None:
+            line = proc.stderr.readline()
+            if line.startswith("{"):
+                urls = json.loads(line)
+        assert urls is not None, "the simulator did not print its URLs"
+        control = urls["control"]
+        made = _chaos(control, "set", "latency", "--venue", "v1", "--endpoint", "1", "--param", "ms=50")
+        assert made.returncode == 0, made.stderr
+        fault = json.loads(made.stdout)
+        assert fault["kind"] == "latency" and fault["endpoint"] == 1 and fault["params"] == {"ms": 50}
+        listed = json.loads(_chaos(control, "list").stdout)
+        assert [f["id"] for f in listed] == [fault["id"]]
+        bad = _chaos(control, "set", "latency", "--venue", "nope")
+        assert bad.returncode == 1 and "venue 'nope' is unknown" in bad.stderr
+        assert _chaos(control, "clear", str(fault["id"])).returncode == 0
+        log = [json.loads(line) for line in _chaos(control, "log").stdout.splitlines()]
+        assert [e["event"] for e in log] == ["set", "cleared"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_bad_config_exits_with_a_message_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[sim]\nseed = "abc"\n')
+    result = subprocess.run(
+        [*NONSTOP, "sim", "--config", str(config)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "sim.seed = 'abc'" in result.stderr
+
+
+def test_chaos_cli_reports_an_unreachable_simulator() -> None:
+    result = _chaos("http://127.0.0.1:9", "list")
+    assert result.returncode == 1 and "cannot reach the simulator's control API" in result.stderr

@@ -1,0 +1,72 @@
+"""Shared test builders: a simulator on free loopback ports and ccxt clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
+
+from nonstop.config import SimRateLimits, SimSettings, SimVenue
+from nonstop.sim.server import SimServer
+
+
+def sim_settings(
+    *, venues: int = 2, endpoints: int = 3, tick_ms: int = 50, seed: int = 7, rate_limits: SimRateLimits | None = None
+) -> SimSettings:
+    names = ["alpha", "beta", "gamma", "delta"][:venues]
+    return SimSettings(
+        control_port=0,
+        seed=seed,
+        tick_ms=tick_ms,
+        venues=[SimVenue(name=n, ports=[0] * endpoints) for n in names],
+        rate_limits=rate_limits or SimRateLimits(),
+    )
+
+
+@asynccontextmanager
+async def running_sim(**kwargs: Any) -> AsyncIterator[SimServer]:
+    async with SimServer(sim_settings(**kwargs)) as sim:
+        yield sim
+
+
+@asynccontextmanager
+async def rest_client(
+    sim: SimServer, venue: str = "alpha", endpoint: int = 0, **overrides: Any
+) -> AsyncIterator[ccxt_async.binance]:
+    config = sim.ccxt_config(venue, endpoint)
+    config.update(overrides)
+    client = ccxt_async.binance(config)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def pro_client(
+    sim: SimServer, venue: str = "alpha", endpoint: int = 0, **overrides: Any
+) -> AsyncIterator[ccxt_pro.binance]:
+    config = sim.ccxt_config(venue, endpoint)
+    config.update(overrides)
+    client = ccxt_pro.binance(config)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def control(sim: SimServer, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the simulator's control API over HTTP, as the `nonstop chaos` CLI does."""
+    async with aiohttp.ClientSession() as session, session.request(method, sim.control_url + path, json=body) as resp:
+        data = await resp.json()
+        if resp.status >= 400:
+            raise AssertionError(f"control API {method} {path} -> {resp.status}: {data}")
+        return data
+
+
+async def set_fault(sim: SimServer, kind: str, venue: str = "alpha", **fields: Any) -> dict[str, Any]:
+    return await control(sim, "POST", "/control/faults", {"kind": kind, "venue": venue, **fields})
