@@ -388,7 +388,7 @@ class BinanceRest:
     async def cancel_order(self, request: web.Request, call: Call) -> Any:
         symbol, order_id, client_id = self._order_ref(call)
         new_id = call.text("newClientOrderId", required=False) or "sim_" + secrets.token_hex(9)
-        order = self.rt.venue.cancel(call.account, symbol, order_id, client_id)
+        order = self.rt.venue.cancel(call.account, symbol, order_id, client_id, new_id)
         return wire.canceled(order, new_id, call.now_ms)
 
     async def cancel_all(self, request: web.Request, call: Call) -> Any:

@@ -90,6 +90,7 @@ class Execution:
     trade_id: int = -1
     is_maker: bool = False
     time_ms: int = 0
+    cancel_client_order_id: str = ""  # a cancel's own client id (Binance puts it in `c`, the order's in `C`)
 
 
 @dataclass(frozen=True)
@@ -446,19 +447,20 @@ class SimVenue:
             acct.move(spec.base, free=left, locked=-left)
             self._emit_balances(order.account, {spec.base})
 
-    def _finish(self, order: SimOrder, status: str, *, release: bool = False) -> None:
+    def _finish(self, order: SimOrder, status: str, *, release: bool = False, cancel_id: str = "") -> None:
         if release:
             self._release(order)
         order.status = status
         order.update_ms = self._now()
         exec_type = {"EXPIRED_IN_MATCH": "TRADE_PREVENTION", "FILLED": "TRADE"}.get(status, status)
         if status != "FILLED":  # a fill already reported itself as a TRADE execution
-            self._report(order, exec_type)
+            self._report(order, exec_type, cancel_id)
 
-    def _report(self, order: SimOrder, exec_type: str) -> None:
+    def _report(self, order: SimOrder, exec_type: str, cancel_id: str = "") -> None:
         if order.account not in BACKGROUND:
             self._emit(
-                Execution(order, exec_type, order.status, order.executed_qty, order.cum_quote, time_ms=self._now())
+                Execution(order, exec_type, order.status, order.executed_qty, order.cum_quote, time_ms=self._now(),
+                          cancel_client_order_id=cancel_id)
             )
 
     # ------------------------------------------------------- cancels and queries
@@ -483,12 +485,14 @@ class SimVenue:
             raise missing
         return matches[-1]
 
-    def cancel(self, account: str, symbol: str, order_id: int | None, client_order_id: str | None) -> SimOrder:
+    def cancel(
+        self, account: str, symbol: str, order_id: int | None, client_order_id: str | None, cancel_id: str = ""
+    ) -> SimOrder:
         order = self.find(account, symbol, order_id, client_order_id, rejects.UNKNOWN_ORDER)
         if not order.is_open:
             raise rejects.UNKNOWN_ORDER
         self.books[symbol].remove(order.order_id)
-        self._finish(order, "CANCELED", release=True)
+        self._finish(order, "CANCELED", release=True, cancel_id=cancel_id)
         return order
 
     def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:

@@ -26,6 +26,7 @@ from nonstop.connectivity import (
 from nonstop.errors import ConfigError
 
 CLOSED, OPEN, HALF = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
+pytestmark = pytest.mark.timeout(10)
 
 
 def make(clock: ManualClock, **cfg: object) -> tuple[CircuitBreaker, list[BreakerStateChanged]]:
@@ -150,6 +151,32 @@ def test_breaker_stale_success_from_before_opening_does_not_close(clock: ManualC
     assert b.state is HALF
     probe = b.acquire()  # the probe slot is still free for a real probe
     assert probe.probe
+
+
+def test_breaker_stale_failure_arriving_in_half_open_does_not_reopen(clock: ManualClock) -> None:
+    b, _ = make(clock)
+    slow = b.acquire()  # admitted while CLOSED
+    fail(b, 3)
+    clock.advance(5.0)
+    b.on_failure(slow, "late timeout of a call from before")
+    assert b.state is HALF
+
+
+def test_breaker_stale_probe_success_from_earlier_half_open_does_not_close(clock: ManualClock) -> None:
+    b, _ = make(clock, half_open_probes=2)
+    fail(b, 3)
+    clock.advance(5.0)
+    old_probe, failing_probe = b.acquire(), b.acquire()
+    b.on_failure(failing_probe, "down")  # reopens; old_probe is still in flight
+    clock.advance(10.0)
+    assert b.state is HALF
+    new_probe = b.acquire()
+    b.on_success(old_probe)
+    b.on_success(new_probe)
+    assert b.state is HALF  # one real success of the two needed
+    b.acquire()
+    with pytest.raises(CircuitOpenError):
+        b.acquire()  # the stale permit did not free a probe slot
 
 
 def test_breaker_stale_failure_after_opening_does_not_extend_open(clock: ManualClock) -> None:

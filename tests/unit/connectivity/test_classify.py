@@ -186,9 +186,9 @@ def _connector_error() -> aiohttp.ClientConnectorError:
 
 # (id, exception factory, operation, expected exact type)
 EXC_ROWS: list[tuple[str, Callable[[], BaseException], OperationKind, type[VenueError]]] = [
-    ("RequestTimeout(asyncio) submit", lambda: _chained(ccxt.RequestTimeout("t"), asyncio.TimeoutError()), SUBMIT,
+    ("RequestTimeout(asyncio) submit", lambda: _chained(ccxt.RequestTimeout("t"), TimeoutError()), SUBMIT,
      OutcomeUnknownError),
-    ("RequestTimeout(asyncio) read", lambda: _chained(ccxt.RequestTimeout("t"), asyncio.TimeoutError()), READ,
+    ("RequestTimeout(asyncio) read", lambda: _chained(ccxt.RequestTimeout("t"), TimeoutError()), READ,
      TransientNetworkError),
     ("RequestTimeout(connect timeout) submit",
      lambda: _chained(ccxt.RequestTimeout("t"), aiohttp.ConnectionTimeoutError()), SUBMIT, TransientNetworkError),

@@ -23,6 +23,7 @@ from nonstop.errors import ConfigError
 from tests.unit.connectivity.conftest import advance, settle
 
 ORDER, ACCOUNT, DATA = Priority.ORDER, Priority.ACCOUNT, Priority.MARKET_DATA
+pytestmark = pytest.mark.timeout(10)
 
 
 def limiter(clock: ManualClock, **kw: object) -> RateLimiter:
@@ -131,7 +132,7 @@ async def test_limiter_venue_header_count_wins_over_ours_up_and_down(clock: Manu
     async with lim.acquire(DATA, 5) as permit:
         permit.observe({"X-MBX-USED-WEIGHT-1M": "4000"})
     assert lim.weight_used() == 4000
-    async with lim.acquire(DATA, 5) as permit:
+    async with lim.acquire(ORDER, 5) as permit:
         permit.observe({"x-mbx-used-weight-1m": "10"})
     assert lim.weight_used() == 10
 

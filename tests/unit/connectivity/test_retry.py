@@ -30,6 +30,8 @@ from tests.unit.connectivity.conftest import drive
 
 READ, SUBMIT, CANCEL = OperationKind.READ, OperationKind.SUBMIT, OperationKind.CANCEL
 
+pytestmark = pytest.mark.timeout(10)
+
 
 class Script:
     """A fake request: raises the scripted errors in turn, then returns 'ok'; records call times."""

@@ -1,0 +1,1 @@
+"""Execution: the write-ahead recorder, the order manager, reconciliation."""

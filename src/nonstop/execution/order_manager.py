@@ -1,0 +1,302 @@
+"""The order manager: idempotent submit and cancel, in-doubt resolution, fill ingestion (M4).
+
+- Write-ahead: `OrderIntent` (with its client order id) and then `OrderSubmitted` are durable
+  before a byte goes to the venue (invariant 1).
+- An unknown submit outcome (timeout, reset after send, 5xx, anything but a clear rejection)
+  makes the order IN DOUBT. It is resolved by looking the client order id up on a bounded
+  schedule; only when the venue has provably never seen it — the lookup says "unknown" after the
+  request's `recvWindow` has passed, so the original can no longer be accepted — is it sent
+  again, with the SAME client order id (invariant 3). Nothing here ever invents a new id for
+  an order that already has one.
+- Cancels are idempotent: "unknown order" on cancel means the order is already closed, which a
+  lookup settles; an unknown cancel outcome leaves the order PENDING_CANCEL until a lookup
+  settles it.
+- Fills are de-duplicated by trade id (the fold ignores a repeat), so the websocket, the REST
+  submit response and REST polling may all report the same execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import structlog
+
+from nonstop.clock import Clock
+from nonstop.connectivity.errors import (
+    AuthError,
+    ConnectivityError,
+    DuplicateOrderError,
+    OrderNotFoundError,
+    RequestRejectedError,
+)
+from nonstop.execution.recorder import Recorder
+from nonstop.model import (
+    ClientOrderId,
+    ClientOrderIdFactory,
+    Event,
+    InstrumentId,
+    Order,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderExpired,
+    OrderFilled,
+    OrderInDoubt,
+    OrderIntent,
+    OrderRejected,
+    OrderState,
+    OrderSubmitted,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from nonstop.venues.port import VenueFill, VenueOrderReport, VenueOrderStatus, VenuePort
+
+log = structlog.get_logger("nonstop.execution")
+
+
+@dataclass(frozen=True)
+class InDoubtPolicy:
+    """How an in-doubt order is looked up: delays between lookups, and the venue's recvWindow."""
+
+    delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+    repeat_s: float = 15.0  # after the schedule, keep looking at this period until settled
+    recv_window_s: float = 10.0  # ccxt's Binance default; a request older than this is refused
+
+
+class OrderManager:
+    """Places, cancels and tracks orders on the venues through the write-ahead recorder."""
+
+    def __init__(self, recorder: Recorder, venues: dict[str, VenuePort], ids: ClientOrderIdFactory,
+                 clock: Clock, policy: InDoubtPolicy | None = None) -> None:
+        self.recorder = recorder
+        self.venues = venues
+        self.ids = ids
+        self.clock = clock
+        self.policy = policy or InDoubtPolicy()
+        self._resolving: dict[str, asyncio.Task[None]] = {}
+        self._by_venue_id: dict[tuple[str, str], str] = {}
+        # when each unsettled order was last sent; after a restart, conservatively "just now"
+        self._submitted_at: dict[str, datetime] = {}
+        for order in self.state.orders.values():
+            self._index(order)
+            if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
+                self._submitted_at[order.client_order_id.value] = clock.now()
+
+    @property
+    def state(self):  # noqa: ANN201 — EngineState, the recorder's
+        return self.recorder.state
+
+    def _index(self, order: Order) -> None:
+        if order.venue_order_id is not None:
+            self._by_venue_id[(order.instrument_id.venue, order.venue_order_id.value)] = order.client_order_id.value
+
+    async def _record(self, *events: Event) -> None:
+        for event in await self.recorder.record(*events):
+            if isinstance(event, OrderAccepted):
+                self._index(self.state.orders[event.client_order_id.value])
+
+    def _venue(self, instrument_id: InstrumentId) -> VenuePort:
+        return self.venues[instrument_id.venue]
+
+    # -------------------------------------------------------------------- place
+    async def place(self, strategy: str, instrument_id: InstrumentId, side: Side, quantity: Decimal,
+                    price: Decimal | None = None, *, order_type: OrderType = OrderType.LIMIT,
+                    time_in_force: TimeInForce = TimeInForce.GTC, reduce_only: bool = False) -> ClientOrderId:
+        """Journal the intent (with a fresh client order id), then send it; returns the id."""
+        intent = OrderIntent(ts=self.clock.now(), client_order_id=self.ids.next(strategy),
+                             instrument_id=instrument_id, side=side, order_type=order_type, quantity=quantity,
+                             price=price, time_in_force=time_in_force, reduce_only=reduce_only)
+        await self._record(intent)
+        await self._send(intent.client_order_id)
+        return intent.client_order_id
+
+    async def reject_before_send(self, intent: OrderIntent, reason: str) -> None:
+        """Record an intent that pre-trade risk denied: it never reaches a venue."""
+        await self._record(intent, OrderRejected(ts=self.clock.now(), client_order_id=intent.client_order_id,
+                                                 reason=reason))
+
+    def _intent_of(self, order: Order) -> OrderIntent:
+        return OrderIntent(ts=self.clock.now(), client_order_id=order.client_order_id,
+                           instrument_id=order.instrument_id, side=order.side, order_type=order.order_type,
+                           quantity=order.quantity, price=order.price, time_in_force=order.time_in_force,
+                           reduce_only=order.reduce_only)
+
+    async def _send(self, cid: ClientOrderId) -> None:
+        order = self.state.order(cid)
+        await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
+        self._submitted_at[cid.value] = self.clock.now()
+        try:
+            report = await self._venue(order.instrument_id).submit(self._intent_of(order))
+        except DuplicateOrderError:
+            # the venue already holds an open order with this id: it is ours; a lookup settles it
+            await self._in_doubt(cid, "venue reports the client order id already in use")
+            return
+        except AuthError as err:
+            await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
+            return
+        except RequestRejectedError as err:
+            await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
+            return
+        except ConnectivityError as err:
+            await self._in_doubt(cid, str(err))
+            return
+        await self.apply_report(report)
+
+    async def _in_doubt(self, cid: ClientOrderId, reason: str) -> None:
+        log.warning("order_in_doubt", client_order_id=cid.value, reason=reason)
+        await self._record(OrderInDoubt(ts=self.clock.now(), client_order_id=cid, reason=reason))
+        self.resolve_later(cid)
+
+    # --------------------------------------------------------------- in doubt
+    def resolve_later(self, cid: ClientOrderId) -> None:
+        """Start (once) the lookup loop that settles an IN_DOUBT or PENDING_CANCEL order."""
+        key = cid.value
+        task = self._resolving.get(key)
+        if task is not None and not task.done():
+            return
+        self._resolving[key] = asyncio.create_task(self._resolve(cid), name=f"resolve-{key}")
+
+    async def _resolve(self, cid: ClientOrderId) -> None:
+        delays = list(self.policy.delays_s)
+        while True:
+            order = self.state.order(cid)
+            if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
+                return
+            await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
+            if await self.settle(cid):
+                return
+
+    async def settle(self, cid: ClientOrderId) -> bool:
+        """Look an unsettled order up once; True when its state no longer needs a lookup."""
+        order = self.state.order(cid)
+        venue = self._venue(order.instrument_id)
+        try:
+            report = await venue.fetch_order(order.instrument_id, cid.value)
+        except ConnectivityError as err:
+            log.info("lookup_failed", client_order_id=cid.value, error=str(err))
+            return False
+        if report is not None:
+            await self.apply_report(report)
+            order = self.state.order(cid)
+            if order.state is OrderState.PENDING_CANCEL and report.status.is_open:
+                await self._resend_cancel(order)
+                order = self.state.order(cid)
+            return order.state not in (OrderState.IN_DOUBT, OrderState.SUBMITTING, OrderState.PENDING_CANCEL)
+        if order.state is OrderState.PENDING_CANCEL:
+            return False  # we saw it accepted: "unknown" is a venue glitch, look again
+        sent_at = self._last_submit_ts(cid)
+        if sent_at is not None and (self.clock.now() - sent_at).total_seconds() < self.policy.recv_window_s + 1:
+            return False  # the original request could still arrive and be accepted: not yet
+        log.warning("order_resent_same_id", client_order_id=cid.value)
+        if order.state is OrderState.IN_DOUBT:
+            await self._send(cid)
+        return self.state.order(cid).state not in (OrderState.IN_DOUBT, OrderState.SUBMITTING)
+
+    def _last_submit_ts(self, cid: ClientOrderId) -> datetime | None:
+        return self._submitted_at.get(cid.value)
+
+    async def _resend_cancel(self, order: Order) -> None:
+        try:
+            report = await self._venue(order.instrument_id).cancel(order.instrument_id, order.client_order_id.value)
+        except ConnectivityError as err:
+            log.info("cancel_resend_failed", client_order_id=order.client_order_id.value, error=str(err))
+            return
+        await self.apply_report(report)
+
+    # -------------------------------------------------------------------- cancel
+    async def cancel(self, cid: ClientOrderId) -> None:
+        """Cancel an order; safe to call again, in any state."""
+        order = self.state.order(cid)
+        if order.state.is_terminal or order.state is OrderState.INITIALIZED:
+            return
+        if order.state in (OrderState.IN_DOUBT, OrderState.SUBMITTING, OrderState.PENDING_CANCEL):
+            self.resolve_later(cid)  # settle first; the strategy asks again on its next decision
+            return
+        await self._record(OrderCancelRequested(ts=self.clock.now(), client_order_id=cid))
+        try:
+            report = await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
+        except OrderNotFoundError:
+            if not await self.settle(cid):
+                self.resolve_later(cid)
+            return
+        except RequestRejectedError as err:
+            await self._record(OrderCancelRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
+            return
+        except ConnectivityError as err:
+            log.warning("cancel_outcome_unknown", client_order_id=cid.value, error=str(err))
+            self.resolve_later(cid)
+            return
+        await self.apply_report(report)
+
+    # ------------------------------------------------------------ venue reports
+    async def apply_report(self, report: VenueOrderReport) -> None:
+        """Bring our order in line with what the venue says about it (fills first, then status)."""
+        cid_text = report.client_order_id or self._by_venue_id.get(
+            (report.instrument_id.venue, report.venue_order_id.value), "")
+        order = self.state.orders.get(cid_text)
+        if order is None:
+            return
+        cid, now = order.client_order_id, self.clock.now()
+        events: list[Event] = []
+        if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
+            events.append(OrderAccepted(ts=now, client_order_id=cid, venue_order_id=report.venue_order_id))
+        events.extend(self._fill_event(cid, f) for f in report.fills)
+        await self._record(*events)
+        order = self.state.order(cid)
+        if report.filled_qty > order.filled_qty:
+            await self._fetch_missing_fills(order)
+        status_event = {
+            VenueOrderStatus.CANCELED: OrderCanceled, VenueOrderStatus.EXPIRED: OrderExpired,
+        }.get(report.status)
+        if status_event is not None:
+            await self._record(status_event(ts=now, client_order_id=cid))
+        elif report.status is VenueOrderStatus.REJECTED:
+            await self._record(OrderRejected(ts=now, client_order_id=cid, reason="venue reports REJECTED"))
+
+    async def _fetch_missing_fills(self, order: Order) -> None:
+        if order.venue_order_id is None:
+            return
+        try:
+            fills = await self._venue(order.instrument_id).fills_of_order(order.instrument_id, order.venue_order_id)
+        except ConnectivityError as err:
+            log.info("fills_lookup_failed", client_order_id=order.client_order_id.value, error=str(err))
+            return
+        await self._record(*(self._fill_event(order.client_order_id, f) for f in fills))
+
+    def _fill_event(self, cid: ClientOrderId, fill: VenueFill) -> OrderFilled:
+        return OrderFilled(ts=fill.ts, client_order_id=cid, trade_id=fill.trade_id, price=fill.price,
+                           quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset,
+                           liquidity=fill.liquidity, venue_order_id=fill.venue_order_id)
+
+    def owner_of(self, fill: VenueFill) -> ClientOrderId | None:
+        """Our order that this execution belongs to, by client id or venue order id."""
+        key = fill.client_order_id if fill.client_order_id in self.state.orders else self._by_venue_id.get(
+            (fill.instrument_id.venue, fill.venue_order_id.value))
+        return self.state.orders[key].client_order_id if key else None
+
+    async def apply_fills(self, fills: Sequence[VenueFill]) -> list[VenueFill]:
+        """Record executions of our orders; returns those whose order we could not identify."""
+        events, orphans = [], []
+        for fill in fills:
+            cid = self.owner_of(fill)
+            if cid is None:
+                orphans.append(fill)
+            else:
+                events.append(self._fill_event(cid, fill))
+        await self._record(*events)
+        return orphans
+
+    async def close(self) -> None:
+        """Stop the lookup loops (their orders stay IN_DOUBT in the journal, settled on restart)."""
+        tasks = [t for t in self._resolving.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._resolving.clear()
+

@@ -1,0 +1,94 @@
+"""The write-ahead recorder: validate events against the state, make them durable, then fold them.
+
+Every change to the engine's state goes through `Recorder.record`: the events are checked
+against the current state first (an event the fold would refuse is never written, so replay can
+never fail on it), appended to the journal under the fencing epoch and awaited until durable, and
+only then applied to the in-memory state and announced to listeners (invariants 1 and 4).
+One lock orders append-and-apply, so the state always equals the fold of the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from nonstop.errors import IllegalTransition
+from nonstop.journal import Journal
+from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
+
+log = structlog.get_logger("nonstop.execution")
+Listener = Callable[[Event], None]
+
+
+class Recorder:
+    """Journal + state, kept in step."""
+
+    def __init__(self, journal: Journal, state: EngineState, epoch: int) -> None:
+        self.journal = journal
+        self.state = state
+        self.epoch = epoch
+        self.listeners: list[Listener] = []
+        self._lock = asyncio.Lock()
+
+    def applicable(self, events: Sequence[Event]) -> list[Event]:
+        """The events the fold accepts, in order; repeated fills and stale order events drop out.
+
+        Raises IllegalTransition/Overfill for an event that contradicts the state in a way that
+        must not be silently ignored (e.g. an intent for an existing order).
+        """
+        orders: dict[str, Order] = {}
+        seen_fills: set[str] = set()
+        kept: list[Event] = []
+        for event in events:
+            if isinstance(event, OrderIntent):
+                key = event.client_order_id.value
+                if key in self.state.orders or key in orders:
+                    raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
+                orders[key] = Order.from_intent(event)
+                kept.append(event)
+                continue
+            if not isinstance(event, OrderEvent):
+                kept.append(event)
+                continue
+            key = event.client_order_id.value
+            order = orders.get(key) or self.state.orders.get(key)
+            if order is None:
+                raise IllegalTransition(f"{type(event).__name__} names unknown order {key}")
+            if isinstance(event, OrderFilled):
+                fkey = fill_key(order.instrument_id, event.trade_id)
+                if fkey in self.state.fills or fkey in seen_fills:
+                    continue  # the same execution, reported again
+                seen_fills.add(fkey)
+                orders[key] = order.apply(event)  # Overfill propagates: a real inconsistency
+            elif order.can_apply(event):
+                orders[key] = order.apply(event)
+            else:
+                log.debug("stale_event_dropped", order=key, state=str(order.state), event=type(event).__name__)
+                continue
+            kept.append(event)
+        return kept
+
+    async def record(self, *events: Event) -> list[Event]:
+        """Validate, append durably, fold and announce; returns the events actually recorded."""
+        async with self._lock:
+            kept = self.applicable(events)
+            if not kept:
+                return []
+            last = await self.journal.append(kept, epoch=self.epoch)
+            first = last - len(kept) + 1
+            for offset, event in enumerate(kept):
+                self.state.apply(event, seq=first + offset)
+        for event in kept:
+            for listener in list(self.listeners):
+                listener(event)
+        return kept
+
+    async def snapshot(self) -> int:
+        """Write a snapshot of the current state; returns its seq."""
+        async with self._lock:
+            state, seq = self.state.copy(), self.state.last_seq
+        if seq:
+            await self.journal.write_snapshot(state, seq)
+        return seq
