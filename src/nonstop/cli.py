@@ -17,7 +17,12 @@ from nonstop import logs
 from nonstop.config import Settings, load_settings
 from nonstop.errors import NonstopError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="nonstop: a fault-tolerant crypto trading engine")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="nonstop: a fault-tolerant crypto trading engine",
+)
 chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (`nonstop sim`).")
 app.add_typer(chaos, name="chaos")
 
@@ -73,8 +78,37 @@ def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
-    """Run nonstop's main job on the embedded default: the built-in simulated exchanges."""
-    sim(config=config, duration=duration)
+    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
+    settings = _settings(config)
+    from nonstop.engine import Engine
+
+    try:
+        asyncio.run(_until_signalled(Engine(settings).run(duration)))
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Orders, balances, positions and journal position of an instance (running or stopped)."""
+    settings = _settings(config)
+    logs.configure(settings.log.model_copy(update={"level": "warning"}))
+    from nonstop import status as status_view
+
+    path = settings.engine.journal.path or settings.data_dir / "journal.sqlite"
+    if settings.engine.journal.backend == "sqlite" and not path.exists():
+        typer.echo(f"error: no journal at {path}: has this instance ever run?", err=True)
+        raise typer.Exit(1)
+    try:
+        data = asyncio.run(status_view.collect(settings))
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(data, indent=2) if as_json else status_view.render(data))
 
 
 # ---------------------------------------------------------------------- chaos

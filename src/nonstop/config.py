@@ -115,11 +115,114 @@ class SimSettings(_Strict):
         return self
 
 
+class EngineVenue(_Strict):
+    """A venue the engine trades on: its base URLs (empty = the embedded simulator's) and the
+    prefix of the environment variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
+    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_SIM"
+
+
+class JournalSettings(_Strict):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: Path | None = None  # SQLite file; default <data_dir>/journal.sqlite
+    dsn_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_PG_DSN"  # PostgreSQL DSN (secret)
+    schema_name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,40}$")] = "nonstop"
+    durability: Literal["fsync", "group", "os"] = "group"
+    snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
+
+
+class QuoterSettings(_Strict):
+    """The example two-sided quoter."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
+    venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
+    size: PositiveDecimal = Decimal("0.001")
+    half_spread_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("1")
+    requote_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("2")
+    max_position: PositiveDecimal = Decimal("0.01")
+    interval_s: Annotated[float, Field(ge=0.05, le=3600)] = 0.5
+
+
+class EngineSettings(_Strict):
+    instance: Annotated[str, Field(pattern=r"^[a-z0-9]{1,8}$")] = "a1"
+    embedded_sim: bool = True  # start the simulator in-process and trade on it
+    venues: Annotated[list[EngineVenue], Field(min_length=1)] = Field(
+        default_factory=lambda: [EngineVenue(name="binance-a")]
+    )
+    journal: JournalSettings = JournalSettings()
+    strategy: QuoterSettings = QuoterSettings()
+    reconcile_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0
+    request_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 5000
+    cancel_on_stop: bool = True
+
+    @model_validator(mode="after")
+    def _strategy_venue_known(self) -> EngineSettings:
+        names = [v.name for v in self.venues]
+        if self.strategy.venue not in names:
+            raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"engine venue names must be unique, got {names}")
+        return self
+
+
+class AlertChannelSettings(_Strict):
+    """One alert channel: its name, and the environment variable holding its Apprise URL.
+
+    Apprise URLs carry tokens and passwords, so the URL itself never lives in the file.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")]
+    url_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,60}$")]
+    per_minute: Annotated[float, Field(gt=0, le=6000)] = 6.0  # sustained sends per minute (token bucket)
+    burst: Annotated[int, Field(ge=1, le=1000)] = 5  # sends allowed at once before the rate applies
+
+
+class AlertSettings(_Strict):
+    """Alert routing and damping. CRITICAL always goes to every channel; `routes` maps the lower
+    levels to channel names (a level absent from `routes` goes to every channel; [] to none)."""
+
+    channels: list[AlertChannelSettings] = Field(default_factory=list)
+    routes: dict[Literal["warning", "info"], list[str]] = Field(default_factory=dict)
+    resolve_hold_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
+    flap_window_s: Annotated[float, Field(ge=0, le=86_400)] = 900.0
+    digest_interval_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    retry_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    attempt_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3  # WARNING/INFO; CRITICAL retries until delivered
+    queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    history_size: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+
+    @model_validator(mode="after")
+    def _routes_name_channels(self) -> AlertSettings:
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"alert channel names must be unique, got {names}")
+        for level, targets in self.routes.items():
+            unknown = [t for t in targets if t not in names]
+            if unknown:
+                raise ValueError(f"routes.{level} names unknown channels {unknown}; channels are {names}")
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
+        return self
+
+
+class MonitorSettings(_Strict):
+    alerts: AlertSettings = AlertSettings()
+    sample_interval_s: Annotated[float, Field(ge=0.1, le=3600)] = 15.0  # system metrics (psutil)
+    loop_lag_interval_s: Annotated[float, Field(ge=0.01, le=60)] = 0.5
+
+
 class Settings(_Strict):
     """The whole configuration file."""
 
     log: LogSettings = LogSettings()
     sim: SimSettings = SimSettings()
+    engine: EngineSettings = EngineSettings()
+    monitor: MonitorSettings = MonitorSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")

@@ -72,8 +72,14 @@ class InDoubtPolicy:
 class OrderManager:
     """Places, cancels and tracks orders on the venues through the write-ahead recorder."""
 
-    def __init__(self, recorder: Recorder, venues: dict[str, VenuePort], ids: ClientOrderIdFactory,
-                 clock: Clock, policy: InDoubtPolicy | None = None) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        venues: dict[str, VenuePort],
+        ids: ClientOrderIdFactory,
+        clock: Clock,
+        policy: InDoubtPolicy | None = None,
+    ) -> None:
         self.recorder = recorder
         self.venues = venues
         self.ids = ids
@@ -89,7 +95,7 @@ class OrderManager:
                 self._submitted_at[order.client_order_id.value] = clock.now()
 
     @property
-    def state(self):  # noqa: ANN201 — EngineState, the recorder's
+    def state(self):
         return self.recorder.state
 
     def _index(self, order: Order) -> None:
@@ -105,27 +111,52 @@ class OrderManager:
         return self.venues[instrument_id.venue]
 
     # -------------------------------------------------------------------- place
-    async def place(self, strategy: str, instrument_id: InstrumentId, side: Side, quantity: Decimal,
-                    price: Decimal | None = None, *, order_type: OrderType = OrderType.LIMIT,
-                    time_in_force: TimeInForce = TimeInForce.GTC, reduce_only: bool = False) -> ClientOrderId:
+    async def place(
+        self,
+        strategy: str,
+        instrument_id: InstrumentId,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        *,
+        order_type: OrderType = OrderType.LIMIT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        reduce_only: bool = False,
+    ) -> ClientOrderId:
         """Journal the intent (with a fresh client order id), then send it; returns the id."""
-        intent = OrderIntent(ts=self.clock.now(), client_order_id=self.ids.next(strategy),
-                             instrument_id=instrument_id, side=side, order_type=order_type, quantity=quantity,
-                             price=price, time_in_force=time_in_force, reduce_only=reduce_only)
+        intent = OrderIntent(
+            ts=self.clock.now(),
+            client_order_id=self.ids.next(strategy),
+            instrument_id=instrument_id,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            price=price,
+            time_in_force=time_in_force,
+            reduce_only=reduce_only,
+        )
         await self._record(intent)
         await self._send(intent.client_order_id)
         return intent.client_order_id
 
     async def reject_before_send(self, intent: OrderIntent, reason: str) -> None:
         """Record an intent that pre-trade risk denied: it never reaches a venue."""
-        await self._record(intent, OrderRejected(ts=self.clock.now(), client_order_id=intent.client_order_id,
-                                                 reason=reason))
+        await self._record(
+            intent, OrderRejected(ts=self.clock.now(), client_order_id=intent.client_order_id, reason=reason)
+        )
 
     def _intent_of(self, order: Order) -> OrderIntent:
-        return OrderIntent(ts=self.clock.now(), client_order_id=order.client_order_id,
-                           instrument_id=order.instrument_id, side=order.side, order_type=order.order_type,
-                           quantity=order.quantity, price=order.price, time_in_force=order.time_in_force,
-                           reduce_only=order.reduce_only)
+        return OrderIntent(
+            ts=self.clock.now(),
+            client_order_id=order.client_order_id,
+            instrument_id=order.instrument_id,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=order.quantity,
+            price=order.price,
+            time_in_force=order.time_in_force,
+            reduce_only=order.reduce_only,
+        )
 
     async def _send(self, cid: ClientOrderId) -> None:
         order = self.state.order(cid)
@@ -238,7 +269,8 @@ class OrderManager:
     async def apply_report(self, report: VenueOrderReport) -> None:
         """Bring our order in line with what the venue says about it (fills first, then status)."""
         cid_text = report.client_order_id or self._by_venue_id.get(
-            (report.instrument_id.venue, report.venue_order_id.value), "")
+            (report.instrument_id.venue, report.venue_order_id.value), ""
+        )
         order = self.state.orders.get(cid_text)
         if order is None:
             return
@@ -252,7 +284,8 @@ class OrderManager:
         if report.filled_qty > order.filled_qty:
             await self._fetch_missing_fills(order)
         status_event = {
-            VenueOrderStatus.CANCELED: OrderCanceled, VenueOrderStatus.EXPIRED: OrderExpired,
+            VenueOrderStatus.CANCELED: OrderCanceled,
+            VenueOrderStatus.EXPIRED: OrderExpired,
         }.get(report.status)
         if status_event is not None:
             await self._record(status_event(ts=now, client_order_id=cid))
@@ -270,14 +303,25 @@ class OrderManager:
         await self._record(*(self._fill_event(order.client_order_id, f) for f in fills))
 
     def _fill_event(self, cid: ClientOrderId, fill: VenueFill) -> OrderFilled:
-        return OrderFilled(ts=fill.ts, client_order_id=cid, trade_id=fill.trade_id, price=fill.price,
-                           quantity=fill.quantity, fee=fill.fee, fee_asset=fill.fee_asset,
-                           liquidity=fill.liquidity, venue_order_id=fill.venue_order_id)
+        return OrderFilled(
+            ts=fill.ts,
+            client_order_id=cid,
+            trade_id=fill.trade_id,
+            price=fill.price,
+            quantity=fill.quantity,
+            fee=fill.fee,
+            fee_asset=fill.fee_asset,
+            liquidity=fill.liquidity,
+            venue_order_id=fill.venue_order_id,
+        )
 
     def owner_of(self, fill: VenueFill) -> ClientOrderId | None:
         """Our order that this execution belongs to, by client id or venue order id."""
-        key = fill.client_order_id if fill.client_order_id in self.state.orders else self._by_venue_id.get(
-            (fill.instrument_id.venue, fill.venue_order_id.value))
+        key = (
+            fill.client_order_id
+            if fill.client_order_id in self.state.orders
+            else self._by_venue_id.get((fill.instrument_id.venue, fill.venue_order_id.value))
+        )
         return self.state.orders[key].client_order_id if key else None
 
     async def apply_fills(self, fills: Sequence[VenueFill]) -> list[VenueFill]:
@@ -299,4 +343,3 @@ class OrderManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._resolving.clear()
-

@@ -65,7 +65,7 @@ class Recorder:
             elif order.can_apply(event):
                 orders[key] = order.apply(event)
             else:
-                log.debug("stale_event_dropped", order=key, state=str(order.state), event=type(event).__name__)
+                log.debug("stale_event_dropped", order=key, state=str(order.state), event_type=type(event).__name__)
                 continue
             kept.append(event)
         return kept

@@ -34,10 +34,14 @@ log = structlog.get_logger("nonstop.venues.binance")
 T = TypeVar("T")
 
 _STATUS = {
-    "NEW": VenueOrderStatus.OPEN, "PARTIALLY_FILLED": VenueOrderStatus.PARTIALLY_FILLED,
-    "FILLED": VenueOrderStatus.FILLED, "CANCELED": VenueOrderStatus.CANCELED,
-    "PENDING_CANCEL": VenueOrderStatus.OPEN, "REJECTED": VenueOrderStatus.REJECTED,
-    "EXPIRED": VenueOrderStatus.EXPIRED, "EXPIRED_IN_MATCH": VenueOrderStatus.EXPIRED,
+    "NEW": VenueOrderStatus.OPEN,
+    "PARTIALLY_FILLED": VenueOrderStatus.PARTIALLY_FILLED,
+    "FILLED": VenueOrderStatus.FILLED,
+    "CANCELED": VenueOrderStatus.CANCELED,
+    "PENDING_CANCEL": VenueOrderStatus.OPEN,
+    "REJECTED": VenueOrderStatus.REJECTED,
+    "EXPIRED": VenueOrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": VenueOrderStatus.EXPIRED,
 }
 
 
@@ -46,7 +50,11 @@ def _ts(ms: Any) -> datetime:
 
 
 def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    """An exact Decimal from Binance's text, without its padding zeros (`"0.01000000"` -> 0.01)."""
+    if value in (None, ""):
+        return Decimal(0)
+    d = Decimal(str(value))
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
 class BinanceVenue:
@@ -76,8 +84,13 @@ class BinanceVenue:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # translated at the boundary, in one place
-            err = classify(exc, operation=op, venue=self.name, endpoint=str(client.urls["api"]["public"]),
-                           headers=getattr(client, "last_response_headers", None))
+            err = classify(
+                exc,
+                operation=op,
+                venue=self.name,
+                endpoint=str(client.urls["api"]["public"]),
+                headers=getattr(client, "last_response_headers", None),
+            )
             if err.error_class.retry_safe_for_reads and len(self._clients) > 1 and self._client is client:
                 self._active = (self._active + 1) % len(self._clients)
                 log.warning("endpoint_switched", venue=self.name, to=self._active, reason=str(err))
@@ -96,10 +109,12 @@ class BinanceVenue:
             iid = InstrumentId(self.name, symbol)
             f = {x["filterType"]: x for x in m["info"].get("filters", [])}
             self._instruments[iid] = Instrument(
-                id=iid, tick_size=_dec(f["PRICE_FILTER"]["tickSize"]).normalize(),
+                id=iid,
+                tick_size=_dec(f["PRICE_FILTER"]["tickSize"]).normalize(),
                 step_size=_dec(f["LOT_SIZE"]["stepSize"]).normalize(),
                 min_qty=_dec(f["LOT_SIZE"]["minQty"]).normalize(),
-                min_notional=_dec(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize())
+                min_notional=_dec(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize(),
+            )
             self._symbols[iid] = symbol
 
     async def close(self) -> None:
@@ -122,16 +137,27 @@ class BinanceVenue:
             client_order_id=str(info.get("origClientOrderId") or info.get("clientOrderId") or ""),
             venue_order_id=VenueOrderId(str(info["orderId"])),
             status=_STATUS.get(str(info.get("status")), VenueOrderStatus.OPEN),
-            quantity=_dec(info.get("origQty")), filled_qty=_dec(info.get("executedQty")),
+            quantity=_dec(info.get("origQty")),
+            filled_qty=_dec(info.get("executedQty")),
             price=price if price > 0 else None,
             ts=_ts(info.get("updateTime") or info.get("transactTime") or info.get("time")),
             fills=tuple(
-                VenueFill(instrument_id=iid, trade_id=TradeId(str(f["tradeId"])),
-                          venue_order_id=VenueOrderId(str(info["orderId"])), client_order_id=str(info.get("clientOrderId")),
-                          price=_dec(f["price"]), quantity=_dec(f["qty"]), fee=_dec(f.get("commission")),
-                          fee_asset=str(f.get("commissionAsset") or iid.quote), liquidity=Liquidity.TAKER,
-                          ts=_ts(info.get("transactTime")))
-                for f in info.get("fills") or () if "tradeId" in f))
+                VenueFill(
+                    instrument_id=iid,
+                    trade_id=TradeId(str(f["tradeId"])),
+                    venue_order_id=VenueOrderId(str(info["orderId"])),
+                    client_order_id=str(info.get("clientOrderId")),
+                    price=_dec(f["price"]),
+                    quantity=_dec(f["qty"]),
+                    fee=_dec(f.get("commission")),
+                    fee_asset=str(f.get("commissionAsset") or iid.quote),
+                    liquidity=Liquidity.TAKER,
+                    ts=_ts(info.get("transactTime")),
+                )
+                for f in info.get("fills") or ()
+                if "tradeId" in f
+            ),
+        )
 
     async def submit(self, intent: OrderIntent) -> VenueOrderReport:
         iid = intent.instrument_id
@@ -140,19 +166,32 @@ class BinanceVenue:
         if intent.order_type is OrderType.LIMIT:
             params["timeInForce"] = str(intent.time_in_force)
         price = str(intent.price) if intent.price is not None else None
-        order = await self._call(OperationKind.SUBMIT, lambda c: c.create_order(
-            self._symbol(iid), kind[intent.order_type], str(intent.side).lower(), str(intent.quantity), price, params))
+        order = await self._call(
+            OperationKind.SUBMIT,
+            lambda c: c.create_order(
+                self._symbol(iid),
+                kind[intent.order_type],
+                str(intent.side).lower(),
+                str(intent.quantity),
+                price,
+                params,
+            ),
+        )
         return self._report(iid, order["info"])
 
     async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
-        order = await self._call(OperationKind.CANCEL, lambda c: c.cancel_order(
-            None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}))
+        order = await self._call(
+            OperationKind.CANCEL,
+            lambda c: c.cancel_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
+        )
         return self._report(instrument_id, order["info"])
 
     async def fetch_order(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport | None:
         try:
-            order = await self._call(OperationKind.READ, lambda c: c.fetch_order(
-                None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}))
+            order = await self._call(
+                OperationKind.READ,
+                lambda c: c.fetch_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
+            )
         except OrderNotFoundError:
             return None
         return self._report(instrument_id, order["info"])
@@ -165,26 +204,36 @@ class BinanceVenue:
     def _fill(self, iid: InstrumentId, info: dict[str, Any], client_order_id: str | None) -> VenueFill:
         maker = info.get("isMaker")
         return VenueFill(
-            instrument_id=iid, trade_id=TradeId(str(info["id"])), venue_order_id=VenueOrderId(str(info["orderId"])),
-            client_order_id=client_order_id, price=_dec(info["price"]), quantity=_dec(info["qty"]),
-            fee=_dec(info.get("commission")), fee_asset=str(info.get("commissionAsset") or iid.quote),
+            instrument_id=iid,
+            trade_id=TradeId(str(info["id"])),
+            venue_order_id=VenueOrderId(str(info["orderId"])),
+            client_order_id=client_order_id,
+            price=_dec(info["price"]),
+            quantity=_dec(info["qty"]),
+            fee=_dec(info.get("commission")),
+            fee_asset=str(info.get("commissionAsset") or iid.quote),
             liquidity=Liquidity.UNKNOWN if maker is None else (Liquidity.MAKER if maker else Liquidity.TAKER),
-            ts=_ts(info.get("time")))
+            ts=_ts(info.get("time")),
+        )
 
     async def fills(self, instrument_id: InstrumentId, since: datetime | None) -> list[VenueFill]:
         since_ms = int(since.timestamp() * 1000) if since is not None else None
         out: list[VenueFill] = []
         while True:
-            rows = await self._call(OperationKind.READ, lambda c: c.fetch_my_trades(
-                self._symbol(instrument_id), since_ms, 1000))
+            rows = await self._call(
+                OperationKind.READ,
+                lambda c, start=since_ms: c.fetch_my_trades(self._symbol(instrument_id), start, 1000),
+            )
             out.extend(self._fill(instrument_id, r["info"], None) for r in rows)
             if len(rows) < 1000:
                 return out
             since_ms = int(rows[-1]["info"]["time"]) + 1
 
     async def fills_of_order(self, instrument_id: InstrumentId, venue_order_id: VenueOrderId) -> list[VenueFill]:
-        rows = await self._call(OperationKind.READ, lambda c: c.fetch_my_trades(
-            self._symbol(instrument_id), None, 1000, {"orderId": str(venue_order_id)}))
+        rows = await self._call(
+            OperationKind.READ,
+            lambda c: c.fetch_my_trades(self._symbol(instrument_id), None, 1000, {"orderId": str(venue_order_id)}),
+        )
         return [self._fill(instrument_id, r["info"], None) for r in rows]
 
     async def balances(self) -> list[Balance]:
@@ -194,8 +243,13 @@ class BinanceVenue:
     async def quote(self, instrument_id: InstrumentId) -> Quote:
         t = await self._call(OperationKind.READ, lambda c: c.fetch_ticker(self._symbol(instrument_id)))
         info = t["info"]
-        return Quote(instrument_id, _dec(info.get("bidPrice")) or None, _dec(info.get("askPrice")) or None,
-                     _dec(info.get("lastPrice")) or None, _ts(info.get("closeTime")))
+        return Quote(
+            instrument_id,
+            _dec(info.get("bidPrice")) or None,
+            _dec(info.get("askPrice")) or None,
+            _dec(info.get("lastPrice")) or None,
+            _ts(info.get("closeTime")),
+        )
 
     # ---------------------------------------------------------------- streams
     def _stream_iid(self, symbol: str) -> InstrumentId | None:
@@ -210,10 +264,18 @@ class BinanceVenue:
             info, iid = o.get("info", {}), self._stream_iid(o.get("symbol", ""))
             if iid is None or "i" not in info:
                 continue
-            reports.append(VenueOrderReport(
-                instrument_id=iid, client_order_id=str(info.get("C") or info.get("c", "")), venue_order_id=VenueOrderId(str(info["i"])),
-                status=_STATUS.get(str(info.get("X")), VenueOrderStatus.OPEN), quantity=_dec(info.get("q")),
-                filled_qty=_dec(info.get("z")), price=_dec(info.get("p")) or None, ts=_ts(info.get("E"))))
+            reports.append(
+                VenueOrderReport(
+                    instrument_id=iid,
+                    client_order_id=str(info.get("C") or info.get("c", "")),
+                    venue_order_id=VenueOrderId(str(info["i"])),
+                    status=_STATUS.get(str(info.get("X")), VenueOrderStatus.OPEN),
+                    quantity=_dec(info.get("q")),
+                    filled_qty=_dec(info.get("z")),
+                    price=_dec(info.get("p")) or None,
+                    ts=_ts(info.get("E")),
+                )
+            )
         return reports
 
     async def watch_fills(self) -> list[VenueFill]:
@@ -224,9 +286,18 @@ class BinanceVenue:
             info, iid = t.get("info", {}), self._stream_iid(t.get("symbol", ""))
             if iid is None or info.get("x") != "TRADE" or _dec(info.get("l")) <= 0:
                 continue
-            fills.append(VenueFill(
-                instrument_id=iid, trade_id=TradeId(str(info["t"])), venue_order_id=VenueOrderId(str(info["i"])),
-                client_order_id=str(info.get("C") or info.get("c", "")) or None, price=_dec(info["L"]), quantity=_dec(info["l"]),
-                fee=_dec(info.get("n")), fee_asset=str(info.get("N") or iid.quote),
-                liquidity=Liquidity.MAKER if info.get("m") else Liquidity.TAKER, ts=_ts(info.get("T"))))
+            fills.append(
+                VenueFill(
+                    instrument_id=iid,
+                    trade_id=TradeId(str(info["t"])),
+                    venue_order_id=VenueOrderId(str(info["i"])),
+                    client_order_id=str(info.get("C") or info.get("c", "")) or None,
+                    price=_dec(info["L"]),
+                    quantity=_dec(info["l"]),
+                    fee=_dec(info.get("n")),
+                    fee_asset=str(info.get("N") or iid.quote),
+                    liquidity=Liquidity.MAKER if info.get("m") else Liquidity.TAKER,
+                    ts=_ts(info.get("T")),
+                )
+            )
         return fills

@@ -171,12 +171,14 @@ def test_breaker_stale_probe_success_from_earlier_half_open_does_not_close(clock
     clock.advance(10.0)
     assert b.state is HALF
     new_probe = b.acquire()
-    b.on_success(old_probe)
+    b.on_success(old_probe)  # stale: frees no slot, counts no success
+    second = b.acquire()
+    with pytest.raises(CircuitOpenError):
+        b.acquire()
     b.on_success(new_probe)
     assert b.state is HALF  # one real success of the two needed
-    b.acquire()
-    with pytest.raises(CircuitOpenError):
-        b.acquire()  # the stale permit did not free a probe slot
+    b.on_success(second)
+    assert b.state is CLOSED
 
 
 def test_breaker_stale_failure_after_opening_does_not_extend_open(clock: ManualClock) -> None:

@@ -1,0 +1,283 @@
+"""The composition root: wires journal, venues, order manager, reconciliation and the strategy,
+and runs them as supervised tasks until stopped.
+
+Start-up order (invariant 5): open the journal and replay it; connect every venue (waiting with
+backoff while a venue is down or in maintenance, never exiting for it); settle what a previous
+run left unsettled and reconcile until a pass is clean; only then does the strategy get control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from nonstop.clock import Clock, LiveClock
+from nonstop.config import Credentials, EngineVenue, Settings
+from nonstop.connectivity.errors import ConnectivityError
+from nonstop.errors import ConfigError
+from nonstop.execution.order_manager import OrderManager
+from nonstop.execution.reconcile import Reconciler
+from nonstop.execution.recorder import Recorder
+from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
+from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
+from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
+from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
+from nonstop.strategy.quoter import TwoSidedQuoter
+from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.port import VenuePort
+
+log = structlog.get_logger("nonstop.engine")
+MAX_BACKOFF_S = 30.0
+CLEAN_PASSES_TRIES = 5
+STOP_CANCEL_TIMEOUT_S = 10.0
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The configured journal (not yet opened); the PostgreSQL DSN comes from the environment."""
+    cfg = settings.engine.journal
+    durability = Durability(cfg.durability)
+    if cfg.backend == "postgres":
+        dsn = os.environ.get(cfg.dsn_env)
+        if not dsn:
+            raise ConfigError(
+                f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
+            )
+        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
+    path = cfg.path or settings.data_dir / "journal.sqlite"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteJournal(path, durability=durability)
+
+
+@dataclass
+class EngineStatus:
+    """What the engine is doing, for logs and (later) the API."""
+
+    phase: str = "starting"  # starting | connecting | reconciling | trading | stopping | stopped
+    reconciled: bool = False
+    venues_connected: dict[str, bool] = field(default_factory=dict)
+
+
+class Engine:
+    """One trading instance."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or LiveClock()
+        self.status = EngineStatus()
+        self.sim: SimServer | None = None
+        self.state: EngineState | None = None
+        self._stream_down: set[str] = set()
+
+    # ----------------------------------------------------------------- wiring
+    def _venue(self, cfg: EngineVenue) -> BinanceVenue:
+        creds = Credentials.from_env(
+            cfg.credentials_env, default=DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
+        )
+        urls = cfg.urls
+        if not urls:
+            if self.sim is None or cfg.name not in self.sim.venues:
+                raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
+            urls = self.sim.venues[cfg.name].urls
+        return BinanceVenue(
+            cfg.name,
+            [ccxt_config(u, creds.api_key, creds.secret) for u in urls],
+            timeout_ms=self.settings.engine.request_timeout_ms,
+        )
+
+    async def run(self, duration: float | None = None) -> None:
+        """Run until cancelled (or for `duration` seconds), then stop cleanly."""
+        eng = self.settings.engine
+        async with contextlib.AsyncExitStack() as stack:
+            if eng.embedded_sim:
+                self.sim = SimServer(self.settings.sim, self.clock)
+                await self.sim.start()
+                stack.push_async_callback(self.sim.stop)
+            journal = open_journal(self.settings)
+            await journal.open()
+            stack.push_async_callback(journal.close)
+            state = self.state = await replay(journal)
+            epoch = max(await journal.current_epoch(), 1)
+            await journal.claim_epoch(epoch)
+            recorder = Recorder(journal, state, epoch)
+            venues: dict[str, VenuePort] = {}
+            for cfg in eng.venues:
+                venue = self._venue(cfg)
+                venues[cfg.name] = venue
+                stack.push_async_callback(venue.close)
+            manager = OrderManager(
+                recorder, venues, ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)), self.clock
+            )
+            stack.push_async_callback(manager.close)
+            q = eng.strategy
+            strategy = TwoSidedQuoter(
+                q.id, InstrumentId(q.venue, q.symbol), q.size, q.half_spread_bps, q.requote_bps, q.max_position
+            )
+            try:
+                async with asyncio.timeout(duration):
+                    await self._connect(venues)
+                    reconciler = Reconciler(manager, venues, eng.instance, self.clock)
+                    await self._reconcile_until_clean(reconciler, venues, strategy)
+                    self.status.phase = "trading"
+                    log.info("trading", instance=eng.instance, strategy=strategy.id, last_seq=state.last_seq)
+                    async with asyncio.TaskGroup() as tg:
+                        for venue in venues.values():
+                            tg.create_task(self._stream_fills(venue, manager, strategy), name=f"fills-{venue.name}")
+                            tg.create_task(self._stream_orders(venue, manager), name=f"orders-{venue.name}")
+                        tg.create_task(self._reconcile_forever(reconciler, venues, strategy), name="reconcile")
+                        tg.create_task(self._strategy_loop(venues, manager, strategy), name="strategy")
+                        tg.create_task(self._snapshots(recorder), name="snapshots")
+            except TimeoutError:
+                log.info("duration_reached", seconds=duration)
+            finally:
+                self.status.phase = "stopping"
+                await self._stop(manager, recorder)
+        self.status.phase = "stopped"
+
+    # --------------------------------------------------------------- phases
+    async def _connect(self, venues: dict[str, VenuePort]) -> None:
+        self.status.phase = "connecting"
+        for name, venue in venues.items():
+            backoff = 0.5
+            while True:
+                try:
+                    await venue.connect()
+                except ConnectivityError as err:
+                    log.warning("venue_unreachable", venue=name, error=str(err), retry_in_s=backoff)
+                    await self.clock.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                self.status.venues_connected[name] = True
+                log.info("venue_connected", venue=name, instruments=len(venue.instruments()))
+                break
+
+    def _instruments(self, venue: VenuePort, strategy: TwoSidedQuoter) -> list[InstrumentId]:
+        assert self.state is not None
+        wanted = {o.instrument_id for o in self.state.orders.values() if o.instrument_id.venue == venue.name}
+        wanted.update(i for i in strategy.instruments if i.venue == venue.name)
+        return sorted(wanted, key=str)
+
+    async def _reconcile_until_clean(
+        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TwoSidedQuoter
+    ) -> None:
+        self.status.phase = "reconciling"
+        backoff = 0.5
+        passes = 0
+        while True:
+            results = [await reconciler.reconcile(name, self._instruments(v, strategy)) for name, v in venues.items()]
+            passes += 1
+            if all(r.clean for r in results):
+                self.status.reconciled = True
+                log.info("reconcile_clean", passes=passes)
+                return
+            if all(not r.errors for r in results) and passes >= CLEAN_PASSES_TRIES:
+                log.error("reconcile_not_converging", passes=passes)
+            await self.clock.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _reconcile_forever(
+        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TwoSidedQuoter
+    ) -> None:
+        while True:
+            fast = bool(self._stream_down)  # REST polling stands in for a broken user stream
+            await self.clock.sleep(2.0 if fast else self.settings.engine.reconcile_interval_s)
+            for name, venue in venues.items():
+                result = await reconciler.reconcile(name, self._instruments(venue, strategy))
+                self.status.reconciled = result.clean
+
+    async def _stream_fills(self, venue: VenuePort, manager: OrderManager, strategy: TwoSidedQuoter) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                fills = await venue.watch_fills()
+            except ConnectivityError as err:
+                self._stream_down.add(venue.name)
+                log.warning("user_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
+                await self.clock.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            self._stream_down.discard(venue.name)
+            backoff = 0.5
+            orphans = await manager.apply_fills(fills)
+            for fill in orphans:
+                log.info("fill_not_ours", venue=venue.name, trade_id=fill.trade_id.value)
+
+    async def _stream_orders(self, venue: VenuePort, manager: OrderManager) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                reports = await venue.watch_order_updates()
+            except ConnectivityError as err:
+                log.info("order_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
+                await self.clock.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            backoff = 0.5
+            for report in reports:
+                await manager.apply_report(report)
+
+    async def _strategy_loop(
+        self, venues: dict[str, VenuePort], manager: OrderManager, strategy: TwoSidedQuoter
+    ) -> None:
+        assert self.state is not None
+        instruments = {iid: inst for v in venues.values() for iid, inst in v.instruments().items()}
+        view = StrategyView(strategy.id, self.state, instruments)
+        interval = self.settings.engine.strategy.interval_s
+        while True:
+            for iid in strategy.instruments:
+                try:
+                    quote = await venues[iid.venue].quote(iid)
+                except ConnectivityError as err:
+                    log.info("quote_unavailable", instrument=str(iid), error=str(err))
+                    continue
+                for intent in strategy.on_quote(quote, view):
+                    await self._execute(intent, manager, instruments, strategy.id)
+            await self.clock.sleep(interval)
+
+    async def _execute(self, intent: Intent, manager: OrderManager, instruments: dict, strategy_id: str) -> None:
+        if isinstance(intent, Cancel):
+            await manager.cancel(intent.client_order_id)
+            return
+        assert isinstance(intent, Place)
+        problems = instruments[intent.instrument_id].check(intent.quantity, intent.price)
+        if problems:
+            log.warning("intent_refused", instrument=str(intent.instrument_id), problems=problems)
+            return
+        await manager.place(
+            strategy_id,
+            intent.instrument_id,
+            intent.side,
+            intent.quantity,
+            intent.price,
+            order_type=intent.order_type,
+            time_in_force=intent.time_in_force,
+        )
+
+    async def _snapshots(self, recorder: Recorder) -> None:
+        every = self.settings.engine.journal.snapshot_every
+        last = recorder.state.last_seq
+        while True:
+            await self.clock.sleep(5.0)
+            if recorder.state.last_seq - last >= every:
+                last = await recorder.snapshot()
+                log.info("snapshot_written", seq=last)
+
+    async def _stop(self, manager: OrderManager, recorder: Recorder) -> None:
+        """Cancel our open orders (if configured), time-boxed; never raises."""
+        if not self.settings.engine.cancel_on_stop or self.status.phase == "stopped" or not self.status.reconciled:
+            return
+        state = recorder.state
+        open_orders = [o for o in state.open_orders() if o.client_order_id.instance == self.settings.engine.instance]
+        try:
+            async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                for order in open_orders:
+                    await manager.cancel(order.client_order_id)
+        except TimeoutError:
+            log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
+        except ConnectivityError as err:
+            log.warning("stop_cancel_failed", error=str(err))
+        log.info("stopped", open_orders=len(state.open_orders()), last_seq=state.last_seq)

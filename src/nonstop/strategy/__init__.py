@@ -1,0 +1,1 @@
+"""Strategies: the interface (`base`) and example strategies. Pure: no I/O, intents only."""
