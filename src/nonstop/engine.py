@@ -109,8 +109,15 @@ class Engine:
                 venue = self._venue(cfg)
                 venues[cfg.name] = venue
                 stack.push_async_callback(venue.close)
+            last_alive = None  # when the previous run last wrote: no submit of it can be younger
+            async for record in journal.read(max(state.last_seq, 1)):
+                last_alive = record.ts
             manager = OrderManager(
-                recorder, venues, ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)), self.clock
+                recorder,
+                venues,
+                ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)),
+                self.clock,
+                last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)
             q = eng.strategy
@@ -177,7 +184,7 @@ class Engine:
             if all(not r.errors for r in results) and passes >= CLEAN_PASSES_TRIES:
                 log.error("reconcile_not_converging", passes=passes)
             await self.clock.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            backoff = min(backoff * 2, 5.0)
 
     async def _reconcile_forever(
         self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TwoSidedQuoter

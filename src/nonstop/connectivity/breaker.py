@@ -308,6 +308,14 @@ class VenueBreaker:
     def endpoint(self, name: str) -> CircuitBreaker:
         return self.endpoints[name]
 
+    def allows(self) -> bool:
+        """Would `acquire` admit a call now? (Reserves nothing; endpoint breakers are not consulted.)"""
+        return self._forced.allows()
+
+    def retry_in(self) -> float:
+        """Seconds until the venue-level breaker admits a call again (0 when it may now)."""
+        return self._forced.retry_in()
+
     def acquire(self) -> Permit:
         """Admission at venue level (raises `CircuitOpenError` while tripped by a venue-wide error)."""
         return self._forced.acquire()

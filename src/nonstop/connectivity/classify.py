@@ -13,8 +13,9 @@ on a READ is merely transient. Only failures proven to happen before any byte wa
 refused, connect timeout) stay transient for writes. When in doubt on a write we say
 TIMEOUT_UNKNOWN: a needless lookup is cheap, a wrong "rejected" is an untracked position.
 
-Retry-After comes from `headers` (seconds; ccxt does not read it, so the adapter passes the response
-headers). Request signatures are redacted from messages (invariant 9).
+Retry-After comes from `headers` (ccxt does not read it, so the adapter passes the response
+headers): delta-seconds, or an HTTP-date when the caller passes `now` (from its clock). Request
+signatures are redacted from messages (invariant 9).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import json
 import re
 import socket
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -98,6 +101,7 @@ def classify(
     operation: OperationKind = OperationKind.READ,
     venue: str = "",
     endpoint: str = "",
+    now: datetime | None = None,
 ) -> VenueError:
     """Classify a failed request; return (do not raise) a `VenueError` carrying the evidence.
 
@@ -117,7 +121,7 @@ def classify(
         or _by_status(status, msg, write)
         or _by_exception(exc, write)
     )
-    retry_after = parse_retry_after(headers)
+    retry_after = parse_retry_after(headers, now=now)
     message = _SIGNATURE_RE.sub(r"\1<redacted>", _describe(exc, status, msg))
     return verdict.kind(
         message,
@@ -133,18 +137,32 @@ def classify(
     )
 
 
-def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a `Retry-After` header (any case), or None when absent or not delta-seconds."""
+def parse_retry_after(headers: Mapping[str, str] | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a `Retry-After` header (any case): delta-seconds, or an HTTP-date counted from
+    `now` (aware UTC; without it a date gives None). None when absent or unreadable."""
     if not headers:
         return None
     for key, value in headers.items():
         if key.lower() == "retry-after":
+            text = str(value).strip()
             try:
-                seconds = float(str(value).strip())
+                seconds = float(text)
             except ValueError:
-                return None  # an HTTP-date; Binance sends seconds, so the limiter's default applies
+                return _seconds_until(text, now)
             return seconds if seconds >= 0 else None
     return None
+
+
+def _seconds_until(http_date: str, now: datetime | None) -> float | None:
+    if now is None:
+        return None  # Binance sends seconds; without a clock the limiter's default applies
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; `-0000` parses naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def _after_send(write: bool, read_kind: type[VenueError]) -> _Verdict:

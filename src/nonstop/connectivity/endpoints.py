@@ -15,7 +15,9 @@ a circuit breaker; requests are spread over the healthy ones and reads are hedge
 * A hedged loser cancelled after `slow_call` seconds counts as a breaker failure, so a black-holed
   endpoint is ejected instead of silently taxing every read with the hedge delay.
 * `probe(ping_fn)` pings every probing endpoint once (active probing for ejected endpoints whose
-  open time is over).
+  open time is over), and every healthy endpoint that has had no answer for `remeasure_idle`
+  seconds: power-of-two never picks an endpoint whose estimate is high, so without a fresh sample a
+  healthy endpoint that was slow once would stay starved forever.
 
 Requests are injected callables `(base_url) -> awaitable`, so the pool runs without a network in
 tests and wraps a ccxt call in production. The callable should take its own rate-limit permit: a
@@ -76,6 +78,7 @@ class PoolConfig:
     hedge_attempts: int = 2  # endpoints one hedged read may use
     attempt_timeout: float = 10.0
     slow_call: float = 5.0
+    remeasure_idle: float | None = 15.0  # probe() pings a healthy endpoint idle this long; None: never
 
     def __post_init__(self) -> None:
         if not 0 < self.ewma_alpha <= 1 or not 0 < self.tail_quantile <= 1 or self.tail_window < 1:
@@ -84,6 +87,8 @@ class PoolConfig:
             raise ConfigError(f"pool needs 0 <= hedge_min <= hedge_max, got {self.hedge_min}, {self.hedge_max}")
         if self.hedge_attempts < 1 or self.attempt_timeout <= 0 or self.slow_call <= 0 or self.error_window <= 0:
             raise ConfigError("pool needs hedge_attempts >= 1 and positive attempt_timeout, slow_call, error_window")
+        if self.remeasure_idle is not None and self.remeasure_idle <= 0:
+            raise ConfigError(f"pool remeasure_idle must be > 0 or None, got {self.remeasure_idle}")
 
 
 class _Stats:
@@ -139,6 +144,7 @@ class Endpoint:
         self.breaker = breaker
         self.stats = _Stats(config)
         self.in_flight = 0
+        self.measured_at: float | None = None  # monotonic time of the last latency sample
 
     @property
     def health(self) -> EndpointHealth:
@@ -240,8 +246,15 @@ class EndpointPool:
             self.breaker.record(permit, error)
 
     async def probe(self, ping_fn: RequestFn[object]) -> dict[str, VenueError | None]:
-        """Ping every probing endpoint once, concurrently; returns each one's outcome."""
+        """Ping every probing endpoint, and every measured healthy endpoint idle for `remeasure_idle`
+        seconds, once, concurrently; returns each one's outcome."""
         targets = [e for e in self.endpoints if e.health is EndpointHealth.PROBING and e.breaker.allows()]
+        idle_for = self.config.remeasure_idle
+        if idle_for is not None:
+            now = self._clock.monotonic()
+            targets += [e for e in self.endpoints
+                        if e.health is EndpointHealth.HEALTHY and e.in_flight == 0 and e.measured_at is not None
+                        and now - e.measured_at >= idle_for]
         results = await asyncio.gather(
             *(self._attempt(e, ping_fn, OperationKind.READ) for e in targets), return_exceptions=True
         )
@@ -332,6 +345,7 @@ class EndpointPool:
         else:
             now = self._clock.monotonic()
             ep.stats.latency(now - start)
+            ep.measured_at = now
             ep.stats.outcome(now, failed=False)
             ep.breaker.on_success(permit)
             return result
@@ -349,6 +363,7 @@ class EndpointPool:
         # `elapsed` is a lower bound on this endpoint's latency: keep it when it says "slower than we thought".
         if ep.stats.ewma is None or elapsed > ep.stats.ewma:
             ep.stats.latency(elapsed)
+            ep.measured_at = self._clock.monotonic()
         if elapsed >= self.config.slow_call:
             ep.stats.outcome(self._clock.monotonic(), failed=True)
             ep.breaker.on_failure(permit, f"no answer after {elapsed:.2f}s (cancelled)")
@@ -362,6 +377,8 @@ class EndpointPool:
     def _breaker_changed(self, event: BreakerStateChanged) -> None:
         recovered = event.old is BreakerState.HALF_OPEN and event.new is BreakerState.CLOSED
         if recovered and event.scope is BreakerScope.ENDPOINT and event.name in self._by_url:
-            self._by_url[event.name].stats.forget_latency()  # judge the recovered endpoint afresh
+            recovered_ep = self._by_url[event.name]
+            recovered_ep.stats.forget_latency()  # judge the recovered endpoint afresh
+            recovered_ep.measured_at = None
         if self._subscriber is not None:
             self._subscriber(event)

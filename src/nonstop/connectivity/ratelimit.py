@@ -16,7 +16,9 @@ The venue's count wins over ours: `X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S
 estimate (plus what we have in flight that the venue may not have seen yet), if the answer belongs to
 the current window. After a 429 (or 418), nothing at all is granted until its Retry-After has
 passed (default: the start of the next minute window), because sending anything during that time is
-what gets an IP banned.
+what gets an IP banned. When the pause ends, requests go one at a time (a trial, like a half-open
+breaker) until one is answered without a 429: a queue of waiters released all at once into a limit
+that is still in force would collect the strikes that turn a 429 into a 418 ban.
 
 Why our own and not aiolimiter: aiolimiter is a single leaky bucket on the loop's time; we need
 fixed windows matching the venue's, several budgets at once, header synchronisation, a global pause,
@@ -150,6 +152,8 @@ class RateLimiter:
         self._orders_10s = 0
         self._orders_day = 0
         self._paused_until = float("-inf")
+        self._recovering = False  # after a pause: one request at a time until an answer without 429
+        self._trial: int | None = None  # the permit id of that one request
         self.rate_limited_count = 0
 
     # ---- the API -----------------------------------------------------------------------------
@@ -171,6 +175,9 @@ class RateLimiter:
             yield permit
         finally:
             self._in_flight.pop(permit.id, None)
+            if permit.id == self._trial:  # the trial ended without an answer: the next waiter tries
+                self._trial = None
+                self._dispatch()
 
     def observe(
         self,
@@ -198,6 +205,11 @@ class RateLimiter:
             self.pause(error.retry_after, banned=isinstance(error, IpBannedError))
         elif isinstance(error, VenueError) and error.http_status in (418, 429):
             self.pause(error.retry_after, banned=error.http_status == 418)
+        elif permit is not None and permit.id == self._trial:
+            answered = bool(headers) or (isinstance(error, VenueError) and error.http_status is not None)
+            if answered:  # the venue answered without a 429: the limit is lifted
+                self._recovering = False
+                self._trial = None
         self._dispatch()
 
     def pause(self, retry_after: float | None, *, banned: bool = False) -> None:
@@ -208,8 +220,15 @@ class RateLimiter:
         if banned and retry_after is None:
             seconds = max(seconds, 120.0)  # Binance bans for at least 2 minutes
         self._paused_until = max(self._paused_until, now + seconds)
+        self._recovering = True
+        self._trial = None
 
     # ---- metrics -----------------------------------------------------------------------------
+
+    @property
+    def recovering(self) -> bool:
+        """True after a 429/418 pause until a trial request is answered without one."""
+        return self._recovering
 
     @property
     def paused_for(self) -> float:
@@ -269,7 +288,10 @@ class RateLimiter:
                 self._dispatch()
         except BaseException:
             if waiter.fut.done() and not waiter.fut.cancelled():
-                self._in_flight.pop(waiter.fut.result().id, None)  # granted as we were cancelled
+                granted = waiter.fut.result().id  # granted as we were cancelled
+                self._in_flight.pop(granted, None)
+                if granted == self._trial:
+                    self._trial = None
             else:
                 waiter.fut.cancel()
                 if waiter in queue:
@@ -288,6 +310,8 @@ class RateLimiter:
             cap = cfg.weight_per_minute * cfg.weight_share[priority]
             queue = self._queues[priority]
             for waiter in list(queue):
+                if self._recovering and self._trial is not None:
+                    return  # one trial request at a time until the venue answers without a 429
                 if weight_blocked or self._weight_used + waiter.weight > cap:
                     weight_blocked = True
                     continue
@@ -296,9 +320,11 @@ class RateLimiter:
                     orders_blocked = True
                     continue
                 queue.remove(waiter)
-                self._grant(waiter)
+                permit = self._grant(waiter)
+                if self._recovering:
+                    self._trial = permit.id
 
-    def _grant(self, waiter: _Waiter) -> None:
+    def _grant(self, waiter: _Waiter) -> LimiterPermit:
         self._weight_used += waiter.weight
         if waiter.is_order:
             self._orders_10s += 1
@@ -312,6 +338,7 @@ class RateLimiter:
         stats.total_wait += wait
         stats.max_wait = max(stats.max_wait, wait)
         waiter.fut.set_result(permit)
+        return permit
 
     def _roll(self) -> None:
         t = self._clock.now().timestamp()

@@ -79,6 +79,8 @@ class OrderManager:
         ids: ClientOrderIdFactory,
         clock: Clock,
         policy: InDoubtPolicy | None = None,
+        *,
+        last_alive: datetime | None = None,
     ) -> None:
         self.recorder = recorder
         self.venues = venues
@@ -87,12 +89,15 @@ class OrderManager:
         self.policy = policy or InDoubtPolicy()
         self._resolving: dict[str, asyncio.Task[None]] = {}
         self._by_venue_id: dict[tuple[str, str], str] = {}
-        # when each unsettled order was last sent; after a restart, conservatively "just now"
+        # When each unsettled order was last sent. After a restart it is at the latest when the
+        # previous process last wrote to the journal (`last_alive`), or, not knowing, "just now".
         self._submitted_at: dict[str, datetime] = {}
+        self._sending: set[str] = set()  # submits in flight in this process: never settle those
+        self._locks: dict[str, asyncio.Lock] = {}
         for order in self.state.orders.values():
             self._index(order)
             if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
-                self._submitted_at[order.client_order_id.value] = clock.now()
+                self._submitted_at[order.client_order_id.value] = last_alive or clock.now()
 
     @property
     def state(self):
@@ -162,21 +167,21 @@ class OrderManager:
         order = self.state.order(cid)
         await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
         self._submitted_at[cid.value] = self.clock.now()
+        self._sending.add(cid.value)
         try:
             report = await self._venue(order.instrument_id).submit(self._intent_of(order))
         except DuplicateOrderError:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
             await self._in_doubt(cid, "venue reports the client order id already in use")
             return
-        except AuthError as err:
+        except (AuthError, RequestRejectedError) as err:  # refused: it did not execute
             await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
             return
-        except RequestRejectedError as err:
-            await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
-            return
-        except ConnectivityError as err:
+        except ConnectivityError as err:  # anything else: the outcome is unknown
             await self._in_doubt(cid, str(err))
             return
+        finally:
+            self._sending.discard(cid.value)
         await self.apply_report(report)
 
     async def _in_doubt(self, cid: ClientOrderId, reason: str) -> None:
@@ -204,8 +209,29 @@ class OrderManager:
                 return
 
     async def settle(self, cid: ClientOrderId) -> bool:
-        """Look an unsettled order up once; True when its state no longer needs a lookup."""
+        """Look an unsettled order up once; True when its state no longer needs a lookup.
+
+        One settle at a time per order (a lock), so two lookups can never both decide to resend.
+        """
+        lock = self._locks.setdefault(cid.value, asyncio.Lock())
+        async with lock:
+            return await self._settle(cid)
+
+    async def _settle(self, cid: ClientOrderId) -> bool:
+        if cid.value in self._sending:
+            return False  # our own submit is still waiting for its answer
         order = self.state.order(cid)
+        if order.state is OrderState.SUBMITTING:  # sent by a process that died before the answer
+            await self._record(
+                OrderInDoubt(
+                    ts=self.clock.now(),
+                    client_order_id=cid,
+                    reason="the process stopped while the submit was in flight",
+                )
+            )
+            order = self.state.order(cid)
+        if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL):
+            return True
         venue = self._venue(order.instrument_id)
         try:
             report = await venue.fetch_order(order.instrument_id, cid.value)

@@ -14,7 +14,6 @@ from typing import Any
 import structlog
 
 from nonstop.clock import Clock
-
 from nonstop.monitor.errors import MonitorClosed
 
 log = structlog.get_logger(__name__)
@@ -51,7 +50,7 @@ class Supervisor:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a supervisor's job: log, count, restart; never swallow cancellation
+            except Exception:  # a supervisor's job: log, count, restart; never swallow cancellation
                 self.restarts[name] += 1
                 log.exception("monitor_task_crashed", owner=self._owner, task=name, restarts=self.restarts[name])
             await self._clock.sleep(self._restart_delay_s)
@@ -66,7 +65,9 @@ class Supervisor:
             await asyncio.wait(tasks)
         for t in tasks:
             if not t.cancelled() and t.exception() is not None:  # a loop that died on BaseException
-                log.error("monitor_task_failed_on_close", owner=self._owner, task=t.get_name(), error=repr(t.exception()))
+                log.error(
+                    "monitor_task_failed_on_close", owner=self._owner, task=t.get_name(), error=repr(t.exception())
+                )
 
     def __len__(self) -> int:
         return sum(1 for t in self._tasks.values() if not t.done())

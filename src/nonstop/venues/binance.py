@@ -3,12 +3,30 @@
 Numbers are read from Binance's raw payloads (`info`), not from ccxt's float-parsed fields, so
 prices, quantities and fees stay exact `Decimal`s. Every ccxt/aiohttp failure is translated once,
 by `nonstop.connectivity.classify`, into a classified `VenueError`.
+
+Connectivity: one ccxt client per endpoint base URL (URLs are fixed when a ccxt client is made;
+markets are loaded once and shared with `set_markets`, ccxt's own throttler is off), all driven by a
+`VenueGateway` (venue breaker -> rate limiter -> endpoint pool -> retry; see `gateway.py`):
+
+* submit: ORDER priority, weight 1 and an order slot; one attempt on one healthy endpoint, never
+  hedged, never retried (an unknown outcome is raised as OutcomeUnknownError: IN DOUBT).
+* cancel: ORDER priority; one endpoint per attempt; retried only when safe (never after an unknown
+  outcome).
+* connect, fetch_order, open_orders, fills, fills_of_order, balances: ACCOUNT priority; hedged reads,
+  retried with backoff.
+* quote: MARKET_DATA priority; hedged, retried; dropped (`DataDropped`) when its share of the budget
+  is spent, unless `GatewayConfig.drop_market_data` is off.
+* watch_order_updates / watch_fills: the user-data stream sticks to one endpoint and moves to the
+  next usable one when it fails there.
+
+Weights come from ccxt's own Binance cost table (`WeightTable.from_ccxt_binance`). The HTTP status
+and headers of every answer reach the limiter and `classify` through `on_rest_response`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -16,8 +34,16 @@ from typing import Any, TypeVar
 import ccxt.pro as ccxt_pro
 import structlog
 
-from nonstop.connectivity import classify
-from nonstop.connectivity.errors import OperationKind, OrderNotFoundError
+from nonstop.clock import Clock, LiveClock
+from nonstop.connectivity import (
+    BreakerStateChanged,
+    OperationKind,
+    OrderNotFoundError,
+    Priority,
+    WeightTable,
+    classify,
+)
+from nonstop.errors import ConfigError
 from nonstop.model import (
     Balance,
     Instrument,
@@ -28,6 +54,7 @@ from nonstop.model import (
     TradeId,
     VenueOrderId,
 )
+from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 
 log = structlog.get_logger("nonstop.venues.binance")
@@ -57,50 +84,133 @@ def _dec(value: Any) -> Decimal:
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
+_READ, _SUBMIT, _CANCEL = OperationKind.READ, OperationKind.SUBMIT, OperationKind.CANCEL
+# (name, operation, priority, HTTP method, path relative to /api/v3)
+_ENDPOINTS: dict[str, tuple[OperationKind, Priority, str, str]] = {
+    "load_markets": (_READ, Priority.ACCOUNT, "GET", "exchangeInfo"),
+    "ping": (_READ, Priority.ACCOUNT, "GET", "ping"),
+    "create_order": (_SUBMIT, Priority.ORDER, "POST", "order"),
+    "cancel_order": (_CANCEL, Priority.ORDER, "DELETE", "order"),
+    "fetch_order": (_READ, Priority.ACCOUNT, "GET", "order"),
+    "fetch_open_orders": (_READ, Priority.ACCOUNT, "GET", "openOrders"),
+    "fetch_my_trades": (_READ, Priority.ACCOUNT, "GET", "myTrades"),
+    "fetch_balance": (_READ, Priority.ACCOUNT, "GET", "account"),
+    "fetch_ticker": (_READ, Priority.MARKET_DATA, "GET", "ticker/24hr"),
+}
+
+
+@functools.cache
+def _ccxt_weights() -> WeightTable:
+    return WeightTable.from_ccxt_binance()
+
+
+class _BinanceClient(ccxt_pro.binance):  # type: ignore[misc]
+    """ccxt's client, handing every HTTP answer's status and headers to the gateway."""
+
+    def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
+                         response_body: Any, request_headers: Any, request_body: Any) -> Any:
+        if not record_response(int(code), response_headers or {}):
+            log.debug("request_outside_gateway", method=method, path=str(url).split("?", 1)[0])
+        return super().on_rest_response(code, reason, url, method, response_headers, response_body,
+                                         request_headers, request_body)
+
+
+def _base_url(config: Mapping[str, Any]) -> str:
+    try:
+        public = str(config["urls"]["api"]["public"])
+    except (KeyError, TypeError):
+        raise ConfigError("a Binance endpoint config needs urls.api.public") from None
+    return public.removesuffix("/").removesuffix("/api/v3")
+
+
 class BinanceVenue:
-    """One Binance(-compatible) venue reached through ccxt at one or more base URLs.
+    """One Binance(-compatible) venue reached through ccxt at one or more base URLs."""
 
-    Endpoint choice here is deliberately simple (the first endpoint, moving to the next after a
-    transport failure on a read); the connectivity layer's endpoint pool replaces it.
-    """
-
-    def __init__(self, name: str, ccxt_configs: list[dict[str, Any]], *, timeout_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        name: str,
+        ccxt_configs: list[dict[str, Any]],
+        *,
+        timeout_ms: int = 5000,
+        connectivity: GatewayConfig | None = None,
+        clock: Clock | None = None,
+        weights: WeightTable | None = None,
+    ) -> None:
         if not ccxt_configs:
             raise ValueError(f"venue {name}: at least one endpoint is needed")
         self.name = name
-        self._clients = [ccxt_pro.binance({**cfg, "timeout": timeout_ms}) for cfg in ccxt_configs]
-        self._active = 0
+        urls = [_base_url(cfg) for cfg in ccxt_configs]
+        if len(set(urls)) != len(urls):
+            raise ConfigError(f"venue {name}: endpoint base URLs must be unique, got {urls}")
+        self._clients: dict[str, Any] = {
+            url: _BinanceClient({**cfg, "timeout": timeout_ms, "enableRateLimit": False})
+            for url, cfg in zip(urls, ccxt_configs, strict=True)
+        }
+        self._config = connectivity or GatewayConfig()
+        self._gateway = VenueGateway(name, urls, clock or LiveClock(), self._config)
+        self._weights = weights or _ccxt_weights()
         self._instruments: dict[InstrumentId, Instrument] = {}
         self._symbols: dict[InstrumentId, str] = {}
 
+    # ------------------------------------------------------------ connectivity
     @property
-    def _client(self) -> Any:
-        return self._clients[self._active]
+    def gateway(self) -> VenueGateway:
+        """The connectivity stack (pool, breakers, limiter) for metrics, dashboards and tests."""
+        return self._gateway
 
-    async def _call(self, op: OperationKind, fn: Callable[[Any], Awaitable[T]]) -> T:
-        client = self._client
+    @property
+    def on_breaker_change(self) -> Callable[[BreakerStateChanged], None] | None:
+        """Called (synchronously, must not block) on every endpoint or venue breaker state change."""
+        return self._gateway.on_breaker_change
+
+    @on_breaker_change.setter
+    def on_breaker_change(self, callback: Callable[[BreakerStateChanged], None] | None) -> None:
+        self._gateway.on_breaker_change = callback
+
+    @property
+    def on_request(self) -> Callable[[RequestRecord], None] | None:
+        """Called after every request attempt with its queue wait, duration and outcome."""
+        return self._gateway.on_request
+
+    @on_request.setter
+    def on_request(self, callback: Callable[[RequestRecord], None] | None) -> None:
+        self._gateway.on_request = callback
+
+    def _spec(self, name: str, *, has_symbol: bool = True) -> RequestSpec:
+        operation, priority, method, path = _ENDPOINTS[name]
+        return RequestSpec(
+            name,
+            operation,
+            priority,
+            self._weights.weight(method, path, has_symbol=has_symbol),
+            is_order=operation is _SUBMIT,
+            droppable=priority is Priority.MARKET_DATA and self._config.drop_market_data,
+        )
+
+    async def _call(self, name: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+        return await self._gateway.execute(self._spec(name), lambda url: fn(self._clients[url]))
+
+    async def _ping(self, url: str) -> object:
+        return await self._clients[url].public_get_ping()
+
+    async def _watch(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        url = self._gateway.stream_endpoint()
         try:
-            return await fn(client)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # translated at the boundary, in one place
-            err = classify(
-                exc,
-                operation=op,
-                venue=self.name,
-                endpoint=str(client.urls["api"]["public"]),
-                headers=getattr(client, "last_response_headers", None),
-            )
-            if err.error_class.retry_safe_for_reads and len(self._clients) > 1 and self._client is client:
-                self._active = (self._active + 1) % len(self._clients)
-                log.warning("endpoint_switched", venue=self.name, to=self._active, reason=str(err))
+            result = await fn(self._clients[url])
+        except Exception as exc:  # translated at the boundary; cancellation is not an Exception
+            err = classify(exc, operation=_READ, venue=self.name, endpoint=url)
+            self._gateway.stream_failed(url, err)
             raise err from exc
+        self._gateway.stream_succeeded(url)
+        return result
 
     # --------------------------------------------------------------- lifecycle
     async def connect(self) -> None:
-        markets = await self._call(OperationKind.READ, lambda c: c.load_markets())
-        for client in self._clients:
-            if client is not self._client:
+        """Start probing, then load markets (from any endpoint) and share them with every client."""
+        self._gateway.start(self._ping, self._weights.weight("GET", "ping"))
+        markets = await self._call("load_markets", lambda c: c.load_markets(True))
+        for client in self._clients.values():
+            if client.markets is not markets:
                 client.set_markets(markets)
         self._instruments.clear()
         for symbol, m in markets.items():
@@ -118,7 +228,8 @@ class BinanceVenue:
             self._symbols[iid] = symbol
 
     async def close(self) -> None:
-        for client in self._clients:
+        await self._gateway.stop()
+        for client in self._clients.values():
             await client.close()
 
     def instruments(self) -> dict[InstrumentId, Instrument]:
@@ -167,7 +278,7 @@ class BinanceVenue:
             params["timeInForce"] = str(intent.time_in_force)
         price = str(intent.price) if intent.price is not None else None
         order = await self._call(
-            OperationKind.SUBMIT,
+            "create_order",
             lambda c: c.create_order(
                 self._symbol(iid),
                 kind[intent.order_type],
@@ -181,7 +292,7 @@ class BinanceVenue:
 
     async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
         order = await self._call(
-            OperationKind.CANCEL,
+            "cancel_order",
             lambda c: c.cancel_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
         )
         return self._report(instrument_id, order["info"])
@@ -189,7 +300,7 @@ class BinanceVenue:
     async def fetch_order(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport | None:
         try:
             order = await self._call(
-                OperationKind.READ,
+                "fetch_order",
                 lambda c: c.fetch_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
             )
         except OrderNotFoundError:
@@ -197,7 +308,7 @@ class BinanceVenue:
         return self._report(instrument_id, order["info"])
 
     async def open_orders(self, instrument_id: InstrumentId) -> list[VenueOrderReport]:
-        orders = await self._call(OperationKind.READ, lambda c: c.fetch_open_orders(self._symbol(instrument_id)))
+        orders = await self._call("fetch_open_orders", lambda c: c.fetch_open_orders(self._symbol(instrument_id)))
         return [self._report(instrument_id, o["info"]) for o in orders]
 
     # ------------------------------------------------------------------- fills
@@ -221,7 +332,7 @@ class BinanceVenue:
         out: list[VenueFill] = []
         while True:
             rows = await self._call(
-                OperationKind.READ,
+                "fetch_my_trades",
                 lambda c, start=since_ms: c.fetch_my_trades(self._symbol(instrument_id), start, 1000),
             )
             out.extend(self._fill(instrument_id, r["info"], None) for r in rows)
@@ -231,17 +342,17 @@ class BinanceVenue:
 
     async def fills_of_order(self, instrument_id: InstrumentId, venue_order_id: VenueOrderId) -> list[VenueFill]:
         rows = await self._call(
-            OperationKind.READ,
+            "fetch_my_trades",
             lambda c: c.fetch_my_trades(self._symbol(instrument_id), None, 1000, {"orderId": str(venue_order_id)}),
         )
         return [self._fill(instrument_id, r["info"], None) for r in rows]
 
     async def balances(self) -> list[Balance]:
-        raw = await self._call(OperationKind.READ, lambda c: c.fetch_balance())
+        raw = await self._call("fetch_balance", lambda c: c.fetch_balance())
         return [Balance(b["asset"], _dec(b["free"]), _dec(b["locked"])) for b in raw["info"]["balances"]]
 
     async def quote(self, instrument_id: InstrumentId) -> Quote:
-        t = await self._call(OperationKind.READ, lambda c: c.fetch_ticker(self._symbol(instrument_id)))
+        t = await self._call("fetch_ticker", lambda c: c.fetch_ticker(self._symbol(instrument_id)))
         info = t["info"]
         return Quote(
             instrument_id,
@@ -258,7 +369,7 @@ class BinanceVenue:
 
     async def watch_order_updates(self) -> list[VenueOrderReport]:
         """The next order updates (executionReports) from the user-data stream."""
-        orders = await self._call(OperationKind.READ, lambda c: c.watch_orders())
+        orders = await self._watch(lambda c: c.watch_orders())
         reports = []
         for o in orders:
             info, iid = o.get("info", {}), self._stream_iid(o.get("symbol", ""))
@@ -280,7 +391,7 @@ class BinanceVenue:
 
     async def watch_fills(self) -> list[VenueFill]:
         """The next executions from the user-data stream (each trade separately)."""
-        trades = await self._call(OperationKind.READ, lambda c: c.watch_my_trades())
+        trades = await self._watch(lambda c: c.watch_my_trades())
         fills = []
         for t in trades:
             info, iid = t.get("info", {}), self._stream_iid(t.get("symbol", ""))

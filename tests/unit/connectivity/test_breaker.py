@@ -341,3 +341,13 @@ def test_venue_breaker_rejects_bad_setup(clock: ManualClock) -> None:
         VenueBreaker("v", ["u1", "u1"], clock)
     with pytest.raises(ConfigError):
         VenueBreaker("v", ["u1"], clock, open_share=0.0)
+
+
+def test_venue_breaker_allows_and_retry_in_follow_a_venue_wide_trip(clock: ManualClock) -> None:
+    vb, _ = make_venue(clock)
+    assert vb.allows() and vb.retry_in() == 0.0
+    vb.record(vb.acquire(), MaintenanceError("maintenance", retry_after=20.0, venue_wide=True))
+    assert not vb.allows()
+    assert vb.retry_in() == pytest.approx(20.0)
+    clock.advance(20.0)
+    assert vb.allows()  # half-open: one probe may pass

@@ -346,3 +346,21 @@ def test_parse_retry_after_header_value_gives_seconds_or_none(
     headers: dict[str, str] | None, expected: float | None
 ) -> None:
     assert parse_retry_after(headers) == expected
+
+
+def test_parse_retry_after_http_date_counts_from_now() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC)
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    assert parse_retry_after(headers, now=now) == 30.0
+    assert parse_retry_after(headers, now=datetime(2016, 1, 1, tzinfo=UTC)) == 0.0  # already past
+    assert parse_retry_after({"Retry-After": "not a date"}, now=now) is None
+
+
+def test_classify_429_with_http_date_retry_after_uses_now() -> None:
+    from datetime import UTC, datetime
+
+    got = classify(None, http_status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                   now=datetime(2015, 10, 21, 7, 27, 50, tzinfo=UTC))
+    assert got.retry_after == 10.0

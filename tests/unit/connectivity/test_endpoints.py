@@ -267,3 +267,27 @@ async def test_pool_snapshot_reports_each_endpoint(clock: ManualClock) -> None:
 def test_pool_config_invalid_values_raise_config_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         PoolConfig(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_pool_probe_remeasures_idle_healthy_endpoint_so_its_estimate_can_fall(clock: ManualClock) -> None:
+    p = pool(clock, urls=["http://a", "http://b"], remeasure_idle=10.0)
+    fast, slow_once = p.endpoints
+    slow_once.stats.latency(0.8)  # one slow answer: power-of-two will not pick it again
+    slow_once.measured_at = clock.monotonic()
+    await advance(clock, 9.0)
+    fast.stats.latency(0.01)
+    fast.measured_at = clock.monotonic()
+    assert await p.probe(Fake(clock, {})) == {}  # nobody idle long enough yet
+    await advance(clock, 1.0)
+    assert await p.probe(Fake(clock, {})) == {"http://b": None}  # only the idle one is re-measured
+    assert slow_once.stats.ewma is not None
+    assert slow_once.stats.ewma < 0.8 * 0.75  # an instant answer pulled the estimate down
+    assert fast.stats.ewma == 0.01
+
+
+async def test_pool_probe_remeasure_disabled_pings_only_probing(clock: ManualClock) -> None:
+    p = pool(clock, remeasure_idle=None)
+    p.endpoints[0].stats.latency(0.5)
+    p.endpoints[0].measured_at = 0.0
+    await advance(clock, 100.0)
+    assert await p.probe(Fake(clock, {})) == {}

@@ -247,3 +247,69 @@ async def test_limiter_weight_larger_than_share_is_refused(clock: ManualClock) -
 def test_limiter_config_invalid_values_raise_config_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         LimiterConfig(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_limiter_after_429_pause_releases_one_trial_until_an_answer_without_429(clock: ManualClock) -> None:
+    lim = limiter(clock)
+    lim.observe(None, error=RateLimitedError("429", retry_after=2.0))
+    log: list[str] = []
+    gate = asyncio.Event()
+
+    async def trial() -> None:
+        async with lim.acquire(ORDER, 1) as permit:
+            log.append("trial")
+            await gate.wait()
+            permit.observe({"X-MBX-USED-WEIGHT-1M": "1"})
+
+    first = asyncio.ensure_future(trial())
+    await settle()
+    others = [start(lim, log, f"data{i}", DATA, 1) for i in range(3)]
+    await advance(clock, 2.0, step=0.5)
+    assert log == ["trial"]  # the pause is over, but only one request may test the water
+    assert lim.recovering
+    gate.set()
+    await asyncio.gather(first, *others)
+    assert log == ["trial", "data0", "data1", "data2"]
+    assert not lim.recovering
+
+
+async def test_limiter_trial_answered_with_429_pauses_again(clock: ManualClock) -> None:
+    lim = limiter(clock)
+    lim.observe(None, error=RateLimitedError("429", retry_after=1.0))
+    await advance(clock, 1.0)
+    async with lim.acquire(ORDER, 1) as permit:
+        permit.observe({"X-MBX-USED-WEIGHT-1M": "1"}, error=RateLimitedError("429", retry_after=5.0))
+    assert lim.paused_for == pytest.approx(5.0)
+    assert lim.recovering
+    log: list[str] = []
+    waiting = start(lim, log, "data", DATA, 1)
+    await advance(clock, 4.5, step=0.5)
+    assert log == []
+    await advance(clock, 0.5)
+    await waiting
+    assert log == ["data"]
+
+
+async def test_limiter_trial_ending_without_answer_hands_the_trial_to_the_next_waiter(clock: ManualClock) -> None:
+    lim = limiter(clock)
+    lim.observe(None, error=RateLimitedError("429", retry_after=1.0))
+    log: list[str] = []
+    tasks = [start(lim, log, f"r{i}", ACCOUNT, 1) for i in range(2)]
+    await advance(clock, 1.0)
+    await asyncio.gather(*tasks)
+    assert log == ["r0", "r1"]
+    assert lim.recovering  # nobody was answered yet: still one at a time
+
+
+async def test_limiter_trial_cancelled_after_grant_does_not_block_the_queue(clock: ManualClock) -> None:
+    lim = limiter(clock)
+    lim.observe(None, error=RateLimitedError("429", retry_after=1.0))
+    trial = asyncio.ensure_future(take(lim, ORDER, 1))
+    await settle()
+    clock.advance(1.0)
+    lim.observe(None)  # dispatches: the trial's future is granted, the task not yet resumed
+    trial.cancel()
+    await asyncio.gather(trial, return_exceptions=True)
+    log: list[str] = []
+    await asyncio.wait_for(start(lim, log, "next", DATA, 1), 1.0)
+    assert log == ["next"]
