@@ -3,7 +3,8 @@
 Inputs it understands, most specific first (the first that decides wins):
 
 1. the venue's own error (Binance `{"code": -2010, "msg": "..."}`), from `body` or from the ccxt
-   message, which embeds the response body; a JSON code wins over the HTTP status, as in ccxt;
+   message, which embeds the response body; a JSON code wins over the HTTP status, as in ccxt
+   (so does ccxt's `OnMaintenance`, which ccxt derives from the body's message);
 2. the HTTP status (`http_status`, else the status ccxt writes into its message, else aiohttp's);
 3. the exception type: the ccxt tree (`ccxt.base.errors`), aiohttp, asyncio and OS errors.
 
@@ -118,6 +119,7 @@ def classify(
     write = operation.is_write
     verdict = (
         _by_code(code, msg, status, write)
+        or (_Verdict(MaintenanceError, venue_wide=True) if isinstance(exc, cx.OnMaintenance) else None)
         or _by_status(status, msg, write)
         or _by_exception(exc, write)
     )

@@ -33,10 +33,12 @@ from nonstop.connectivity.errors import (
     OrderNotFoundError,
     RequestRejectedError,
 )
+from nonstop.errors import ModelError
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
     ClientOrderIdFactory,
+    DifferenceKind,
     Event,
     InstrumentId,
     Order,
@@ -44,6 +46,7 @@ from nonstop.model import (
     OrderCanceled,
     OrderCancelRejected,
     OrderCancelRequested,
+    OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderInDoubt,
@@ -52,6 +55,7 @@ from nonstop.model import (
     OrderState,
     OrderSubmitted,
     OrderType,
+    ReconcileDifference,
     Side,
     TimeInForce,
 )
@@ -111,6 +115,30 @@ class OrderManager:
         for event in await self.recorder.record(*events):
             if isinstance(event, OrderAccepted):
                 self._index(self.state.orders[event.client_order_id.value])
+
+    async def _record_venue_facts(self, *events: Event) -> None:
+        """Record what a venue reported; a report that contradicts our state (e.g. an overfill) is
+        not applied but recorded as a difference and logged as an error, and trading goes on."""
+        try:
+            await self._record(*events)
+            return
+        except ModelError:
+            pass  # one of them contradicts the state: find which, keep the rest
+        for event in events:
+            try:
+                await self._record(event)
+            except ModelError as err:
+                log.error("venue_report_contradicts_state", error=str(err), event_type=type(event).__name__)
+                cid = event.client_order_id if isinstance(event, OrderEvent) else None
+                await self._record(
+                    ReconcileDifference(
+                        ts=self.clock.now(),
+                        venue=self.state.order(cid).instrument_id.venue if cid else "unknown",
+                        kind=DifferenceKind.STATE_MISMATCH,
+                        detail=f"not applied: {err}",
+                        client_order_id=cid,
+                    )
+                )
 
     def _venue(self, instrument_id: InstrumentId) -> VenuePort:
         return self.venues[instrument_id.venue]
@@ -305,7 +333,7 @@ class OrderManager:
         if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
             events.append(OrderAccepted(ts=now, client_order_id=cid, venue_order_id=report.venue_order_id))
         events.extend(self._fill_event(cid, f) for f in report.fills)
-        await self._record(*events)
+        await self._record_venue_facts(*events)
         order = self.state.order(cid)
         if report.filled_qty > order.filled_qty:
             await self._fetch_missing_fills(order)
@@ -314,9 +342,9 @@ class OrderManager:
             VenueOrderStatus.EXPIRED: OrderExpired,
         }.get(report.status)
         if status_event is not None:
-            await self._record(status_event(ts=now, client_order_id=cid))
+            await self._record_venue_facts(status_event(ts=now, client_order_id=cid))
         elif report.status is VenueOrderStatus.REJECTED:
-            await self._record(OrderRejected(ts=now, client_order_id=cid, reason="venue reports REJECTED"))
+            await self._record_venue_facts(OrderRejected(ts=now, client_order_id=cid, reason="venue reports REJECTED"))
 
     async def _fetch_missing_fills(self, order: Order) -> None:
         if order.venue_order_id is None:
@@ -326,7 +354,7 @@ class OrderManager:
         except ConnectivityError as err:
             log.info("fills_lookup_failed", client_order_id=order.client_order_id.value, error=str(err))
             return
-        await self._record(*(self._fill_event(order.client_order_id, f) for f in fills))
+        await self._record_venue_facts(*(self._fill_event(order.client_order_id, f) for f in fills))
 
     def _fill_event(self, cid: ClientOrderId, fill: VenueFill) -> OrderFilled:
         return OrderFilled(
@@ -359,7 +387,7 @@ class OrderManager:
                 orphans.append(fill)
             else:
                 events.append(self._fill_event(cid, fill))
-        await self._record(*events)
+        await self._record_venue_facts(*events)
         return orphans
 
     async def close(self) -> None:

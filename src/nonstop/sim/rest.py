@@ -428,6 +428,7 @@ class BinanceRest:
             start=call.integer("startTime"),
             end=call.integer("endTime"),
             from_id=call.integer("fromId"),
+            order_id=call.integer("orderId"),
             limit=limit,
         )
         return [wire.my_trade(t) for t in rows]

@@ -519,10 +519,13 @@ class SimVenue:
         start: int | None = None,
         end: int | None = None,
         from_id: int | None = None,
+        order_id: int | None = None,
         limit: int = 500,
     ) -> list[dict[str, object]]:
         self.spec(symbol)
         rows = [t for t in self.account_trades.get(account, []) if t["symbol"] == symbol]
+        if order_id is not None:
+            rows = [t for t in rows if t["orderId"] == order_id]
         if from_id is not None:
             rows = [t for t in rows if int(t["id"]) >= from_id]  # type: ignore[call-overload]
         if start is not None:

@@ -109,7 +109,8 @@ class _BinanceClient(ccxt_pro.binance):  # type: ignore[misc]
 
     def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
                          response_body: Any, request_headers: Any, request_body: Any) -> Any:
-        if not record_response(int(code), response_headers or {}):
+        body = response_body if isinstance(response_body, str) else None
+        if not record_response(int(code), response_headers or {}, body):
             log.debug("request_outside_gateway", method=method, path=str(url).split("?", 1)[0])
         return super().on_rest_response(code, reason, url, method, response_headers, response_body,
                                          request_headers, request_body)
@@ -345,7 +346,9 @@ class BinanceVenue:
             "fetch_my_trades",
             lambda c: c.fetch_my_trades(self._symbol(instrument_id), None, 1000, {"orderId": str(venue_order_id)}),
         )
-        return [self._fill(instrument_id, r["info"], None) for r in rows]
+        # keep only this order's executions even if a venue ignores the orderId filter
+        return [self._fill(instrument_id, r["info"], None) for r in rows
+                if str(r["info"].get("orderId")) == venue_order_id.value]
 
     async def balances(self) -> list[Balance]:
         raw = await self._call("fetch_balance", lambda c: c.fetch_balance())

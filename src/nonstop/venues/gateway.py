@@ -126,14 +126,16 @@ class RequestRecord:
 class _Capture:
     status: int | None = None
     headers: Mapping[str, str] | None = None
+    error_body: str | None = None
     responses: int = 0
 
 
 _CAPTURE: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar("nonstop_gateway_capture", default=None)
 
 
-def record_response(status: int, headers: Mapping[str, str]) -> bool:
-    """Called by the transport for every HTTP answer (errors included), in the request's own task.
+def record_response(status: int, headers: Mapping[str, str], body: str | None = None) -> bool:
+    """Called by the transport for every HTTP answer (errors included), in the request's own task;
+    `body` is kept for error answers only (status >= 400), for `classify`.
 
     Returns False when the answer belongs to no gateway request (a request sent around the gateway).
     """
@@ -141,6 +143,7 @@ def record_response(status: int, headers: Mapping[str, str]) -> bool:
     if capture is None:
         return False
     capture.status, capture.headers = status, headers
+    capture.error_body = body[:2000] if body is not None and status >= 400 else None
     capture.responses += 1
     return True
 
@@ -255,7 +258,8 @@ class VenueGateway:
             raise
         except Exception as exc:  # translated at the boundary; cancellation is not an Exception
             err = classify(exc, operation=spec.operation, venue=self.venue, endpoint=url,
-                           http_status=capture.status, headers=capture.headers, now=self._clock.now())
+                           http_status=capture.status, headers=capture.headers, body=capture.error_body,
+                           now=self._clock.now())
             permit.observe(capture.headers, error=err)
             raise err from exc
         finally:

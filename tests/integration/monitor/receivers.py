@@ -116,11 +116,11 @@ def mail_url(port: int) -> str:
     return f"mailto://127.0.0.1:{port}?from=nonstop@example.com&to=ops@example.com&cto=2&rto=2"
 
 
-async def eventually(predicate: Callable[[], bool], *, timeout: float = 3.0, what: str = "condition") -> None:
+async def eventually(predicate: Callable[[], bool], *, within: float = 3.0, what: str = "condition") -> None:
     """Poll `predicate` in real time until it holds; fail naming `what` otherwise."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout}s")
+            raise AssertionError(f"{what}: not reached within {within}s")
         await asyncio.sleep(0.01)

@@ -74,8 +74,7 @@ async def test_alert_raised_50_times_arrives_once_on_both_then_resolved_without_
                     KEY,
                     AlertLevel.CRITICAL,
                     "Circuit breaker open on binance-a ep0",
-                    f"5 of the last 5 requests failed (timeouts); attempt {i}; apiKey={API_KEY}; "
-                    f"signed with {API_KEY}",
+                    f"5 of the last 5 requests failed (timeouts); attempt {i}; apiKey={API_KEY}; signed with {API_KEY}",
                 )
             await drained(manager)
             assert len(smtp.snapshot()) == 1 and len(hook.posts) == 1

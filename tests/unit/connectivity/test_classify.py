@@ -364,3 +364,9 @@ def test_classify_429_with_http_date_retry_after_uses_now() -> None:
     got = classify(None, http_status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
                    now=datetime(2015, 10, 21, 7, 27, 50, tzinfo=UTC))
     assert got.retry_after == 10.0
+
+
+def test_classify_ccxt_on_maintenance_with_its_503_status_is_maintenance() -> None:
+    got = classify(ccxt.OnMaintenance("binance System is under maintenance."), http_status=503)
+    assert isinstance(got, MaintenanceError)
+    assert got.venue_wide

@@ -11,7 +11,10 @@ CRIT, WARN, INFO = AlertLevel.CRITICAL, AlertLevel.WARNING, AlertLevel.INFO
 
 
 def limited(burst: int, per_minute: float, **overrides: object) -> dict[str, object]:
-    return {"channels": [AlertChannelSettings(name="chat", url_env="X", burst=burst, per_minute=per_minute)], **overrides}
+    return {
+        "channels": [AlertChannelSettings(name="chat", url_env="X", burst=burst, per_minute=per_minute)],
+        **overrides,
+    }
 
 
 async def test_burst_over_rate_limit_is_folded_into_one_digest() -> None:

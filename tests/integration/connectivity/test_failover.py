@@ -1,0 +1,98 @@
+"""Endpoint failover against the simulator (real sockets, the real ccxt client): hedged reads around a
+black hole, endpoint breakers opening and closing around resets and 5xx, the venue breaker on maintenance."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from nonstop.connectivity import CircuitOpenError, EndpointHealth, MaintenanceError
+from nonstop.sim.server import SimServer
+from tests.integration.venues.kit import BTC, HEDGE_MAX, eventually, venue_on
+from tests.simkit import control, running_sim, set_fault
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def fault_hits(sim: SimServer, fault_id: int) -> int:
+    for fault in await control(sim, "GET", "/control/faults"):
+        if fault["id"] == fault_id:
+            return int(fault["hits"])
+    raise AssertionError(f"fault {fault_id} is not active")
+
+
+async def test_blackholed_endpoint_reads_all_succeed_within_hedge_delay_plus_one_round_trip() -> None:
+    async with running_sim(venues=1) as sim, venue_on(sim) as rec:
+        venue = rec.venue
+        baseline = []
+        for _ in range(15):
+            t0 = time.monotonic()
+            await venue.quote(BTC)
+            baseline.append(time.monotonic() - t0)
+        round_trip = max(baseline)
+        fault = await set_fault(sim, "blackhole", endpoint=0)
+        latencies = []
+        for _ in range(40):
+            t0 = time.monotonic()
+            quote = await venue.quote(BTC)  # any failure raises and fails the test
+            latencies.append(time.monotonic() - t0)
+            assert quote.bid is not None
+        hits = await fault_hits(sim, fault["id"])
+    # A read that met the black hole was hedged after at most HEDGE_MAX, then answered in one round
+    # trip; 50 ms of scheduling slack for a shared machine.
+    assert max(latencies) <= HEDGE_MAX + round_trip + 0.05, (max(latencies), round_trip)
+    assert hits >= 1, "the black hole was never tried: the test proved nothing"
+    # Once it has cost one hedge delay, power-of-two routing avoids it: most reads pay nothing.
+    assert statistics.median(latencies) <= statistics.median(baseline) + 0.02
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("reset", {}), ("http_error", {"status": 500}), ("http_error", {"status": 503})],
+)
+async def test_failing_endpoint_breaker_opens_traffic_moves_then_half_opens_and_closes_when_cleared(
+    kind: str, params: dict[str, int]
+) -> None:
+    async with running_sim(venues=1) as sim, venue_on(sim) as rec:
+        venue, bad = rec.venue, rec.url(sim, 1)
+        breaker = venue.gateway.pool.breaker.endpoint(bad)
+        fault = await set_fault(sim, kind, endpoint=1, params=params)
+        for _ in range(60):  # until the failing endpoint has been picked often enough to trip
+            await venue.quote(BTC)  # every read succeeds: a failure fails over at once
+            if breaker.state.value == "open":
+                break
+        assert rec.transitions(bad)[:1] == [("closed", "open")]
+        hits = await fault_hits(sim, fault["id"])
+        for _ in range(5):
+            await venue.quote(BTC)
+        if breaker.state.value == "open":  # still inside the open time: nothing may reach it
+            assert await fault_hits(sim, fault["id"]) == hits
+        # The probe task notices the open time is over, probes, and re-opens it while the fault lasts.
+        await eventually(lambda: ("half_open", "open") in rec.transitions(bad), within=3.0)
+        await control(sim, "DELETE", f"/control/faults/{fault['id']}")
+        await eventually(lambda: breaker.state.value == "closed", within=4.0)
+        assert rec.transitions(bad)[-1] == ("half_open", "closed")
+        assert await venue.quote(BTC)
+
+
+async def test_maintenance_opens_the_venue_breaker_and_requests_fail_fast_until_it_ends() -> None:
+    async with running_sim(venues=1) as sim, venue_on(sim) as rec:
+        venue = rec.venue
+        fault = await set_fault(sim, "maintenance")
+        with pytest.raises(MaintenanceError):
+            await venue.balances()
+        venue_events = [(e.old.value, e.new.value) for e in rec.events if e.scope.value == "venue"]
+        assert venue_events[:1] == [("closed", "open")]
+        hits = await fault_hits(sim, fault["id"])
+        t0 = time.monotonic()
+        with pytest.raises(CircuitOpenError):
+            await venue.quote(BTC)
+        assert time.monotonic() - t0 < 0.05  # refused locally, not sent
+        assert await fault_hits(sim, fault["id"]) == hits
+        # endpoints themselves are fine: maintenance is the venue's, not an endpoint's
+        assert all(s.health is EndpointHealth.HEALTHY for s in venue.gateway.pool.snapshot())
+        await control(sim, "DELETE", f"/control/faults/{fault['id']}")
+        await eventually(lambda: venue.gateway.pool.breaker.state.value == "closed", within=4.0)
+        assert await venue.balances()
