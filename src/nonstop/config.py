@@ -156,6 +156,9 @@ class EngineSettings(_Strict):
     strategy: QuoterSettings = QuoterSettings()
     reconcile_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0
     request_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 5000
+    # Binance's recvWindow for signed requests: a request older than this is refused by the venue,
+    # so an order the venue has not seen after this long never will be (the in-doubt rule relies on it)
+    recv_window_ms: Annotated[int, Field(ge=500, le=60_000)] = 5000
     cancel_on_stop: bool = True
 
     @model_validator(mode="after")

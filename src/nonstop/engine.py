@@ -20,7 +20,7 @@ from nonstop.clock import Clock, LiveClock
 from nonstop.config import Credentials, EngineVenue, Settings
 from nonstop.connectivity.errors import ConnectivityError
 from nonstop.errors import ConfigError
-from nonstop.execution.order_manager import OrderManager
+from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
@@ -71,6 +71,9 @@ class Engine:
         self.status = EngineStatus()
         self.sim: SimServer | None = None
         self.state: EngineState | None = None
+        self.recorder: Recorder | None = None
+        self.venues: dict[str, VenuePort] = {}
+        self.manager: OrderManager | None = None
         self._stream_down: set[str] = set()
 
     # ----------------------------------------------------------------- wiring
@@ -83,9 +86,12 @@ class Engine:
             if self.sim is None or cfg.name not in self.sim.venues:
                 raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
             urls = self.sim.venues[cfg.name].urls
+        configs = [ccxt_config(u, creds.api_key, creds.secret) for u in urls]
+        for c in configs:
+            c["options"]["recvWindow"] = self.settings.engine.recv_window_ms
         return BinanceVenue(
             cfg.name,
-            [ccxt_config(u, creds.api_key, creds.secret) for u in urls],
+            configs,
             timeout_ms=self.settings.engine.request_timeout_ms,
         )
 
@@ -103,8 +109,8 @@ class Engine:
             state = self.state = await replay(journal)
             epoch = max(await journal.current_epoch(), 1)
             await journal.claim_epoch(epoch)
-            recorder = Recorder(journal, state, epoch)
-            venues: dict[str, VenuePort] = {}
+            recorder = self.recorder = Recorder(journal, state, epoch)
+            venues = self.venues
             for cfg in eng.venues:
                 venue = self._venue(cfg)
                 venues[cfg.name] = venue
@@ -112,11 +118,12 @@ class Engine:
             last_alive = None  # when the previous run last wrote: no submit of it can be younger
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
-            manager = OrderManager(
+            manager = self.manager = OrderManager(
                 recorder,
                 venues,
                 ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)),
                 self.clock,
+                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000),
                 last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)

@@ -53,7 +53,7 @@ def engine_config(workdir: Path, sim: SimProcess, *, journal: str) -> Path:
     urls = ", ".join(f'"{u}"' for u in sim.urls)
     config.write_text(
         f'data_dir = "{workdir}"\n[log]\nformat = "json"\n'
-        f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\nrequest_timeout_ms = 1500\n'
+        f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\nrequest_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.journal]\n{journal}\n'
         f'[engine.strategy]\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
         f'[[engine.venues]]\nname = "binance-a"\nurls = [{urls}]\n')

@@ -37,7 +37,7 @@ def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: i
     trading = 0
     for n in range(kills):
         run = start_engine(workdir, config, n, env=env)
-        time.sleep(rng.uniform(1.2, 4.0))  # python start-up takes ~1 s; then anywhere in the order flow
+        time.sleep(rng.uniform(1.2, 5.0))  # python start-up takes ~1 s; then anywhere in the order flow
         assert run.proc.poll() is None, f"engine run {n} died by itself:\n{run.log()[-3000:]}"
         kill9(run)
         trading += run.reached_trading()

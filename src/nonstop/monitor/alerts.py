@@ -38,7 +38,7 @@ from nonstop.monitor.alert_model import (
     TransitionKind,
 )
 from nonstop.monitor.channels import ChannelDispatcher, Notifier, apprise_notifiers
-from nonstop.monitor.errors import MonitorClosed
+from nonstop.monitor.errors import MonitorClosed, MonitorError
 from nonstop.monitor.scrub import Scrubber
 
 log = structlog.get_logger(__name__)
@@ -129,6 +129,8 @@ class AlertManager:
 
     async def drain(self) -> None:
         """Wait until every queued message was delivered or given up (digests still held are not sent)."""
+        if not self._started or self._closed:
+            raise MonitorError("drain() needs a started, open alert manager")
         for d in self._channels.values():
             await d.wait_idle()
 

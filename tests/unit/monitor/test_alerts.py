@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from nonstop.clock import ManualClock
-from nonstop.monitor import AlertLevel, AlertStatus, AlertTransition, MonitorClosed, NotificationKind, TransitionKind
+from nonstop.monitor import (
+    AlertLevel,
+    AlertManager,
+    AlertStatus,
+    AlertTransition,
+    MonitorClosed,
+    NotificationKind,
+    TransitionKind,
+)
 from tests.unit.monitor.fakes import RecordingNotifier, alert_settings, manager_with, settle
 
 CRIT, WARN, INFO = AlertLevel.CRITICAL, AlertLevel.WARNING, AlertLevel.INFO
@@ -180,13 +188,12 @@ async def test_failing_journal_sink_does_not_stop_delivery() -> None:
     def broken(_: AlertTransition) -> None:
         raise OSError("disk full")
 
-    settings = alert_settings("chat")
-    manager, n = manager_with(settings, clock)
-    manager._sink = broken
+    chat = RecordingNotifier()
+    manager = AlertManager(alert_settings("chat"), {"chat": chat}, clock=clock, journal_sink=broken)
     async with manager:
         manager.raise_("k", CRIT, "T")
         await settle()
-    assert [note.key for note in n["chat"].sent] == ["k"]
+    assert [note.key for note in chat.sent] == ["k"]
     assert manager.sink_errors == 2  # RAISED and DELIVERED
 
 
@@ -220,6 +227,4 @@ async def test_alerts_raised_before_start_are_sent_once_started() -> None:
 
 def test_notifiers_must_match_configured_channels() -> None:
     with pytest.raises(ValueError, match="must match configured channels"):
-        from nonstop.monitor import AlertManager
-
         AlertManager(alert_settings("chat"), {"mail": RecordingNotifier()}, clock=ManualClock())
