@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh test
 .venv/bin/ruff check src tests benchmarks
+# the browser tests drive Debian's Chromium (CI runs as root); a no-op once it is installed
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 exec .venv/bin/python -m pytest "$@"

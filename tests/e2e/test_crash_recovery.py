@@ -60,7 +60,10 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
     finally:
         await journal.close()
     # 1. no client order id was ever carried by two venue orders
-    assert control(sim, "GET", "/control/venues/binance-a/duplicates") == {}
+    duplicates = control(sim, "GET", "/control/venues/binance-a/duplicates")
+    evidence = {cid: control(sim, "GET", f"/control/venues/binance-a/orders?client_order_id={cid}")
+                for cid in duplicates}
+    assert duplicates == {}, evidence
     # 2. every venue fill is in the journal exactly once
     ex = ccxt_async.binance(ccxt_config(sim.urls[0], *DEMO_CREDENTIALS))
     try:

@@ -31,6 +31,8 @@ from nonstop.connectivity.errors import (
     ConnectivityError,
     DuplicateOrderError,
     OrderNotFoundError,
+    RateLimitedError,
+    RequestNotSent,
     RequestRejectedError,
 )
 from nonstop.errors import ModelError
@@ -168,8 +170,9 @@ class OrderManager:
             time_in_force=time_in_force,
             reduce_only=reduce_only,
         )
-        await self._record(intent)
-        await self._send(intent.client_order_id)
+        # intent and submit in one durable append: one disk flush before the order leaves
+        await self._record(intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        await self._send(intent.client_order_id, journaled=True)
         return intent.client_order_id
 
     async def reject_before_send(self, intent: OrderIntent, reason: str) -> None:
@@ -191,9 +194,11 @@ class OrderManager:
             reduce_only=order.reduce_only,
         )
 
-    async def _send(self, cid: ClientOrderId) -> None:
+    async def _send(self, cid: ClientOrderId, *, journaled: bool = False) -> None:
+        """Send the order; `OrderSubmitted` is made durable first unless the caller just did."""
         order = self.state.order(cid)
-        await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
+        if not journaled:
+            await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
         try:
@@ -202,7 +207,8 @@ class OrderManager:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
             await self._in_doubt(cid, "venue reports the client order id already in use")
             return
-        except (AuthError, RequestRejectedError) as err:  # refused: it did not execute
+        except (AuthError, RequestRejectedError, RateLimitedError, RequestNotSent) as err:
+            # refused by the venue (a 429 included), or never sent at all: it did not execute
             await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
             return
         except ConnectivityError as err:  # anything else: the outcome is unknown

@@ -22,9 +22,10 @@ HEDGE_MAX = 0.3
 
 
 def fast_config(**overrides: Any) -> GatewayConfig:
-    """Thresholds scaled down for tests: hedge within 50-300 ms, breakers open after 3 failures for 0.5 s."""
+    """Thresholds scaled down for tests: hedge within 50-300 ms, breakers open after 3 failures for 0.5 s,
+    idle endpoints re-measured (pinged) after 0.3 s."""
     base = GatewayConfig(
-        pool=PoolConfig(hedge_min=0.05, hedge_max=HEDGE_MAX, attempt_timeout=3.0, slow_call=1.0),
+        pool=PoolConfig(hedge_min=0.05, hedge_max=HEDGE_MAX, attempt_timeout=3.0, slow_call=1.0, remeasure_idle=0.3),
         endpoint_breaker=BreakerConfig(consecutive_failures=3, failure_rate=None, open_duration=0.5,
                                        max_open_duration=1.0),
         venue_breaker=BreakerConfig(consecutive_failures=None, failure_rate=None, open_duration=1.0,

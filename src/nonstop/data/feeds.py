@@ -1,0 +1,268 @@
+"""Redundant feeds: per source a websocket with REST polling standing in, and the hub that runs
+them, validates every update and publishes the consensus.
+
+    SourceSpec(name, instrument_id, watch=..., fetch=...)   what one source is made of
+    RedundantFeed                                          runs one source (two supervised loops)
+    MarketDataHub                                          runs every feed + dispatch + staleness checks
+
+One source's life (times from `FeedSettings`):
+
+- The websocket loop waits for each message at most `stall_s`. A silent websocket (stall) or an
+  error (1006 drop, refused reconnect) switches the source to REST within `stall_s` (at once on an
+  error); errors are retried with exponential backoff (`reconnect_min_s`..`reconnect_max_s`).
+- While on REST, the poll loop fetches every `poll_interval_s`, each request time-boxed by
+  `request_timeout_s`. After `restore_after` websocket messages in a row, polling stops (restored).
+- At start both run until the websocket has proven itself, so the first price comes at once.
+
+Every switch is a `FeedSwitched` event (kept, bounded, in `MarketDataHub.switches`). Updates go
+through one bounded queue (`queue_size`); when full the oldest update is dropped and counted, since
+for market data the newest one is what matters. Every task lives in a `TaskGroup` owned by
+`MarketDataHub.run()`; cancelling it stops everything, and nothing swallows `CancelledError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+
+from nonstop.clock import Clock
+from nonstop.connectivity._aio import run_with_timeout
+from nonstop.data.consensus import ConsensusQuote, SourceStatus
+from nonstop.data.settings import DataSettings, FeedSettings
+from nonstop.data.sources import Fetch, Watch
+from nonstop.data.validator import SourceQuote, Validator
+from nonstop.model import InstrumentId
+from nonstop.venues.port import Quote
+
+log = structlog.get_logger("nonstop.data.feeds")
+
+__all__ = ["FeedSwitched", "MarketDataHub", "RedundantFeed", "SourceSpec", "Transport"]
+
+
+class Transport(StrEnum):
+    WS = "ws"
+    REST = "rest"
+    NONE = "none"  # neither: the websocket is down and there is no REST fallback
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One source of one instrument: `name` is what the validator and monitoring call it (unique
+    per symbol, e.g. the venue name); at least one of `watch` / `fetch` is given."""
+
+    name: str
+    instrument_id: InstrumentId
+    watch: Watch | None = None
+    fetch: Fetch | None = None
+
+    def __post_init__(self) -> None:
+        if self.watch is None and self.fetch is None:
+            raise ValueError(f"source {self.name!r} of {self.instrument_id}: give a watch, a fetch or both")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSwitched:
+    """A source changed transport (an immutable event, for logs, metrics and tests)."""
+
+    ts: datetime
+    monotonic: float
+    source: str
+    symbol: str
+    old: Transport
+    new: Transport
+    reason: str
+
+
+class RedundantFeed:
+    """Runs one source: websocket first, REST polling while the websocket is down."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        clock: Clock,
+        settings: FeedSettings,
+        emit: Callable[[SourceQuote], None],
+        on_switch: Callable[[FeedSwitched], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.clock = clock
+        self.settings = settings
+        self.poll_interval_s = settings.poll_interval_s
+        self._emit = emit
+        self._on_switch = on_switch
+        self._polling = asyncio.Event()
+        self.transport = Transport.REST if spec.fetch is not None else Transport.NONE
+        if spec.fetch is not None:
+            self._polling.set()
+        self.ws_errors = 0
+        self.ws_stalls = 0
+        self.poll_errors = 0
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            if self.spec.watch is not None:
+                tg.create_task(self._ws_loop(self.spec.watch), name=f"ws-{self.spec.name}")
+            if self.spec.fetch is not None:
+                tg.create_task(self._poll_loop(self.spec.fetch), name=f"poll-{self.spec.name}")
+
+    def _switch(self, new: Transport, reason: str) -> None:
+        if new is self.transport:
+            return
+        old, self.transport = self.transport, new
+        if new is Transport.REST:
+            self._polling.set()
+        else:
+            self._polling.clear()
+        event = FeedSwitched(
+            self.clock.now(), self.clock.monotonic(), self.spec.name, self.spec.instrument_id.symbol, old, new, reason
+        )
+        log.warning("feed_switched", source=event.source, symbol=event.symbol, old=old, new=new, reason=reason)
+        if self._on_switch is not None:
+            self._on_switch(event)
+
+    def _ws_down(self, reason: str) -> None:
+        self._switch(Transport.REST if self.spec.fetch is not None else Transport.NONE, reason)
+
+    def _deliver(self, transport: Transport, quote: Quote) -> None:
+        self._emit(SourceQuote(self.spec.name, str(transport), quote, self.clock.monotonic()))
+
+    async def _ws_loop(self, watch: Watch) -> None:
+        s = self.settings
+        failures = streak = 0
+        while True:
+            try:
+                quote = await run_with_timeout(self.clock, s.stall_s, watch)
+            except TimeoutError:
+                self.ws_stalls += 1
+                streak = 0
+                self._ws_down(f"websocket stalled: no message for {s.stall_s:g}s")
+                continue  # the subscription may resume; keep waiting on it
+            except Exception as err:  # noqa: BLE001 - a dropped websocket is expected: counted, logged, retried
+                self.ws_errors += 1
+                streak = 0
+                self._ws_down(f"websocket error: {type(err).__name__}: {err}"[:300])
+                delay = min(s.reconnect_max_s, s.reconnect_min_s * 2 ** min(failures, 16))
+                failures += 1
+                await self.clock.sleep(delay)
+                continue
+            failures = 0
+            streak += 1
+            self._deliver(Transport.WS, quote)
+            if self.transport is not Transport.WS and streak >= s.restore_after:
+                self._switch(Transport.WS, f"websocket restored: {streak} messages in a row")
+
+    async def _poll_loop(self, fetch: Fetch) -> None:
+        s = self.settings
+        while True:
+            await self._polling.wait()
+            try:
+                quote = await run_with_timeout(self.clock, s.request_timeout_s, fetch)
+            except Exception as err:  # noqa: BLE001 - a failed poll is counted and logged; the source goes stale
+                self.poll_errors += 1
+                log.warning("feed_poll_failed", source=self.spec.name, error=f"{type(err).__name__}: {err}"[:300])
+            else:
+                if self._polling.is_set():  # the websocket may have come back meanwhile
+                    self._deliver(Transport.REST, quote)
+            await self.clock.sleep(self.poll_interval_s)
+
+
+OnUpdate = Callable[[ConsensusQuote], Awaitable[None]]
+
+
+class MarketDataHub:
+    """Runs the feeds of every instrument, validates every update and publishes the consensus.
+
+    `on_update` is awaited with the consensus of a symbol after each batch of updates for it, and
+    whenever a periodic check (`check_interval_s`) finds a source's status changed (so a feed that
+    goes silent is reported without any update arriving). It runs on the dispatch task: keep it fast.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        sources: Sequence[SourceSpec],
+        settings: DataSettings | None = None,
+        on_update: OnUpdate | None = None,
+        *,
+        max_switches: int = 1000,
+    ) -> None:
+        self.clock = clock
+        self.settings = settings or DataSettings()
+        self.validator = Validator(clock, self.settings.validator)
+        self.on_update = on_update
+        self.switches: deque[FeedSwitched] = deque(maxlen=max_switches)
+        self.dropped = 0
+        self.published = 0
+        self._queue: asyncio.Queue[SourceQuote] = asyncio.Queue(self.settings.feeds.queue_size)
+        self._last: dict[str, ConsensusQuote] = {}
+        self.feeds: list[RedundantFeed] = []
+        seen: set[tuple[str, str]] = set()
+        for spec in sources:
+            key = (spec.instrument_id.symbol, spec.name)
+            if key in seen:
+                raise ValueError(f"source {spec.name!r} is given twice for {spec.instrument_id.symbol}")
+            seen.add(key)
+            self.validator.expect(*key)
+            self.feeds.append(RedundantFeed(spec, clock, self.settings.feeds, self.offer, self.switches.append))
+
+    def offer(self, update: SourceQuote) -> None:
+        """Hand one update to the dispatcher without waiting; the oldest queued one is dropped if full."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(update)
+
+    def latest(self, symbol: str) -> ConsensusQuote:
+        """The consensus of `symbol` judged now (not the last published one)."""
+        return self.validator.assess(symbol)
+
+    def set_reduced(self, reduced: bool) -> None:
+        """REDUCED_DATA: REST fallbacks poll at `reduced_poll_interval_s` instead of `poll_interval_s`."""
+        s = self.settings.feeds
+        for feed in self.feeds:
+            feed.poll_interval_s = s.reduced_poll_interval_s if reduced else s.poll_interval_s
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            for feed in self.feeds:
+                tg.create_task(feed.run(), name=f"feed-{feed.spec.instrument_id.symbol}-{feed.spec.name}")
+            tg.create_task(self._dispatch(), name="data-dispatch")
+            tg.create_task(self._check(), name="data-check")
+
+    async def _dispatch(self) -> None:
+        while True:
+            update = await self._queue.get()
+            touched = {update.symbol}
+            self.validator.observe(update)
+            while not self._queue.empty():  # conflate a burst: one assessment per symbol
+                more = self._queue.get_nowait()
+                self.validator.observe(more)
+                touched.add(more.symbol)
+            for symbol in touched:
+                await self._publish(self.validator.assess(symbol))
+
+    async def _check(self) -> None:
+        while True:
+            await self.clock.sleep(self.settings.feeds.check_interval_s)
+            for symbol in self.validator.symbols():
+                consensus = self.validator.assess(symbol)
+                previous = self._last.get(symbol)
+                if previous is None or _statuses(previous) != _statuses(consensus):
+                    await self._publish(consensus)
+
+    async def _publish(self, consensus: ConsensusQuote) -> None:
+        self._last[consensus.symbol] = consensus
+        self.published += 1
+        if self.on_update is not None:
+            await self.on_update(consensus)
+
+
+def _statuses(c: ConsensusQuote) -> tuple[tuple[str, SourceStatus], ...]:
+    return tuple((q.source, q.status) for q in c.quality)
