@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -34,29 +34,30 @@ async def running_sim(**kwargs: Any) -> AsyncIterator[SimServer]:
 
 
 @asynccontextmanager
-async def rest_client(
-    sim: SimServer, venue: str = "alpha", endpoint: int = 0, **overrides: Any
-) -> AsyncIterator[ccxt_async.binance]:
+async def _client(
+    factory: Any, sim: SimServer, venue: str, endpoint: int, overrides: dict[str, Any]
+) -> AsyncIterator[Any]:
     config = sim.ccxt_config(venue, endpoint)
     config.update(overrides)
-    client = ccxt_async.binance(config)
+    client = factory(config)
     try:
         yield client
     finally:
         await client.close()
 
 
-@asynccontextmanager
-async def pro_client(
+def rest_client(
     sim: SimServer, venue: str = "alpha", endpoint: int = 0, **overrides: Any
-) -> AsyncIterator[ccxt_pro.binance]:
-    config = sim.ccxt_config(venue, endpoint)
-    config.update(overrides)
-    client = ccxt_pro.binance(config)
-    try:
-        yield client
-    finally:
-        await client.close()
+) -> AbstractAsyncContextManager[ccxt_async.binance]:
+    """The unmodified ccxt async client on one simulator endpoint (overrides merged into its config)."""
+    return _client(ccxt_async.binance, sim, venue, endpoint, overrides)
+
+
+def pro_client(
+    sim: SimServer, venue: str = "alpha", endpoint: int = 0, **overrides: Any
+) -> AbstractAsyncContextManager[ccxt_pro.binance]:
+    """The unmodified ccxt.pro client (REST and websockets) on one simulator endpoint."""
+    return _client(ccxt_pro.binance, sim, venue, endpoint, overrides)
 
 
 async def control(sim: SimServer, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -25,8 +25,8 @@ from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -105,12 +105,11 @@ def create_app(
         scheme_name="token",
         description="the API token: always for state-changing calls, for everything when not bound to loopback",
     )
-    Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-    async def read_access(credentials: Credentials) -> None:
+    # (annotations are strings here: a local Annotated alias would not resolve, so Depends is the default)
+    async def read_access(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         policy.check_read(credentials.credentials if credentials else None)
 
-    async def write_access(credentials: Credentials) -> None:
+    async def write_access(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         policy.check(credentials.credentials if credentials else None)
 
     app = FastAPI(

@@ -32,6 +32,15 @@ class ApiServerError(RuntimeError):
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, started: asyncio.Event) -> None:
+        super().__init__(config)
+        self.started_event = started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.started_event.set()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:  # the engine owns the process's signals
         yield
@@ -73,7 +82,7 @@ class ApiServer:
             proxy_headers=False,
             timeout_graceful_shutdown=grace_s,
         )
-        self._server = _Server(config)
+        self._server = _Server(config, self.started)
 
     @property
     def port(self) -> int:
@@ -108,11 +117,10 @@ class ApiServer:
 
     async def _run_server(self, sock: socket.socket) -> None:
         task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api-uvicorn")
-        watcher = asyncio.create_task(self._announce(task), name="api-started")
+        log.info("api_server_starting", url=self.url)
         try:
             await asyncio.shield(task)
         finally:
-            watcher.cancel()
             if not task.done():  # cancelled from outside: shut down gracefully first
                 self.stop()
                 try:
@@ -122,17 +130,9 @@ class ApiServer:
                         self._server.force_exit = True
                         task.cancel()
                         await asyncio.wait([task])
-            await asyncio.wait([watcher])
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("api_server_failed", error=repr(task.exception()))
         log.info("api_server_stopped", url=self.url)
-
-    async def _announce(self, task: asyncio.Task[None]) -> None:
-        while not self._server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if self._server.started:
-            log.info("api_server_started", url=self.url)
-            self.started.set()
 
 
 async def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -59,19 +59,27 @@ class VenueLimits:
     def _client(self, ip: str) -> ClientLimits:
         return self.clients.setdefault(ip, ClientLimits())
 
+    def _ban_check(self, c: ClientLimits, now_ms: int) -> BinanceReject | None:
+        """A 418 for a banned client, or for one that sends again before its Retry-After passed
+        for the STRIKES_TO_BAN-th time; otherwise None (and a client that waited is forgiven)."""
+        if c.banned_until_ms > now_ms:
+            return self._ban_reject(c, now_ms)
+        if c.backoff_until_ms <= now_ms:
+            c.strikes = 0
+            return None
+        c.strikes += 1
+        if c.strikes >= STRIKES_TO_BAN:
+            c.banned_until_ms = now_ms + self.config.ban_seconds * 1000
+            return self._ban_reject(c, now_ms)
+        return None
+
     def admit(self, ip: str, weight: int, now_ms: int) -> dict[str, str]:
         """Count a request's weight; raise a 429 or 418 BinanceReject when over; return headers."""
         c = self._client(ip)
         c.weight.roll(now_ms)
-        if c.banned_until_ms > now_ms:
-            raise self._ban_reject(c, now_ms)
-        if c.backoff_until_ms > now_ms:
-            c.strikes += 1
-            if c.strikes >= STRIKES_TO_BAN:
-                c.banned_until_ms = now_ms + self.config.ban_seconds * 1000
-                raise self._ban_reject(c, now_ms)
-        else:
-            c.strikes = 0
+        banned = self._ban_check(c, now_ms)
+        if banned is not None:
+            raise banned
         c.weight.used += weight
         if c.weight.used > self.config.weight_per_minute:
             retry = c.weight.retry_after_s(now_ms)
@@ -80,15 +88,8 @@ class VenueLimits:
 
     def storm(self, ip: str, now_ms: int, retry_after_s: int) -> BinanceReject:
         """An injected 429: still a ban (418) for a client that ignores the back-off it was told."""
-        c = self._client(ip)
-        if c.banned_until_ms > now_ms:
-            return self._ban_reject(c, now_ms)
-        if c.backoff_until_ms > now_ms:
-            c.strikes += 1
-            if c.strikes >= STRIKES_TO_BAN:
-                c.banned_until_ms = now_ms + self.config.ban_seconds * 1000
-                return self._ban_reject(c, now_ms)
-        return self.too_many(ip, now_ms, retry_after_s, self.headers(ip, now_ms))
+        banned = self._ban_check(self._client(ip), now_ms)
+        return banned or self.too_many(ip, now_ms, retry_after_s, self.headers(ip, now_ms))
 
     def too_many(self, ip: str, now_ms: int, retry_after_s: int, headers: dict[str, str]) -> BinanceReject:
         """A 429 (real or injected): the client must wait `retry_after_s` or collect a strike."""

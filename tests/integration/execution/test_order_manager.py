@@ -125,3 +125,19 @@ async def test_restart_replays_exactly_the_live_state(tmp_path: Path) -> None:
             assert (await replay(again.journal, use_snapshot=False)).state_hash() == live_hash_2
             nxt = await again.manager.place("mm", again.btc, Side.BUY, Decimal("0.001"), bid - 60)
             assert nxt.seq == 4  # ids continue after a restart, never reused
+
+
+async def test_slow_and_flaky_endpoints_never_produce_a_second_venue_order(tmp_path: Path) -> None:
+    # every layer below the order manager (gateway, endpoint pool, ccxt) must send a submit once
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+        await set_fault(sim, "latency", probability=0.5, params={"ms": 300})
+        await set_fault(sim, "http_error", probability=0.2, params={"status": 503})
+        bid = await _bid(r)
+        placed = [await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 50 - i) for i in range(12)]
+        await control(sim, "DELETE", "/control/faults")
+        for cid in placed:
+            await _settled(r, cid, OrderState.ACCEPTED, OrderState.REJECTED)
+        assert await control(sim, "GET", "/control/venues/alpha/duplicates") == {}
+        for cid in placed:
+            received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
+            assert len([x for x in received if x["order_id"] is not None]) <= 1

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 
 from nonstop.connectivity import ConnectivityError, OperationKind, OutcomeUnknownError
 from nonstop.sim.server import SimServer
 from nonstop.venues.port import VenueOrderStatus
-from tests.integration.venues.kit import BTC, HEDGE_MAX, limit_intent, venue_on
+from tests.integration.venues.kit import BTC, HEDGE_MAX, fast_config, limit_intent, venue_on
 from tests.simkit import control, running_sim, set_fault
 
 pytestmark = pytest.mark.timeout(30)
@@ -56,7 +57,9 @@ async def test_submit_whose_answer_is_lost_is_in_doubt_and_found_by_lookup_exact
 
 
 async def test_submit_is_never_hedged_even_when_slower_than_the_hedge_delay() -> None:
-    async with running_sim(venues=1) as sim, venue_on(sim) as rec:
+    base = fast_config()
+    quiet = replace(base, pool=replace(base.pool, remeasure_idle=None))  # no probe ping may hit the fault
+    async with running_sim(venues=1) as sim, venue_on(sim, config=quiet) as rec:
         fault = await set_fault(sim, "latency", params={"ms": int(HEDGE_MAX * 1000 * 2)})
         intent = limit_intent(1)
         t0 = time.monotonic()

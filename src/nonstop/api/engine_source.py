@@ -1,0 +1,515 @@
+"""`EngineSource` / `EngineControls`: the API's two ports implemented over a running engine.
+
+They read an engine-like object (see `EngineLike`) and never change it except through `halt`.
+Parts the engine may not have yet are optional and read with `getattr`:
+
+    engine.metrics      nonstop.monitor.Metrics      - absent: an empty registry is served
+    engine.alerts       nonstop.monitor.AlertManager - absent: no alerts
+    engine.readiness    nonstop.monitor.Readiness    - absent: derived from engine.status
+    engine.degradation  .level / .reason / .since    - absent: "normal" while trading, else "halted"
+    engine.halt(reason) async kill switch            - absent: see EngineControls.halt
+    engine.marks        {"venue:BASE/QUOTE": Decimal} marks for equity - absent: last fill prices
+
+Every string is scrubbed of the engine's secrets (API keys and secrets from the credential
+environment variables, alert channel URLs, the journal DSN) before it leaves (invariant 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, get_args
+
+import structlog
+from fastapi import FastAPI
+
+from nonstop.api.app import create_app
+from nonstop.api.series import Series
+from nonstop.api.views import (
+    AlertEventView,
+    AlertsView,
+    AlertView,
+    BalanceView,
+    DegradationLevel,
+    DegradationView,
+    EndpointView,
+    FillView,
+    HaltResult,
+    LatencySeries,
+    OrderView,
+    PositionView,
+    SeriesView,
+    StatusView,
+    VenueView,
+)
+from nonstop.clock import Clock, LiveClock
+from nonstop.config import Settings
+from nonstop.errors import NonstopError
+from nonstop.model import ClientOrderId, EngineState, InstrumentId
+from nonstop.monitor import CONTENT_TYPE, AlertLevel, Liveness, Metrics, Scrubber
+from nonstop.monitor.errors import MonitorError
+from nonstop.sim.server import DEMO_CREDENTIALS
+from nonstop.venues.port import VenuePort
+
+log = structlog.get_logger("nonstop.api.engine")
+_LEVELS = frozenset(get_args(DegradationLevel))
+_QUIET_ALERT_KINDS = frozenset({"delivered", "digested"})  # delivery bookkeeping, not news for a trader
+_MARK_SCAN_LIMIT = 5000  # fills looked at (newest first) to find a mark per asset
+
+
+class _StatusLike(Protocol):
+    phase: str
+    reconciled: bool
+    venues_connected: dict[str, bool]
+
+
+class EngineLike(Protocol):
+    """What the adapters need of the engine (`nonstop.engine.Engine` has it after start-up)."""
+
+    settings: Settings
+    status: _StatusLike
+    state: EngineState | None
+    venues: Mapping[str, VenuePort]
+    manager: Any  # OrderManager | None: `await manager.cancel(ClientOrderId)`
+
+
+@dataclass(slots=True)
+class HaltSwitch:
+    """The kill switch's latch, shared by `EngineControls` (sets it) and `EngineSource` (shows it).
+
+    Until the engine has `halt()`, its strategy loop should skip placing orders while `halted`.
+    """
+
+    halted: bool = False
+    reason: str = ""
+    since: datetime | None = None
+
+    def engage(self, reason: str, at: datetime) -> None:
+        if not self.halted:
+            self.halted, self.reason, self.since = True, reason, at
+
+
+def known_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every secret the engine's config points at: credentials, alert channel URLs, journal DSN."""
+    env = os.environ if environ is None else environ
+    found: list[str] = []
+    for venue in settings.engine.venues:
+        key, secret = env.get(f"{venue.credentials_env}_API_KEY"), env.get(f"{venue.credentials_env}_API_SECRET")
+        if key and secret:
+            found += [key, secret]
+        elif venue.credentials_env == "NONSTOP_SIM":
+            found += list(DEMO_CREDENTIALS)
+    found += [env.get(c.url_env, "") for c in settings.monitor.alerts.channels]
+    found.append(env.get(settings.engine.journal.dsn_env, ""))
+    return [s for s in found if s]
+
+
+def _text(value: Any) -> str:
+    for attr in ("value", "name"):
+        inner = getattr(value, attr, None)
+        if isinstance(inner, str):
+            return inner.lower()
+    return str(value).lower()
+
+
+class EngineSource:
+    """`DashboardSource` over an engine; samples latency and equity series in `run()`."""
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        *,
+        switch: HaltSwitch | None = None,
+        clock: Clock | None = None,
+        sample_interval_s: float = 1.0,
+        series_len: int = 900,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if sample_interval_s <= 0:
+            raise ValueError("sample_interval_s must be > 0")
+        self._engine = engine
+        self.switch = switch or HaltSwitch()
+        self._clock: Clock = clock or getattr(engine, "clock", None) or LiveClock()
+        self._interval = sample_interval_s
+        self._series_len = series_len
+        self._scrubber = Scrubber(known_secrets(engine.settings, environ))
+        self._liveness = Liveness(self._clock)
+        self._own_metrics: Metrics | None = None
+        self._latency: dict[tuple[str, str], Series] = {}
+        self._equity = Series(series_len)
+        self._unpriced: list[str] = []
+        quote = engine.settings.engine.strategy.symbol.split("/")[1]
+        self.equity_currency = quote
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def scrub(self, text: str) -> str:
+        return self._scrubber.scrub(text)
+
+    @property
+    def _state(self) -> EngineState | None:
+        return self._engine.state
+
+    # ---- DashboardSource -----------------------------------------------------------------------
+
+    def status(self) -> StatusView:
+        st = self._engine.status
+        return StatusView(
+            phase=st.phase,
+            reconciled=st.reconciled,
+            ready=self.readiness()[0] == 200,
+            halted=self.switch.halted or self._engine_halted(),
+            instance=self._engine.settings.engine.instance,
+        )
+
+    def _engine_halted(self) -> bool:
+        d = getattr(self._engine, "degradation", None)
+        return d is not None and _text(getattr(d, "level", "")) == "halted"
+
+    def degradation(self) -> DegradationView:
+        if self.switch.halted:
+            return DegradationView(level="halted", reason=f"kill switch: {self.switch.reason}", since=self.switch.since)
+        d = getattr(self._engine, "degradation", None)
+        if d is not None:
+            raw = _text(getattr(d, "level", "unknown")).replace("-", "_").replace(" ", "_")
+            level = raw if raw in _LEVELS else "unknown"
+            reason = str(getattr(d, "reason", "") or "")
+            if level == "unknown":
+                reason = f"level {raw!r}: {reason}"
+            since = getattr(d, "since", None)
+            return DegradationView(level=level, reason=reason, since=since if isinstance(since, datetime) else None)
+        phase = self._engine.status.phase
+        if phase != "trading":
+            return DegradationView(level="halted", reason=f"not trading: engine is {phase}")
+        return DegradationView(level="normal", reason="trading normally")
+
+    def venues(self) -> list[VenueView]:
+        out = []
+        connected = self._engine.status.venues_connected
+        for name, venue in sorted(self._engine.venues.items()):
+            pool = getattr(getattr(venue, "gateway", None), "pool", None)
+            if pool is None:
+                out.append(VenueView(name=name, connected=bool(connected.get(name)), breaker="unknown", endpoints=[]))
+                continue
+            endpoints = [
+                EndpointView(
+                    url=snap.url,
+                    health=_text(snap.health),
+                    breaker=_text(pool.breaker.endpoint(snap.url).state),
+                    latency_ms=None if snap.ewma is None else round(snap.ewma * 1000, 3),
+                    p99_ms=None if snap.tail is None else round(snap.tail * 1000, 3),
+                    error_rate=round(snap.error_rate, 4),
+                    in_flight=snap.in_flight,
+                )
+                for snap in pool.snapshot()
+            ]
+            out.append(
+                VenueView(
+                    name=name,
+                    connected=bool(connected.get(name)),
+                    breaker=_text(pool.breaker.state),
+                    endpoints=endpoints,
+                )
+            )
+        return out
+
+    def orders(self) -> list[OrderView]:
+        state = self._state
+        if state is None:
+            return []
+        return [
+            OrderView(
+                client_order_id=o.client_order_id.value,
+                venue=o.instrument_id.venue,
+                instrument=o.instrument_id.symbol,
+                side=_text(o.side),
+                order_type=_text(o.order_type),
+                price=None if o.price is None else str(o.price),
+                quantity=str(o.quantity),
+                filled=str(o.filled_qty),
+                state=_text(o.state),
+            )
+            for o in sorted(state.open_orders(), key=lambda o: (o.client_order_id.instance, o.client_order_id.seq))
+        ]
+
+    def positions(self) -> list[PositionView]:
+        state = self._state
+        if state is None:
+            return []
+        out = []
+        for key, qty in sorted(state.positions.items()):
+            iid = InstrumentId.parse(key)
+            out.append(PositionView(venue=iid.venue, instrument=iid.symbol, quantity=str(qty)))
+        return out
+
+    def balances(self) -> list[BalanceView]:
+        state = self._state
+        if state is None:
+            return []
+        return [
+            BalanceView(venue=venue, asset=asset, free=str(b.free), locked=str(b.locked), total=str(b.free + b.locked))
+            for venue, assets in sorted(state.balances.items())
+            for asset, b in sorted(assets.items())
+            if b.free + b.locked != 0
+        ]
+
+    def fills(self, limit: int) -> list[FillView]:
+        state = self._state
+        if state is None:
+            return []
+        out = []
+        for fill in reversed(state.fills.values()):  # insertion order is arrival order
+            order = state.orders.get(fill.client_order_id.value)
+            if order is None:
+                continue
+            out.append(
+                FillView(
+                    ts=fill.ts,
+                    venue=order.instrument_id.venue,
+                    instrument=order.instrument_id.symbol,
+                    client_order_id=fill.client_order_id.value,
+                    side=_text(order.side),
+                    price=str(fill.price),
+                    quantity=str(fill.quantity),
+                    fee=str(fill.fee),
+                    fee_asset=fill.fee_asset,
+                    liquidity=_text(fill.liquidity),
+                    trade_id=str(fill.trade_id.value),
+                )
+            )
+            if len(out) >= limit:
+                break
+        return sorted(out, key=lambda f: f.ts, reverse=True)
+
+    def alerts(self, limit: int) -> AlertsView:
+        manager = getattr(self._engine, "alerts", None)
+        if manager is None:
+            return AlertsView(active=[], recent=[])
+        active = [
+            AlertView(
+                key=a.key,
+                level=a.level.label,
+                title=a.title,
+                body=a.body,
+                status=a.status.value,
+                first_seen=a.first_seen,
+                last_seen=a.last_seen,
+                count=a.count,
+            )
+            for a in manager.active()
+        ]
+        recent: list[AlertEventView] = []
+        for t in reversed(manager.history()):
+            if t.kind.value in _QUIET_ALERT_KINDS:
+                continue
+            recent.append(
+                AlertEventView(
+                    at=t.at,
+                    kind=t.kind.value,
+                    key=t.key,
+                    level=t.level.label,
+                    title=t.alert.title if t.alert else "",
+                    detail=t.detail,
+                )
+            )
+            if len(recent) >= limit:
+                break
+        return AlertsView(active=active, recent=recent)
+
+    def series(self) -> SeriesView:
+        return SeriesView(
+            latency=[
+                LatencySeries(venue=v, endpoint=e, points=s.points()) for (v, e), s in sorted(self._latency.items())
+            ],
+            equity=self._equity.points(),
+            equity_currency=self.equity_currency,
+            unpriced_assets=list(self._unpriced),
+        )
+
+    def metrics(self) -> tuple[bytes, str]:
+        m = getattr(self._engine, "metrics", None)
+        if m is None:
+            if self._own_metrics is None:
+                self._own_metrics = Metrics()
+            m = self._own_metrics
+        return m.render(), CONTENT_TYPE
+
+    def liveness(self) -> dict[str, Any]:
+        return {**self._liveness.body(), "phase": self._engine.status.phase}
+
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        r = getattr(self._engine, "readiness", None)
+        if r is not None:
+            code, body = r.response()
+            return int(code), dict(body)
+        st = self._engine.status
+        reasons = []
+        if st.phase != "trading":
+            reasons.append(f"phase: engine is {st.phase}")
+        if not st.reconciled:
+            reasons.append("reconciled: not reconciled yet")
+        if self.switch.halted:
+            reasons.append(f"trading: halted ({self.switch.reason})")
+        if not any(st.venues_connected.values()):
+            reasons.append("venues: none connected")
+        body = {"ready": not reasons, "reasons": reasons, "phase": st.phase, "venues": dict(st.venues_connected)}
+        return (200 if not reasons else 503), body
+
+    # ---- sampling ------------------------------------------------------------------------------
+
+    def sample(self) -> None:
+        """Append one point to every series (latency per endpoint, equity)."""
+        t = self._clock.now().timestamp()
+        for venue in self.venues():
+            for ep in venue.endpoints:
+                if ep.latency_ms is not None:
+                    key = (venue.name, ep.url)
+                    if key not in self._latency:
+                        self._latency[key] = Series(self._series_len)
+                    self._latency[key].add(t, ep.latency_ms)
+        equity = self.equity()
+        if equity is not None:
+            self._equity.add(t, float(equity))
+
+    def _marks(self, state: EngineState) -> dict[str, Decimal]:
+        """Price in the equity currency per asset: engine.marks first, else the latest fill price."""
+        quote = self.equity_currency
+        marks: dict[str, Decimal] = {quote: Decimal(1)}
+        given = getattr(self._engine, "marks", None) or {}
+        for key, price in given.items():
+            symbol = key.split(":", 1)[-1]
+            base, _, q = symbol.partition("/")
+            if q == quote:
+                marks.setdefault(base, Decimal(price))
+        wanted = {a for assets in state.balances.values() for a in assets} - set(marks)
+        for n, fill in enumerate(reversed(state.fills.values())):
+            if not wanted or n >= _MARK_SCAN_LIMIT:
+                break
+            order = state.orders.get(fill.client_order_id.value)
+            if order is not None and order.instrument_id.quote == quote and order.instrument_id.base in wanted:
+                marks[order.instrument_id.base] = fill.price
+                wanted.discard(order.instrument_id.base)
+        return marks
+
+    def equity(self) -> Decimal | None:
+        """Total balances valued in the equity currency (assets without a mark are left out)."""
+        state = self._state
+        if state is None or not state.balances:
+            return None
+        marks = self._marks(state)
+        total, unpriced = Decimal(0), set()
+        for assets in state.balances.values():
+            for asset, b in assets.items():
+                amount = b.free + b.locked
+                if asset in marks:
+                    total += amount * marks[asset]
+                elif amount:
+                    unpriced.add(asset)
+        self._unpriced = sorted(unpriced)
+        return total
+
+    async def run(self) -> None:
+        """Sample every `sample_interval_s` until cancelled; a failed sample is logged, not fatal."""
+        while True:
+            try:
+                self.sample()
+            except (NonstopError, ArithmeticError, LookupError, ValueError) as err:
+                log.error("dashboard_sample_failed", error=self.scrub(repr(err)))
+            await self._clock.sleep(self._interval)
+
+
+class EngineControls:
+    """`Controls` over an engine: the kill switch."""
+
+    def __init__(self, engine: EngineLike, switch: HaltSwitch, *, cancel_timeout_s: float = 10.0) -> None:
+        self._engine = engine
+        self.switch = switch
+        self._clock: Clock = getattr(engine, "clock", None) or LiveClock()
+        self._cancel_timeout_s = cancel_timeout_s
+        self._lock = asyncio.Lock()
+
+    async def halt(self, reason: str) -> HaltResult:
+        """Halt trading: with `engine.halt`, delegate to it; without, latch the switch, mark the engine
+        not ready (and raise a critical alert) if it has readiness (and alerts), and cancel every open
+        order through the order manager, time-boxed. Returns what was canceled and what is still open."""
+        async with self._lock:
+            engine = self._engine
+            at = self._clock.now()
+            state = engine.state
+            before = [o.client_order_id for o in state.open_orders()] if state is not None else []
+            self.switch.engage(reason, at)
+            engine_halt = getattr(engine, "halt", None)
+            detail = ""
+            if callable(engine_halt):
+                await engine_halt(reason)
+                stopped = True
+            else:
+                stopped = False
+                detail = "strategies keep running until the engine honours the halt switch (engine.halt missing)"
+                self._announce(reason, len(before))
+                detail += await self._cancel_all(before)
+            canceled = [c.value for c in before if state is not None and not state.order(c).state.is_open]
+            pending = [o.client_order_id.value for o in state.open_orders()] if state is not None else []
+            log.warning("halted", reason=reason, canceled=len(canceled), pending=len(pending), strategy_stopped=stopped)
+            return HaltResult(
+                halted=True,
+                reason=reason,
+                at=at,
+                canceled=canceled,
+                pending=pending,
+                strategy_stopped=stopped,
+                detail=detail,
+            )
+
+    def _announce(self, reason: str, open_orders: int) -> None:
+        readiness = getattr(self._engine, "readiness", None)
+        if readiness is not None:
+            readiness.set_trading_enabled(False, f"halted: {reason}")
+        alerts = getattr(self._engine, "alerts", None)
+        if alerts is not None:
+            try:
+                alerts.raise_(
+                    "trading_halted",
+                    AlertLevel.CRITICAL,
+                    "Trading halted by the kill switch",
+                    f"reason: {reason}; open orders at halt: {open_orders}",
+                )
+            except MonitorError as err:
+                log.error("halt_alert_failed", error=str(err))
+
+    async def _cancel_all(self, cids: list[ClientOrderId]) -> str:
+        manager = self._engine.manager
+        if manager is None:
+            return "; the engine is not trading yet: nothing to cancel"
+        failed = 0
+        try:
+            async with asyncio.timeout(self._cancel_timeout_s):
+                for cid in cids:
+                    try:
+                        await manager.cancel(cid)
+                    except NonstopError as err:  # one bad order must not stop the others from being canceled
+                        failed += 1
+                        log.error("halt_cancel_failed", client_order_id=cid.value, error=repr(err))
+        except TimeoutError:
+            log.warning("halt_cancel_timed_out", seconds=self._cancel_timeout_s)
+            return f"; cancels timed out after {self._cancel_timeout_s:g}s"
+        return f"; {failed} cancel(s) failed" if failed else ""
+
+
+def create_engine_app(
+    engine: EngineLike,
+    *,
+    token: str | None,
+    bind_host: str = "127.0.0.1",
+    stream_interval_s: float = 1.0,
+    sample_interval_s: float = 1.0,
+) -> FastAPI:
+    """The API and dashboard app for `engine` (what the engine calls; serve it with `serve`)."""
+    switch = HaltSwitch()
+    source = EngineSource(engine, switch=switch, sample_interval_s=sample_interval_s)
+    controls = EngineControls(engine, switch)
+    return create_app(source, controls, token=token, bind_host=bind_host, stream_interval_s=stream_interval_s)
