@@ -24,7 +24,14 @@ from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
-from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
+from nonstop.model import AlertRecorded, ClientOrderIdFactory, EngineState, InstrumentId
+from nonstop.monitor.alert_model import AlertLevel, AlertTransition
+from nonstop.monitor.alerts import AlertManager
+from nonstop.monitor.event_watch import EventWatch
+from nonstop.monitor.health import Readiness
+from nonstop.monitor.metrics import Metrics
+from nonstop.monitor.sampler import SystemSampler
+from nonstop.monitor.scrub import Scrubber
 from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
 from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
 from nonstop.strategy.quoter import TwoSidedQuoter
@@ -74,7 +81,13 @@ class Engine:
         self.recorder: Recorder | None = None
         self.venues: dict[str, VenuePort] = {}
         self.manager: OrderManager | None = None
+        self.metrics = Metrics()
+        self.readiness = Readiness(self.clock)
+        self.alerts: AlertManager | None = None
+        self.halted: str | None = None  # the reason, once the kill switch was pulled
         self._stream_down: set[str] = set()
+        self._secrets: list[str] = []
+        self._alert_log: asyncio.Queue[AlertTransition] | None = None
 
     # ----------------------------------------------------------------- wiring
     def _venue(self, cfg: EngineVenue) -> BinanceVenue:
@@ -86,6 +99,7 @@ class Engine:
             if self.sim is None or cfg.name not in self.sim.venues:
                 raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
             urls = self.sim.venues[cfg.name].urls
+        self._secrets += [creds.api_key, creds.secret]
         configs = [ccxt_config(u, creds.api_key, creds.secret) for u in urls]
         for c in configs:
             c["options"]["recvWindow"] = self.settings.engine.recv_window_ms
@@ -118,6 +132,7 @@ class Engine:
             last_alive = None  # when the previous run last wrote: no submit of it can be younger
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
+            await self._start_monitoring(stack, recorder)
             manager = self.manager = OrderManager(
                 recorder,
                 venues,
@@ -145,12 +160,77 @@ class Engine:
                         tg.create_task(self._reconcile_forever(reconciler, venues, strategy), name="reconcile")
                         tg.create_task(self._strategy_loop(venues, manager, strategy), name="strategy")
                         tg.create_task(self._snapshots(recorder), name="snapshots")
+                        tg.create_task(self._journal_alerts(recorder), name="alert-journal")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
                 self.status.phase = "stopping"
                 await self._stop(manager, recorder)
         self.status.phase = "stopped"
+
+    # ------------------------------------------------------------ monitoring
+    async def _start_monitoring(self, stack: contextlib.AsyncExitStack, recorder: Recorder) -> None:
+        """Alerts (their history journaled), system metrics, and metrics/alerts from every event."""
+        self._alert_log = asyncio.Queue(maxsize=1000)
+        self.alerts = AlertManager.from_settings(
+            self.settings.monitor.alerts,
+            clock=self.clock,
+            journal_sink=self._alert_sink,
+            scrubber=Scrubber(self._secrets),
+        )
+        await self.alerts.start()
+        stack.push_async_callback(self.alerts.close)
+        await stack.enter_async_context(SystemSampler(self.metrics, clock=self.clock, data_dir=self.settings.data_dir))
+        state = recorder.state
+
+        def venue_of(cid: str) -> str:
+            order = state.orders.get(cid)
+            return order.instrument_id.venue if order is not None else "unknown"
+
+        recorder.listeners.append(EventWatch(self.metrics, self.alerts, venue_of).on_event)
+        self.readiness.set_leader(True, "single instance (no HA lease configured)")
+        self.readiness.set_trading_enabled(True)
+
+    def _alert_sink(self, transition: AlertTransition) -> None:
+        if self._alert_log is None:
+            return
+        try:
+            self._alert_log.put_nowait(transition)
+        except asyncio.QueueFull:
+            log.error("alert_journal_queue_full", key=transition.key, kind=transition.kind.value)
+
+    async def _journal_alerts(self, recorder: Recorder) -> None:
+        assert self._alert_log is not None
+        while True:
+            t = await self._alert_log.get()
+            await recorder.record(
+                AlertRecorded(
+                    ts=t.at,
+                    key=t.key,
+                    level=t.level.label,
+                    transition=t.kind.value,
+                    title=t.alert.title if t.alert else "",
+                    detail=t.detail,
+                )
+            )
+
+    def _alert(self, key: str, level: AlertLevel, title: str, body: str = "") -> None:
+        if self.alerts is not None:
+            self.alerts.raise_(key, level, title, body)
+
+    def _clear(self, key: str, body: str) -> None:
+        if self.alerts is not None:
+            self.alerts.resolve(key, body)
+
+    async def halt(self, reason: str) -> None:
+        """The kill switch: stop the strategy and cancel every open order of this instance."""
+        self.halted = reason
+        self.readiness.set_trading_enabled(False, f"halted: {reason}")
+        self._alert("halted", AlertLevel.CRITICAL, "trading halted", reason)
+        log.warning("halted", reason=reason)
+        if self.manager is not None and self.state is not None:
+            for order in self.state.open_orders():
+                await self.manager.cancel(order.client_order_id)
 
     # --------------------------------------------------------------- phases
     async def _connect(self, venues: dict[str, VenuePort]) -> None:
@@ -162,10 +242,19 @@ class Engine:
                     await venue.connect()
                 except ConnectivityError as err:
                     log.warning("venue_unreachable", venue=name, error=str(err), retry_in_s=backoff)
+                    self.readiness.set_venue_ok(name, False, str(err))
+                    self._alert(
+                        f"venue_unreachable:{name}",
+                        AlertLevel.CRITICAL,
+                        f"venue {name} unreachable",
+                        f"{err}; retrying in {backoff:.1f} s",
+                    )
                     await self.clock.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
                 self.status.venues_connected[name] = True
+                self.readiness.set_venue_ok(name, True)
+                self._clear(f"venue_unreachable:{name}", "connected")
                 log.info("venue_connected", venue=name, instruments=len(venue.instruments()))
                 break
 
@@ -186,6 +275,7 @@ class Engine:
             passes += 1
             if all(r.clean for r in results):
                 self.status.reconciled = True
+                self.readiness.set_reconciled(True)
                 log.info("reconcile_clean", passes=passes)
                 return
             if all(not r.errors for r in results) and passes >= CLEAN_PASSES_TRIES:
@@ -202,6 +292,7 @@ class Engine:
             for name, venue in venues.items():
                 result = await reconciler.reconcile(name, self._instruments(venue, strategy))
                 self.status.reconciled = result.clean
+                self.readiness.set_reconciled(result.clean, "; ".join(result.errors))
 
     async def _stream_fills(self, venue: VenuePort, manager: OrderManager, strategy: TwoSidedQuoter) -> None:
         backoff = 0.5
@@ -210,11 +301,19 @@ class Engine:
                 fills = await venue.watch_fills()
             except ConnectivityError as err:
                 self._stream_down.add(venue.name)
+                self._alert(
+                    f"user_stream_down:{venue.name}",
+                    AlertLevel.WARNING,
+                    f"user-data stream of {venue.name} is down",
+                    f"{err}; REST polling stands in",
+                )
                 log.warning("user_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
                 await self.clock.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
-            self._stream_down.discard(venue.name)
+            if venue.name in self._stream_down:
+                self._stream_down.discard(venue.name)
+                self._clear(f"user_stream_down:{venue.name}", "stream restored")
             backoff = 0.5
             orphans = await manager.apply_fills(fills)
             for fill in orphans:
@@ -242,6 +341,9 @@ class Engine:
         view = StrategyView(strategy.id, self.state, instruments)
         interval = self.settings.engine.strategy.interval_s
         while True:
+            if self.halted is not None:
+                await self.clock.sleep(interval)
+                continue
             for iid in strategy.instruments:
                 try:
                     quote = await venues[iid.venue].quote(iid)

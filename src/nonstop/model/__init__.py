@@ -6,6 +6,7 @@ No I/O and no adapter imports here; prices and quantities are `Decimal`, times a
 from nonstop.model.balance import Balance
 from nonstop.model.events import (
     EVENT_SCHEMA_VERSION,
+    AlertRecorded,
     BalanceChanged,
     BalanceSnapshot,
     DifferenceKind,
@@ -40,6 +41,7 @@ from nonstop.model.state import EngineState, fill_key
 __all__ = [
     "EVENT_SCHEMA_VERSION",
     "TRANSITIONS",
+    "AlertRecorded",
     "Balance",
     "BalanceChanged",
     "BalanceSnapshot",

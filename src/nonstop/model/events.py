@@ -222,7 +222,22 @@ class ReconcileDifference(Event):
     client_order_id: ClientOrderId | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertRecorded(Event):
+    """One step in an alert's life (raised, escalated, sent, resolved, ...), kept for the record.
+
+    The engine's state ignores it: alert history lives in the journal, not in the fold.
+    """
+
+    key: str
+    level: str
+    transition: str
+    title: str = ""
+    detail: str = ""
+
+
 for _cls in (
+    AlertRecorded,
     OrderIntent,
     OrderSubmitted,
     OrderAccepted,

@@ -31,6 +31,7 @@ from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
 from nonstop.model.balance import Balance
 from nonstop.model.codec import decode_decimal
 from nonstop.model.events import (
+    AlertRecorded,
     BalanceChanged,
     BalanceSnapshot,
     Event,
@@ -122,6 +123,8 @@ class EngineState:
             venue[event.asset] = Balance(event.asset, event.free, event.locked)
         elif isinstance(event, ReconcileDifference):
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
+        elif isinstance(event, AlertRecorded):
+            pass  # the alert history is the journal itself; the trading state does not change
         else:
             raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")
         if seq is not None:

@@ -32,11 +32,11 @@ def engine_settings(data_dir: Path, *, interval_s: float = 0.2, endpoints: int =
     )
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(predicate: Callable[[], bool], within: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
         await asyncio.sleep(0.05)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 
@@ -65,10 +66,13 @@ async def hub_on(sim: SimServer, venues: list[str], seen: list[ConsensusQuote]) 
                 await task
 
 
-async def wait_for(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
+async def wait_for(check: Callable[[], bool], within: float) -> None:
+    """Wait until `check()` holds, or fail naming the timeout."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.05)
 
 
 def status(c: ConsensusQuote, source: str) -> SourceStatus | None:

@@ -81,7 +81,7 @@ def test_create_app_short_token_refused_without_echoing_it() -> None:
     assert "short-secret" not in str(err.value)
 
 
-@pytest.mark.parametrize("path", READ_ROUTES + ["/api/stream", "/docs"])
+@pytest.mark.parametrize("path", [*READ_ROUTES, "/api/stream", "/docs"])
 async def test_bound_elsewhere_every_route_without_token_401(path: str) -> None:
     app = create_app(FakeSource(), FakeControls(), token=TOKEN, bind_host="0.0.0.0")
     async with client(app, "10.0.0.5") as c:

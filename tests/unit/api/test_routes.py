@@ -22,7 +22,8 @@ async def test_routes_return_the_source_data() -> None:
     assert orders[0]["client_order_id"] == "ns-a1-mm-1" and orders[0]["price"] == "60000.1"
     assert degradation["level"] == "reduce_only" and "breaker open" in degradation["reason"]
     assert alerts["active"][0]["key"] == "latency_rising:binance-a"
-    assert set(snap) >= {"status", "degradation", "venues", "orders", "positions", "balances", "fills", "alerts", "series"}
+    wanted = {"status", "degradation", "venues", "orders", "positions", "balances", "fills", "alerts", "series"}
+    assert set(snap) >= wanted
 
 
 async def test_fills_limit_validated() -> None:

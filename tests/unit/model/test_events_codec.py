@@ -8,6 +8,7 @@ import pytest
 
 from nonstop.errors import ModelError
 from nonstop.model import (
+    AlertRecorded,
     Balance,
     BalanceChanged,
     BalanceSnapshot,
@@ -60,6 +61,8 @@ def one_of_each() -> list[Event]:
         BalanceChanged(ts=TS, venue="binance-a", asset="BTC", free=Decimal("0.1")),
         ReconcileDifference(ts=TS, venue="binance-a", kind=DifferenceKind.MISSED_FILL, detail="trade 77",
                             client_order_id=COID),
+        AlertRecorded(ts=TS, key="venue_down:binance-a", level="critical", transition="raised",
+                      title="binance-a unreachable", detail="3 failed connects in 10 s"),
     ]
 
 

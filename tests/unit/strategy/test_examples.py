@@ -36,7 +36,8 @@ def test_market_maker_flat_quotes_both_sides_around_consensus() -> None:
 def test_market_maker_long_inventory_skews_quotes_down_and_stops_buying_at_max() -> None:
     mm = maker()
     half = mm.on_market(consensus("60000"), view("0.005"))
-    assert [p.price for p in half if isinstance(p, Place)] == [D("59925.01"), D("60044.99")]  # center 59985 = 60000 - 2.5 bps
+    # center 59985 = 60000 - 2.5 bps (half inventory x 5 bps skew), then +-10 bps
+    assert [p.price for p in half if isinstance(p, Place)] == [D("59925.01"), D("60044.99")]
     full = mm.on_market(consensus("60000"), view("0.01"))
     assert [p.side for p in full if isinstance(p, Place)] == [Side.SELL]
 
