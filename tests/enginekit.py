@@ -47,12 +47,12 @@ def venue_for(sim: SimServer, name: str = "alpha", *, timeout_ms: int = 1500, en
 
 @asynccontextmanager
 async def rig(sim: SimServer, path: Path, *, venue_class: type[BinanceVenue] = BinanceVenue,
-              timeout_ms: int = 1500) -> AsyncIterator[Rig]:
+              timeout_ms: int = 1500, endpoints: int = 1) -> AsyncIterator[Rig]:
     journal = SQLiteJournal(path, durability=Durability.FSYNC)
     await journal.open()
     state = await replay(journal)
     recorder = Recorder(journal, state, 1)
-    venue = venue_for(sim, venue_class=venue_class, timeout_ms=timeout_ms)
+    venue = venue_for(sim, venue_class=venue_class, timeout_ms=timeout_ms, endpoints=endpoints)
     await venue.connect()
     clock = LiveClock()
     manager = OrderManager(recorder, {"alpha": venue}, ClientOrderIdFactory(INSTANCE, state.max_order_seq(INSTANCE)),

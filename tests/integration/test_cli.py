@@ -65,3 +65,36 @@ def test_bad_config_exits_with_a_message_naming_the_key(tmp_path: Path) -> None:
 def test_chaos_cli_reports_an_unreachable_simulator() -> None:
     result = _chaos("http://127.0.0.1:9", "list")
     assert result.returncode == 1 and "cannot reach the simulator's control API" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_trades_on_the_embedded_simulator_and_status_reports_it(tmp_path: Path) -> None:
+    config = tmp_path / "nonstop.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}"\n[sim]\ncontrol_port = 0\ntick_ms = 50\n'
+        '[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n'
+        '[[sim.venues]]\nname = "binance-b"\nports = [0]\n'
+        '[engine.strategy]\ninterval_s = 0.2\n'
+    )
+    run = subprocess.run([*NONSTOP, "run", "--config", str(config), "--duration", "12"], capture_output=True,
+                         text=True, timeout=90, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "trading" in run.stderr
+    status = subprocess.run([*NONSTOP, "status", "--config", str(config), "--json"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["journal"]["last_seq"] > 10 and data["orders"]["by_state"]
+    assert data["orders"]["open"] == []  # canceled on the clean stop
+    assert "binance-a" in data["balances"]
+    text = subprocess.run([*NONSTOP, "status", "--config", str(config)], capture_output=True, text=True,
+                          timeout=60, check=False).stdout
+    assert "journal   sqlite" in text and "orders" in text
+
+
+def test_status_without_a_journal_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "nonstop.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n')
+    result = subprocess.run([*NONSTOP, "status", "--config", str(config)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 1 and "no journal at" in result.stderr

@@ -7,6 +7,8 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from nonstop.journal import replay
 from nonstop.model import ClientOrderId, OrderIntent, OrderState, OrderType, Side
 from nonstop.venues.binance import BinanceVenue
@@ -127,9 +129,12 @@ async def test_restart_replays_exactly_the_live_state(tmp_path: Path) -> None:
             assert nxt.seq == 4  # ids continue after a restart, never reused
 
 
-async def test_slow_and_flaky_endpoints_never_produce_a_second_venue_order(tmp_path: Path) -> None:
-    # every layer below the order manager (gateway, endpoint pool, ccxt) must send a submit once
-    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+@pytest.mark.parametrize("endpoints", [1, 3])
+async def test_slow_and_flaky_endpoints_never_produce_a_second_venue_order(tmp_path: Path, endpoints: int) -> None:
+    # every layer below the order manager (gateway, endpoint pool, ccxt) must send a submit once:
+    # a slow primary must never make a submit "hedged" onto another endpoint
+    async with running_sim(venues=1, endpoints=endpoints) as sim, \
+            rig(sim, tmp_path / "j.sqlite", endpoints=endpoints) as r:
         await set_fault(sim, "latency", probability=0.5, params={"ms": 300})
         await set_fault(sim, "http_error", probability=0.2, params={"status": 503})
         bid = await _bid(r)
