@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.strategy.degradation import DegradationSettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -122,6 +124,9 @@ class EngineVenue(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
     credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_SIM"
+    # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
+    # rate limiter and the degradation ladder's rate-limit share are measured against it
+    weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
 
 
 class JournalSettings(_Strict):
@@ -133,9 +138,14 @@ class JournalSettings(_Strict):
     snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
 
 
-class QuoterSettings(_Strict):
-    """The example two-sided quoter."""
+class StrategySettings(_Strict):
+    """The strategy the engine runs: `kind` picks it; the other keys are its parameters.
 
+    market_maker: inventory-skewed maker on the consensus price (fallback: wider, slower, smaller);
+    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter.
+    """
+
+    kind: Literal["market_maker", "trend", "quoter"] = "market_maker"
     id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
     venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
@@ -143,7 +153,22 @@ class QuoterSettings(_Strict):
     half_spread_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("1")
     requote_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("2")
     max_position: PositiveDecimal = Decimal("0.01")
+    # the strategy sees at most one market update per interval (the newest; older ones are conflated)
     interval_s: Annotated[float, Field(ge=0.05, le=3600)] = 0.5
+    skew_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")  # market_maker: mid shift at max_position
+    fast: Annotated[int, Field(ge=1, le=10_000)] = 10  # trend: fast EMA period (bars)
+    slow: Annotated[int, Field(ge=2, le=10_000)] = 30  # trend: slow EMA period (bars)
+    bar_s: Annotated[int, Field(ge=1, le=86_400)] = 60  # trend: bar length
+    slippage_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("10")  # trend: IOC limit through the mid
+
+    @model_validator(mode="after")
+    def _periods(self) -> StrategySettings:
+        if self.kind == "trend" and not self.fast < self.slow:
+            raise ValueError(f"trend needs fast < slow, got fast={self.fast} slow={self.slow}")
+        return self
+
+
+QuoterSettings = StrategySettings  # the name before strategies were selectable
 
 
 class EngineSettings(_Strict):
@@ -152,8 +177,12 @@ class EngineSettings(_Strict):
     venues: Annotated[list[EngineVenue], Field(min_length=1)] = Field(
         default_factory=lambda: [EngineVenue(name="binance-a")]
     )
+    # venues that only feed market data (consensus sources; no orders). None: with the embedded
+    # simulator, its venues that are not trading venues; otherwise none
+    data_venues: list[EngineVenue] | None = None
     journal: JournalSettings = JournalSettings()
-    strategy: QuoterSettings = QuoterSettings()
+    strategy: StrategySettings = StrategySettings()
+    degradation: DegradationSettings = DegradationSettings()
     reconcile_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0
     request_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 5000
     # Binance's recvWindow for signed requests: a request older than this is refused by the venue,
@@ -168,6 +197,9 @@ class EngineSettings(_Strict):
             raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names}")
         if len(set(names)) != len(names):
             raise ValueError(f"engine venue names must be unique, got {names}")
+        data = [v.name for v in self.data_venues or []]
+        if len(set(data)) != len(data) or set(data) & set(names):
+            raise ValueError(f"data_venues must be unique and not trading venues, got {data} (venues {names})")
         return self
 
 
@@ -226,6 +258,7 @@ class Settings(_Strict):
     sim: SimSettings = SimSettings()
     engine: EngineSettings = EngineSettings()
     monitor: MonitorSettings = MonitorSettings()
+    data: DataSettings = DataSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")

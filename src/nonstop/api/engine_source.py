@@ -8,6 +8,7 @@ Parts the engine may not have yet are optional and read with `getattr`:
     engine.readiness    nonstop.monitor.Readiness    - absent: derived from engine.status
     engine.degradation  .level / .reason / .since    - absent: "normal" while trading, else "halted"
     engine.halt(reason) async kill switch            - absent: see EngineControls.halt
+    engine.halted       str | None, the halt reason  - absent: only this API's HaltSwitch counts
     engine.marks        {"venue:BASE/QUOTE": Decimal} marks for equity - absent: last fill prices
 
 Every string is scrubbed of the engine's secrets (API keys and secrets from the credential
@@ -167,12 +168,17 @@ class EngineSource:
         )
 
     def _engine_halted(self) -> bool:
+        if isinstance(getattr(self._engine, "halted", None), str):
+            return True
         d = getattr(self._engine, "degradation", None)
         return d is not None and _text(getattr(d, "level", "")) == "halted"
 
     def degradation(self) -> DegradationView:
         if self.switch.halted:
             return DegradationView(level="halted", reason=f"kill switch: {self.switch.reason}", since=self.switch.since)
+        halted = getattr(self._engine, "halted", None)
+        if isinstance(halted, str):  # halted by other means than this API (engine.halted holds the reason)
+            return DegradationView(level="halted", reason=f"halted: {halted}")
         d = getattr(self._engine, "degradation", None)
         if d is not None:
             raw = _text(getattr(d, "level", "unknown")).replace("-", "_").replace(" ", "_")

@@ -132,7 +132,7 @@ class ApiServer:
                         await asyncio.wait([task])
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("api_server_failed", error=repr(task.exception()))
-        log.info("api_server_stopped", url=self.url)
+            log.info("api_server_stopped", url=self.url)
 
 
 async def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -5,10 +5,12 @@ No I/O and no adapter imports here; prices and quantities are `Decimal`, times a
 
 from nonstop.model.balance import Balance
 from nonstop.model.events import (
+    DEGRADATION_LEVELS,
     EVENT_SCHEMA_VERSION,
     AlertRecorded,
     BalanceChanged,
     BalanceSnapshot,
+    DegradationChanged,
     DifferenceKind,
     Event,
     OrderAccepted,
@@ -39,6 +41,7 @@ from nonstop.model.order import TRANSITIONS, Order, OrderState
 from nonstop.model.state import EngineState, fill_key
 
 __all__ = [
+    "DEGRADATION_LEVELS",
     "EVENT_SCHEMA_VERSION",
     "TRANSITIONS",
     "AlertRecorded",
@@ -47,6 +50,7 @@ __all__ = [
     "BalanceSnapshot",
     "ClientOrderId",
     "ClientOrderIdFactory",
+    "DegradationChanged",
     "DifferenceKind",
     "EngineState",
     "Event",

@@ -75,6 +75,12 @@ def _decode_balances(raw: Any) -> tuple[Balance, ...]:
     return tuple(out)
 
 
+def _decode_texts(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise TypeError("expected a list of strings")
+    return tuple(raw)
+
+
 def _exact(kind: type) -> Decoder:
     def decode(raw: Any) -> Any:
         if type(raw) is not kind:
@@ -109,6 +115,8 @@ def _codec_for(hint: Any) -> tuple[Encoder, Decoder, type | tuple[type, ...]]:
         return str, _text(InstrumentId.parse), hint
     if hint == tuple[Balance, ...]:
         return _encode_balances, _decode_balances, tuple
+    if hint == tuple[str, ...]:
+        return list, _decode_texts, tuple
     raise TypeError(f"no codec for field type {hint!r}")
 
 

@@ -236,8 +236,30 @@ class AlertRecorded(Event):
     detail: str = ""
 
 
+DEGRADATION_LEVELS = ("normal", "reduced_data", "fallback_strategy", "reduce_only", "halted")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DegradationChanged(Event):
+    """The degradation ladder moved from `old` to `new` (labels of `DEGRADATION_LEVELS`, best first);
+    `reasons` are what called for `new`, worst first (M11). The state keeps the current level."""
+
+    old: str
+    new: str
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        for name in ("old", "new"):
+            if getattr(self, name) not in DEGRADATION_LEVELS:
+                raise ModelError(
+                    f"DegradationChanged.{name}={getattr(self, name)!r} is not one of {DEGRADATION_LEVELS}"
+                )
+
+
 for _cls in (
     AlertRecorded,
+    DegradationChanged,
     OrderIntent,
     OrderSubmitted,
     OrderAccepted,

@@ -14,26 +14,34 @@ What it holds:
 - `balances`: per venue, per asset, as last reported;
 - `differences`: how many reconcile differences of each kind were recorded;
 - `order_seq`: the highest client order sequence used per instance (seeds the id factory);
+- `degradation`: the current degradation level, its reasons and since when (from the last
+  `DegradationChanged`; None until the first one, i.e. "normal");
 - `last_seq`: the journal sequence number of the last event applied.
 
 `canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
-sha256. Two states are the same state exactly when their hashes are equal.
+sha256. Two states are the same state exactly when their hashes are equal. The `degradation` key
+is present only once a `DegradationChanged` was folded in, so states (and snapshots) from before it
+existed keep their exact bytes and hash, and load unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
 from nonstop.model.balance import Balance
-from nonstop.model.codec import decode_decimal
+from nonstop.model.codec import decode_datetime, decode_decimal, encode_datetime
 from nonstop.model.events import (
+    DEGRADATION_LEVELS,
     AlertRecorded,
     BalanceChanged,
     BalanceSnapshot,
+    DegradationChanged,
     Event,
     OrderEvent,
     OrderFilled,
@@ -46,6 +54,28 @@ from nonstop.model.instrument import OrderType, Side, TimeInForce
 from nonstop.model.order import Order, OrderState
 
 STATE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationState:
+    """The degradation level the engine last recorded (a label of `DEGRADATION_LEVELS`)."""
+
+    level: str
+    reasons: tuple[str, ...]
+    since: datetime
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "reasons": list(self.reasons), "since": encode_datetime(self.since)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DegradationState:
+        if d["level"] not in DEGRADATION_LEVELS or not all(isinstance(r, str) for r in d["reasons"]):
+            raise ModelError(f"malformed degradation state {d!r}")
+        return cls(str(d["level"]), tuple(d["reasons"]), decode_datetime(d["since"]))
 
 
 def fill_key(instrument_id: InstrumentId, trade_id: TradeId) -> str:
@@ -103,6 +133,7 @@ class EngineState:
         self.balances: dict[str, dict[str, Balance]] = {}
         self.differences: dict[str, int] = {}
         self.order_seq: dict[str, int] = {}
+        self.degradation: DegradationState | None = None
         self.last_seq = 0
 
     # -- the fold -----------------------------------------------------------------------------
@@ -123,6 +154,8 @@ class EngineState:
             venue[event.asset] = Balance(event.asset, event.free, event.locked)
         elif isinstance(event, ReconcileDifference):
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
+        elif isinstance(event, DegradationChanged):
+            self.degradation = DegradationState(event.new, event.reasons, event.ts)
         elif isinstance(event, AlertRecorded):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
@@ -178,7 +211,7 @@ class EngineState:
     # -- serialisation ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "v": STATE_SCHEMA_VERSION,
             "last_seq": self.last_seq,
             "orders": {k: order_to_dict(o) for k, o in self.orders.items()},
@@ -191,6 +224,9 @@ class EngineState:
             "differences": dict(self.differences),
             "order_seq": dict(self.order_seq),
         }
+        if self.degradation is not None:  # absent until the first change: older states keep their hash
+            data["degradation"] = self.degradation.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EngineState:
@@ -213,6 +249,8 @@ class EngineState:
             }
             state.differences = {k: int(v) for k, v in data["differences"].items()}
             state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
+            if "degradation" in data:
+                state.degradation = DegradationState.from_dict(data["degradation"])
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -236,6 +274,7 @@ class EngineState:
         other.balances = {v: dict(a) for v, a in self.balances.items()}
         other.differences = dict(self.differences)
         other.order_seq = dict(self.order_seq)
+        other.degradation = self.degradation
         other.last_seq = self.last_seq
         return other
 

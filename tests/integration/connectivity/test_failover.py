@@ -33,7 +33,10 @@ async def test_blackholed_endpoint_reads_all_succeed_within_hedge_delay_plus_one
             await venue.quote(BTC)
             baseline.append(time.monotonic() - t0)
         round_trip = max(baseline)
-        fault = await set_fault(sim, "blackhole", endpoint=0)
+        # black-hole the primary: the endpoint routing currently prefers (lowest latency estimate)
+        snapshot = venue.gateway.pool.snapshot()
+        primary = min(snapshot, key=lambda s: s.ewma if s.ewma is not None else 0.0).url
+        fault = await set_fault(sim, "blackhole", endpoint=sim.venues["alpha"].urls.index(primary))
         latencies = []
         for _ in range(40):
             t0 = time.monotonic()

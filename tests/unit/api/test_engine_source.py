@@ -263,3 +263,9 @@ async def test_run_samples_on_the_engine_clock(tmp_path: Path) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_engine_halted_elsewhere_shown_as_halted(tmp_path: Path) -> None:
+    src = EngineSource(stub_engine(tmp_path, halted="daily loss limit"))
+    assert src.degradation().level == "halted" and "daily loss limit" in src.degradation().reason
+    assert src.status().halted

@@ -1,5 +1,6 @@
 """EngineState: the fold, fill de-duplication, canonical serialisation and hash."""
 
+import json
 import random
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from nonstop.model import (
     BalanceChanged,
     BalanceSnapshot,
     ClientOrderId,
+    DegradationChanged,
     DifferenceKind,
     EngineState,
     InstrumentId,
@@ -160,3 +162,26 @@ def test_engine_state_snapshot_then_fold_rest_equals_full_fold(rng: random.Rando
         snap.apply(event, seq=seq)
     assert snap.state_hash() == full.state_hash()
     assert EngineState.from_dict(full.to_dict()).canonical_json() == full.canonical_json()
+
+
+def test_engine_state_degradation_change_is_kept_and_roundtrips() -> None:
+    state = EngineState()
+    live(state, 1)
+    before_json = state.canonical_json()
+    assert "degradation" not in state.to_dict()  # a state that never degraded keeps its old bytes
+    state.apply(DegradationChanged(ts=TS, old="normal", new="reduce_only", reasons=("a", "b")), seq=9)
+    assert state.degradation is not None and state.degradation.level == "reduce_only"
+    assert state.degradation.reason == "a; b" and state.degradation.since == TS
+    back = EngineState.from_dict(state.to_dict())
+    assert back == state and back.degradation == state.degradation
+    assert back.copy().degradation == state.degradation
+    assert EngineState.from_dict(json.loads(before_json)).degradation is None
+
+
+def test_engine_state_malformed_degradation_raises() -> None:
+    state = EngineState()
+    state.apply(DegradationChanged(ts=TS, old="normal", new="halted", reasons=("operator",)))
+    data = state.to_dict()
+    data["degradation"]["level"] = "panic"
+    with pytest.raises(ModelError, match="degradation"):
+        EngineState.from_dict(data)

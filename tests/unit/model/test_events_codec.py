@@ -13,6 +13,7 @@ from nonstop.model import (
     BalanceChanged,
     BalanceSnapshot,
     ClientOrderId,
+    DegradationChanged,
     DifferenceKind,
     Event,
     InstrumentId,
@@ -63,6 +64,8 @@ def one_of_each() -> list[Event]:
                             client_order_id=COID),
         AlertRecorded(ts=TS, key="venue_down:binance-a", level="critical", transition="raised",
                       title="binance-a unreachable", detail="3 failed connects in 10 s"),
+        DegradationChanged(ts=TS, old="normal", new="reduce_only",
+                           reasons=("1 instrument(s) without a trustworthy price", "1 feed source(s) excluded")),
     ]
 
 
@@ -136,6 +139,15 @@ def test_events_intent_price_rules_are_enforced() -> None:
         OrderIntent(**base, order_type=OrderType.MARKET, price=Decimal(1))
     with pytest.raises(ModelError, match="quantity"):
         OrderIntent(**{**base, "quantity": Decimal(0)}, order_type=OrderType.MARKET)
+
+
+def test_events_degradation_changed_unknown_level_raises() -> None:
+    with pytest.raises(ModelError, match="not one of"):
+        DegradationChanged(ts=TS, old="normal", new="panicking")
+    data = one_of_each()[-1].to_dict()
+    data["reasons"] = "not a list"
+    with pytest.raises(ModelError, match="reasons"):
+        event_from_dict(data)
 
 
 def test_events_are_immutable_and_ids_unique() -> None:

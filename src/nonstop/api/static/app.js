@@ -182,9 +182,12 @@ function drawChart(canvas, lines, opts) {
     ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
     ctx.fillText(niceNum(v) + (opts.unit ? " " + opts.unit : ""), 4, yy + 4);
   }
+  let previous = "";
   for (let i = 0; i <= 3; i++) {
     const t = t0 + ((t1 - t0) * i) / 3;
     const label = new Date(t * 1000).toLocaleTimeString([], { hour12: false });
+    if (label === previous) continue; // a short span: one label per second is enough
+    previous = label;
     ctx.fillText(label, Math.min(x(t) - 20, w - pad.r - 48), h - 6);
   }
   for (const line of lines) {
