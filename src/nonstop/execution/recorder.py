@@ -10,6 +10,7 @@ One lock orders append-and-apply, so the state always equals the fold of the jou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -71,19 +72,37 @@ class Recorder:
         return kept
 
     async def record(self, *events: Event) -> list[Event]:
-        """Validate, append durably, fold and announce; returns the events actually recorded."""
+        """Validate, append durably, fold and announce; returns the events actually recorded.
+
+        Cancellation-safe: once an append has started it may reach the disk even if the caller
+        is cancelled, so append-and-fold runs to completion in its own task (shielded). Were the
+        fold skipped, the in-memory state would fall behind the journal and later events would be
+        validated against the wrong state (the crash test caught exactly that on shutdown).
+        """
         async with self._lock:
             kept = self.applicable(events)
             if not kept:
                 return []
-            last = await self.journal.append(kept, epoch=self.epoch)
-            first = last - len(kept) + 1
-            for offset, event in enumerate(kept):
-                self.state.apply(event, seq=first + offset)
+            commit = asyncio.ensure_future(self._commit(kept))
+            try:
+                await asyncio.shield(commit)
+            except asyncio.CancelledError:
+                while not commit.done():  # finish folding what may be durable, then honour the cancel
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.shield(commit)
+                if not commit.cancelled() and commit.exception() is not None:
+                    log.error("journal_append_failed_during_cancel", error=str(commit.exception()))
+                raise
         for event in kept:
             for listener in list(self.listeners):
                 listener(event)
         return kept
+
+    async def _commit(self, kept: list[Event]) -> None:
+        last = await self.journal.append(kept, epoch=self.epoch)
+        first = last - len(kept) + 1
+        for offset, event in enumerate(kept):
+            self.state.apply(event, seq=first + offset)
 
     async def snapshot(self) -> int:
         """Write a snapshot of the current state; returns its seq."""
