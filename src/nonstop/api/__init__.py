@@ -15,14 +15,8 @@ from __future__ import annotations
 
 from nonstop.api.app import create_app, snapshot
 from nonstop.api.auth import MIN_TOKEN_LENGTH, TokenPolicy, is_loopback
-from nonstop.api.engine_source import (
-    EngineControls,
-    EngineLike,
-    EngineSource,
-    HaltSwitch,
-    create_engine_app,
-    known_secrets,
-)
+from nonstop.api.engine_controls import EngineControls, create_engine_app
+from nonstop.api.engine_source import EngineLike, EngineSource, HaltSwitch, known_secrets
 from nonstop.api.ports import Controls, DashboardSource
 from nonstop.api.server import ApiServer, ApiServerError, serve
 from nonstop.api.views import HaltResult, Snapshot

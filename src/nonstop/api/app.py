@@ -214,9 +214,10 @@ def create_app(
         responses={200: {"content": {"text/event-stream": {}}}, 503: {"description": "too many live clients"}},
     )
     async def stream() -> StreamingResponse:
+        # counted inside the generator, so a client gone before its first byte is never counted;
+        # a burst of simultaneous connects may overshoot the bound by the burst, never drift
         if streams["open"] >= max_stream_clients:
             raise HTTPException(503, f"at most {max_stream_clients} live clients")
-        streams["open"] += 1  # counted here, not in the generator: a burst of connects cannot overshoot
         return StreamingResponse(
             _events(),
             media_type="text/event-stream",
@@ -225,6 +226,7 @@ def create_app(
 
     async def _events() -> AsyncIterator[str]:
         stopping: asyncio.Event = app.state.stopping
+        streams["open"] += 1
         try:
             yield f"retry: {int(stream_interval_s * 3000)}\n\n"
             while not stopping.is_set():

@@ -93,3 +93,11 @@ async def test_secret_in_source_text_never_in_any_response() -> None:
 def test_create_app_bad_stream_settings_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         create_app(FakeSource(), FakeControls(), token=TOKEN, **kwargs)  # type: ignore[arg-type]
+
+
+def test_public_names_exported() -> None:
+    import nonstop.api as api
+
+    assert sorted(api.__all__) == sorted(set(api.__all__))
+    missing = [name for name in api.__all__ if not hasattr(api, name)]
+    assert missing == []
