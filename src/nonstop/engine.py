@@ -2,8 +2,10 @@
 and runs them as supervised tasks until stopped.
 
 Start-up order (invariant 5): open the journal and replay it; connect every venue (waiting with
-backoff while a venue is down or in maintenance, never exiting for it); settle what a previous
-run left unsettled and reconcile until a pass is clean; only then does the strategy get control.
+backoff while a venue is down or in maintenance, never exiting for it); start the market-data
+feeds; settle what a previous run left unsettled and reconcile until a pass is clean; only then
+does the strategy get control (`trading_loop.TradingLoop`: consensus-driven strategy, degradation
+ladder). Data-only venues (`engine.data_venues`) feed the consensus and never receive an order.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Credentials, EngineVenue, Settings
+from nonstop.connectivity import LimiterConfig
 from nonstop.connectivity.errors import ConnectivityError
 from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
@@ -33,15 +38,17 @@ from nonstop.monitor.metrics import Metrics
 from nonstop.monitor.sampler import SystemSampler
 from nonstop.monitor.scrub import Scrubber
 from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
-from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
-from nonstop.strategy.quoter import TwoSidedQuoter
+from nonstop.strategy.interface import TradingStrategy
+from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.gateway import GatewayConfig
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
 CLEAN_PASSES_TRIES = 5
 STOP_CANCEL_TIMEOUT_S = 10.0
+PRICE_WARMUP_S = 10.0  # longest wait for every feed source before the strategy starts anyway
 
 
 def open_journal(settings: Settings) -> Journal:
@@ -85,29 +92,54 @@ class Engine:
         self.readiness = Readiness(self.clock)
         self.alerts: AlertManager | None = None
         self.halted: str | None = None  # the reason, once the kill switch was pulled
+        self.data_venues: dict[str, VenuePort] = {}  # market data only, never an order
+        self.trading: TradingLoop | None = None
         self._stream_down: set[str] = set()
         self._secrets: list[str] = []
         self._alert_log: asyncio.Queue[AlertTransition] | None = None
 
     # ----------------------------------------------------------------- wiring
-    def _venue(self, cfg: EngineVenue) -> BinanceVenue:
-        creds = Credentials.from_env(
-            cfg.credentials_env, default=DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
-        )
+    @property
+    def degradation(self) -> DegradationStatus | None:
+        """The degradation level and its reason (None until the strategy runs)."""
+        return self.trading.degradation if self.trading is not None else None
+
+    def _data_venue_configs(self) -> list[EngineVenue]:
+        eng = self.settings.engine
+        if eng.data_venues is not None:
+            return list(eng.data_venues)
+        if not eng.embedded_sim:
+            return []
+        trading = {v.name for v in eng.venues}
+        return [EngineVenue(name=v.name) for v in self.settings.sim.venues if v.name not in trading]
+
+    def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[BinanceVenue, Any]:
+        """The venue adapter and a ccxt.pro client for its market-data websockets (first endpoint)."""
+        sim_default = DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
+        try:
+            creds = Credentials.from_env(cfg.credentials_env, default=sim_default)
+        except ConfigError:
+            if trading:
+                raise
+            creds = Credentials(api_key="", secret="")  # market data is public
         urls = cfg.urls
         if not urls:
             if self.sim is None or cfg.name not in self.sim.venues:
                 raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
             urls = self.sim.venues[cfg.name].urls
-        self._secrets += [creds.api_key, creds.secret]
+        self._secrets += [x for x in (creds.api_key, creds.secret) if x]
         configs = [ccxt_config(u, creds.api_key, creds.secret) for u in urls]
         for c in configs:
             c["options"]["recvWindow"] = self.settings.engine.recv_window_ms
-        return BinanceVenue(
+        venue = BinanceVenue(
             cfg.name,
             configs,
             timeout_ms=self.settings.engine.request_timeout_ms,
+            connectivity=GatewayConfig(limiter=LimiterConfig(weight_per_minute=cfg.weight_per_minute)),
+            clock=self.clock,
         )
+        ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
+        return venue, ws
 
     async def run(self, duration: float | None = None) -> None:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
@@ -125,10 +157,13 @@ class Engine:
             await journal.claim_epoch(epoch)
             recorder = self.recorder = Recorder(journal, state, epoch)
             venues = self.venues
-            for cfg in eng.venues:
-                venue = self._venue(cfg)
-                venues[cfg.name] = venue
+            sources: list[MarketSource] = []
+            for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
+                venue, ws = self._venue(cfg, trading=trading)
+                (venues if trading else self.data_venues)[cfg.name] = venue
                 stack.push_async_callback(venue.close)
+                stack.push_async_callback(ws.close)
+                sources.append(MarketSource(venue, ws, trading))
             last_alive = None  # when the previous run last wrote: no submit of it can be younger
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
@@ -142,23 +177,27 @@ class Engine:
                 last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)
-            q = eng.strategy
-            strategy = TwoSidedQuoter(
-                q.id, InstrumentId(q.venue, q.symbol), q.size, q.half_spread_bps, q.requote_bps, q.max_position
+            trading_loop = self.trading = TradingLoop(
+                self.settings, self.clock, recorder, manager, sources,
+                metrics=self.metrics, alerts=self.alerts, readiness=self.readiness,
             )
+            strategy = trading_loop.strategy
             try:
                 async with asyncio.timeout(duration):
                     await self._connect(venues)
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
-                    await self._reconcile_until_clean(reconciler, venues, strategy)
-                    self.status.phase = "trading"
-                    log.info("trading", instance=eng.instance, strategy=strategy.id, last_seq=state.last_seq)
                     async with asyncio.TaskGroup() as tg:
+                        tg.create_task(trading_loop.run_data(), name="market-data")
+                        await self._reconcile_until_clean(reconciler, venues, strategy)
+                        await trading_loop.wait_for_prices(PRICE_WARMUP_S)
+                        self.status.phase = "trading"
+                        log.info("trading", instance=eng.instance, strategy=strategy.id,
+                                 kind=eng.strategy.kind, data_venues=sorted(self.data_venues), last_seq=state.last_seq)
                         for venue in venues.values():
-                            tg.create_task(self._stream_fills(venue, manager, strategy), name=f"fills-{venue.name}")
+                            tg.create_task(self._stream_fills(venue, manager), name=f"fills-{venue.name}")
                             tg.create_task(self._stream_orders(venue, manager), name=f"orders-{venue.name}")
                         tg.create_task(self._reconcile_forever(reconciler, venues, strategy), name="reconcile")
-                        tg.create_task(self._strategy_loop(venues, manager, strategy), name="strategy")
+                        tg.create_task(trading_loop.run(), name="strategy")
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self._journal_alerts(recorder), name="alert-journal")
             except TimeoutError:
@@ -223,14 +262,23 @@ class Engine:
             self.alerts.resolve(key, body)
 
     async def halt(self, reason: str) -> None:
-        """The kill switch: stop the strategy and cancel every open order of this instance."""
+        """The kill switch: the degradation ladder goes to HALTED (journaled, alerted; the strategy's
+        orders canceled, nothing but cancels sent from then on), then every open order of this
+        instance is canceled."""
         self.halted = reason
         self.readiness.set_trading_enabled(False, f"halted: {reason}")
-        self._alert("halted", AlertLevel.CRITICAL, "trading halted", reason)
         log.warning("halted", reason=reason)
+        if self.trading is not None and self.status.phase == "trading":
+            await self.trading.halt(reason)
+        else:
+            self._alert("halted", AlertLevel.CRITICAL, "trading halted", reason)
+            if self.trading is not None:
+                self.trading.halted = reason  # the ladder starts at HALTED when trading begins
         if self.manager is not None and self.state is not None:
+            instance = self.settings.engine.instance
             for order in self.state.open_orders():
-                await self.manager.cancel(order.client_order_id)
+                if order.client_order_id.instance == instance:
+                    await self.manager.cancel(order.client_order_id)
 
     # --------------------------------------------------------------- phases
     async def _connect(self, venues: dict[str, VenuePort]) -> None:
@@ -258,14 +306,14 @@ class Engine:
                 log.info("venue_connected", venue=name, instruments=len(venue.instruments()))
                 break
 
-    def _instruments(self, venue: VenuePort, strategy: TwoSidedQuoter) -> list[InstrumentId]:
+    def _instruments(self, venue: VenuePort, strategy: TradingStrategy) -> list[InstrumentId]:
         assert self.state is not None
         wanted = {o.instrument_id for o in self.state.orders.values() if o.instrument_id.venue == venue.name}
         wanted.update(i for i in strategy.instruments if i.venue == venue.name)
         return sorted(wanted, key=str)
 
     async def _reconcile_until_clean(
-        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TwoSidedQuoter
+        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TradingStrategy
     ) -> None:
         self.status.phase = "reconciling"
         backoff = 0.5
@@ -284,7 +332,7 @@ class Engine:
             backoff = min(backoff * 2, 5.0)
 
     async def _reconcile_forever(
-        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TwoSidedQuoter
+        self, reconciler: Reconciler, venues: dict[str, VenuePort], strategy: TradingStrategy
     ) -> None:
         while True:
             fast = bool(self._stream_down)  # REST polling stands in for a broken user stream
@@ -293,8 +341,10 @@ class Engine:
                 result = await reconciler.reconcile(name, self._instruments(venue, strategy))
                 self.status.reconciled = result.clean
                 self.readiness.set_reconciled(result.clean, "; ".join(result.errors))
+                if self.trading is not None:  # differences not yet cleared by a clean pass: reduce-only
+                    self.trading.reconcile_drift[name] = len(result.differences)
 
-    async def _stream_fills(self, venue: VenuePort, manager: OrderManager, strategy: TwoSidedQuoter) -> None:
+    async def _stream_fills(self, venue: VenuePort, manager: OrderManager) -> None:
         backoff = 0.5
         while True:
             try:
@@ -332,46 +382,6 @@ class Engine:
             backoff = 0.5
             for report in reports:
                 await manager.apply_report(report)
-
-    async def _strategy_loop(
-        self, venues: dict[str, VenuePort], manager: OrderManager, strategy: TwoSidedQuoter
-    ) -> None:
-        assert self.state is not None
-        instruments = {iid: inst for v in venues.values() for iid, inst in v.instruments().items()}
-        view = StrategyView(strategy.id, self.state, instruments)
-        interval = self.settings.engine.strategy.interval_s
-        while True:
-            if self.halted is not None:
-                await self.clock.sleep(interval)
-                continue
-            for iid in strategy.instruments:
-                try:
-                    quote = await venues[iid.venue].quote(iid)
-                except ConnectivityError as err:
-                    log.info("quote_unavailable", instrument=str(iid), error=str(err))
-                    continue
-                for intent in strategy.on_quote(quote, view):
-                    await self._execute(intent, manager, instruments, strategy.id)
-            await self.clock.sleep(interval)
-
-    async def _execute(self, intent: Intent, manager: OrderManager, instruments: dict, strategy_id: str) -> None:
-        if isinstance(intent, Cancel):
-            await manager.cancel(intent.client_order_id)
-            return
-        assert isinstance(intent, Place)
-        problems = instruments[intent.instrument_id].check(intent.quantity, intent.price)
-        if problems:
-            log.warning("intent_refused", instrument=str(intent.instrument_id), problems=problems)
-            return
-        await manager.place(
-            strategy_id,
-            intent.instrument_id,
-            intent.side,
-            intent.quantity,
-            intent.price,
-            order_type=intent.order_type,
-            time_in_force=intent.time_in_force,
-        )
 
     async def _snapshots(self, recorder: Recorder) -> None:
         every = self.settings.engine.journal.snapshot_every

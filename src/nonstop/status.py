@@ -1,4 +1,5 @@
-"""`nonstop status`: orders, balances, positions and journal position, read from the journal.
+"""`nonstop status`: orders, balances, positions, the degradation level and journal position, read
+from the journal.
 
 Works whether the instance is running or stopped: it only reads (SQLite WAL allows a reader
 beside the writer) and replays into its own state.
@@ -41,6 +42,12 @@ async def collect(settings: Settings) -> dict[str, Any]:
         "balances": {venue: {a: {"free": str(b.free), "locked": str(b.locked)} for a, b in sorted(bs.items())}
                      for venue, bs in sorted(state.balances.items())},
         "reconcile_differences": dict(sorted(state.differences.items())),
+        "degradation": (
+            {"level": state.degradation.level, "reason": state.degradation.reason,
+             "since": state.degradation.since.isoformat()}
+            if state.degradation is not None
+            else {"level": "normal", "reason": "no degradation recorded", "since": None}
+        ),
     }
 
 
@@ -51,6 +58,8 @@ def render(data: dict[str, Any]) -> str:
              f"snapshot at {j['snapshot_seq']}  state {j['state_hash'][:16]}",
              f"orders    {', '.join(f'{k} {v}' for k, v in data['orders']['by_state'].items()) or 'none'}",
              f"fills     {data['fills']}"]
+    d = data["degradation"]
+    lines.append(f"level     {d['level']}" + (f" since {d['since']}" if d["since"] else "") + f": {d['reason']}")
     for o in data["orders"]["open"]:
         lines.append(f"  open    {o['client_order_id']:<24} {o['instrument']:<20} {o['side']:<4} {o['quantity']} @ "
                      f"{o['price']}  filled {o['filled']}  {o['state']}")

@@ -53,7 +53,8 @@ def engine_config(workdir: Path, sim: SimProcess, *, journal: str) -> Path:
     urls = ", ".join(f'"{u}"' for u in sim.urls)
     config.write_text(
         f'data_dir = "{workdir}"\n[log]\nformat = "json"\n'
-        f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\nrequest_timeout_ms = 1500\nrecv_window_ms = 2000\n'
+        f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\n'
+        f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.journal]\n{journal}\n'
         f'[engine.strategy]\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
         f'[[engine.venues]]\nname = "binance-a"\nurls = [{urls}]\n')
@@ -92,5 +93,5 @@ def control(sim: SimProcess, method: str, path: str, body: dict[str, Any] | None
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(sim.control + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback control API
+    with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())

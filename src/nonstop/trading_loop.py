@@ -1,0 +1,411 @@
+"""The trading loop: validated market data drives the strategy; the degradation ladder gates it.
+
+    venues (websocket + REST) ──▶ MarketDataHub ──▶ consensus ──▶ StrategyRunner ──▶ gate ──▶ OrderManager
+    limiters, breakers, feed quality, reconcile drift, halt ──▶ DegradationLadder (every second)
+
+One `TradingLoop` per engine run, built by the engine after replay and started in two steps:
+`run_data()` (the feeds, from the moment the venues are connected, so prices are warm when trading
+starts) and `run()` (the strategy, the order-event relay and the ladder, only after a clean
+reconcile: invariant 5).
+
+Serial decisions: every strategy callback and the execution of the intents it returns happen under
+one lock (`_turn`), so the strategy always decides on a view that includes its previous orders, and
+a level change (a halt) never interleaves with a half-executed decision. Market updates are
+conflated: the strategy sees the newest consensus per symbol, at most once per `interval_s`.
+
+Defence in depth against trading on a guess: besides the ladder (an untrusted instrument calls for
+REDUCE_ONLY) and the strategies themselves, no `Place` is sent for a symbol whose consensus, judged
+at that moment, is not trusted, nor after a halt; those intents are rejected and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from nonstop.clock import Clock
+from nonstop.config import Settings, StrategySettings
+from nonstop.connectivity import BreakerState
+from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
+from nonstop.data.sources import Fetch
+from nonstop.execution.order_manager import OrderManager
+from nonstop.execution.recorder import Recorder
+from nonstop.model import (
+    DEGRADATION_LEVELS,
+    DegradationChanged,
+    Event,
+    InstrumentId,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderInDoubt,
+    OrderRejected,
+)
+from nonstop.monitor.alert_model import AlertLevel
+from nonstop.monitor.alerts import AlertManager
+from nonstop.monitor.health import Readiness
+from nonstop.monitor.metrics import Metrics
+from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
+from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
+from nonstop.strategy.interface import StrategyBase, TradingStrategy, cancel_all
+from nonstop.strategy.market_maker import MarketMaker
+from nonstop.strategy.quoter import TwoSidedQuoter
+from nonstop.strategy.runner import StrategyRunner
+from nonstop.strategy.trend import TrendFollower
+from nonstop.venues.port import Quote, VenuePort
+
+log = structlog.get_logger("nonstop.trading")
+
+LADDER_INTERVAL_S = 1.0
+ORDER_EVENT_QUEUE = 10_000
+LEVEL_LABELS: dict[Level, str] = dict(zip(Level, DEGRADATION_LEVELS, strict=True))
+_UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired)
+ALERT_KEY = "degradation"
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationStatus:
+    """What the API, dashboard and logs show: the level label, why, and since when."""
+
+    level: str
+    reason: str
+    since: datetime | None = None
+
+
+class QuoterStrategy(StrategyBase):
+    """The first example (`TwoSidedQuoter`, `on_quote`) on the consensus: pulls its quotes when
+    there is no trustworthy price."""
+
+    def __init__(self, quoter: TwoSidedQuoter) -> None:
+        self.quoter = quoter
+        self.id = quoter.id
+
+    @property
+    def instruments(self) -> list[InstrumentId]:
+        return self.quoter.instruments
+
+    def on_market(self, market: ConsensusQuote, view: StrategyView) -> list[Intent]:
+        if market.symbol != self.quoter.instrument_id.symbol:
+            return []
+        quote = market.to_quote(self.quoter.instrument_id)
+        if quote is None:
+            return cancel_all(self.instruments, view)
+        return self.quoter.on_quote(quote, view)
+
+    def on_fill(self, fill: OrderFilled, view: StrategyView) -> list[Intent]:
+        return self.quoter.on_fill(fill, view)
+
+
+def build_strategy(cfg: StrategySettings) -> TradingStrategy:
+    """The configured strategy (`engine.strategy.kind`)."""
+    iid = InstrumentId(cfg.venue, cfg.symbol)
+    if cfg.kind == "trend":
+        return TrendFollower(cfg.id, iid, cfg.size, cfg.fast, cfg.slow, cfg.bar_s, cfg.slippage_bps)
+    if cfg.kind == "quoter":
+        return QuoterStrategy(
+            TwoSidedQuoter(cfg.id, iid, cfg.size, cfg.half_spread_bps, cfg.requote_bps, cfg.max_position)
+        )
+    return MarketMaker(cfg.id, iid, cfg.size, cfg.half_spread_bps, cfg.requote_bps, cfg.max_position, cfg.skew_bps)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSource:
+    """One venue feeding the consensus: REST through its adapter, websockets through `ws_client`
+    (a ccxt.pro client, or None for REST only). `trading` venues take orders; the others only feed data."""
+
+    venue: VenuePort
+    ws_client: Any | None
+    trading: bool
+
+
+def _lazy_fetch(venue: VenuePort, iid: InstrumentId) -> Fetch:
+    """REST polling through a data-only venue's adapter, connecting it on first use (a data venue that
+    is down at start-up must not hold up trading: its source is simply missing until it answers)."""
+    lock = asyncio.Lock()
+
+    async def fetch() -> Quote:
+        async with lock:
+            if not venue.instruments():
+                await venue.connect()
+        return await venue.quote(iid)
+
+    return fetch
+
+
+def _effective_data_settings(data: DataSettings, sources: int, symbol: str) -> DataSettings:
+    wanted = data.validator.min_sources
+    if sources >= wanted:
+        return data
+    log.warning("min_sources_lowered", symbol=symbol, configured=wanted, sources=sources,
+                detail="fewer sources configured than min_sources: no cross-source outlier check possible")
+    return data.model_copy(update={"validator": data.validator.model_copy(update={"min_sources": max(sources, 1)})})
+
+
+class TradingLoop:
+    """Market data → strategy → gate → orders, and the degradation ladder (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        recorder: Recorder,
+        manager: OrderManager,
+        sources: Sequence[MarketSource],
+        *,
+        metrics: Metrics,
+        alerts: AlertManager | None,
+        readiness: Readiness,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.recorder = recorder
+        self.manager = manager
+        self.metrics = metrics
+        self.alerts = alerts
+        self.readiness = readiness
+        self.sources = list(sources)
+        self.trading_venues: dict[str, VenuePort] = {s.venue.name: s.venue for s in sources if s.trading}
+        self.strategy = build_strategy(settings.engine.strategy)
+        self.runner = StrategyRunner(self.strategy)
+        self.ladder = DegradationLadder(clock, settings.engine.degradation)
+        self.degradation = DegradationStatus("normal", "starting", None)
+        self.halted: str | None = None
+        self.reconcile_drift: dict[str, int] = {}  # unresolved differences of the latest pass, per venue
+        self.rejected: deque[tuple[Intent, str]] = deque(maxlen=1000)  # recent refusals (for inspection)
+        self.rejected_count = 0
+        symbol = settings.engine.strategy.symbol
+        specs = []
+        for s in self.sources:
+            iid = InstrumentId(s.venue.name, symbol)
+            watch = ccxt_book_watch(s.ws_client, iid, clock) if s.ws_client is not None else None
+            fetch = _lazy_fetch(s.venue, iid)
+            specs.append(SourceSpec(s.venue.name, iid, watch=watch, fetch=fetch))
+        data = _effective_data_settings(settings.data, len(specs), symbol)
+        self.hub = MarketDataHub(clock, specs, data, on_update=self._on_consensus)
+        self._turn = asyncio.Lock()
+        self._pending: dict[str, ConsensusQuote] = {}
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()  # every source good at least once
+        self._order_events: asyncio.Queue[OrderEvent] = asyncio.Queue(ORDER_EVENT_QUEUE)
+        self._view: StrategyView | None = None
+        recorder.listeners.append(self._on_event)
+
+    @property
+    def view(self) -> StrategyView:
+        if self._view is None:
+            instruments = {i: x for v in self.trading_venues.values() for i, x in v.instruments().items()}
+            self._view = StrategyView(self.strategy.id, self.recorder.state, instruments)
+        return self._view
+
+    # ------------------------------------------------------------------ running
+    async def run_data(self) -> None:
+        """The feeds; run from venue connection until the end (cancel to stop)."""
+        await self.hub.run()
+
+    async def wait_for_prices(self, timeout_s: float) -> bool:
+        """Wait until every source has been good once (bounded); False if the time ran out."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._settled.wait()
+        except TimeoutError:
+            log.warning("prices_not_settled", waited_s=timeout_s, consensus=self._describe())
+            return False
+        return True
+
+    async def run(self) -> None:
+        """The strategy, the order-event relay and the ladder; call after a clean reconcile."""
+        await self._reset_level()
+        async with self._turn:
+            await self._carry_out(self.runner.start(self.view), "start")
+            await self._step()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._market_loop(), name="strategy-market")
+            tg.create_task(self._order_loop(), name="strategy-orders")
+            tg.create_task(self._ladder_loop(), name="degradation-ladder")
+
+    async def halt(self, reason: str) -> None:
+        """The kill switch: the ladder goes to HALTED now (cancels, then nothing but cancels)."""
+        self.halted = reason
+        async with self._turn:
+            await self._step()
+
+    # ------------------------------------------------------------ market data
+    async def _on_consensus(self, consensus: ConsensusQuote) -> None:
+        self._pending[consensus.symbol] = consensus
+        self._wake.set()
+        if consensus.trusted and all(q.status is SourceStatus.OK for q in consensus.quality):
+            self._settled.set()
+
+    async def _market_loop(self) -> None:
+        interval = self.settings.engine.strategy.interval_s
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            async with self._turn:
+                for consensus in pending.values():
+                    await self._carry_out(self.runner.on_market(consensus, self.view), "market")
+            await self.clock.sleep(interval)
+
+    # ------------------------------------------------------------ order events
+    def _on_event(self, event: Event) -> None:
+        """Recorder listener (synchronous): hand this strategy's fills and order updates to the relay."""
+        if not isinstance(event, (OrderFilled, *_UPDATES)):
+            return
+        cid = event.client_order_id
+        if cid.strategy != self.strategy.id or cid.instance != self.settings.engine.instance:
+            return
+        try:
+            self._order_events.put_nowait(event)
+        except asyncio.QueueFull:
+            log.error("order_event_queue_full", dropped=type(event).__name__, client_order_id=cid.value)
+
+    async def _order_loop(self) -> None:
+        while True:
+            event = await self._order_events.get()
+            async with self._turn:
+                if isinstance(event, OrderFilled):
+                    result = self.runner.on_fill(event, self.view)
+                else:
+                    result = self.runner.on_order_update(self.recorder.state.order(event.client_order_id), self.view)
+                await self._carry_out(result, type(event).__name__)
+
+    # ------------------------------------------------------------ execution
+    async def _carry_out(self, result: GateResult, trigger: str) -> None:
+        for intent, why in result.rejected:
+            self._refuse(intent, why, trigger)
+        for intent in result.allowed:
+            if isinstance(intent, Cancel):
+                await self.manager.cancel(intent.client_order_id)
+                continue
+            why = self._place_refusal(intent)
+            if why:
+                self._refuse(intent, why, trigger)
+                continue
+            await self.manager.place(
+                self.strategy.id,
+                intent.instrument_id,
+                intent.side,
+                intent.quantity,
+                intent.price,
+                order_type=intent.order_type,
+                time_in_force=intent.time_in_force,
+                reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
+            )
+
+    def _place_refusal(self, intent: Place) -> str:
+        if self.halted is not None:
+            return f"halted: {self.halted}"
+        venue = self.trading_venues.get(intent.instrument_id.venue)
+        if venue is None:
+            return f"{intent.instrument_id.venue} is not a trading venue"
+        consensus = self.hub.latest(intent.instrument_id.symbol)
+        if not consensus.trusted:
+            return f"no trustworthy price: {consensus.reason}"
+        instrument = venue.instruments().get(intent.instrument_id)
+        if instrument is None:
+            return f"{intent.instrument_id} is not listed"
+        problems = instrument.check(intent.quantity, intent.price)
+        return f"filters: {problems}" if problems else ""
+
+    def _refuse(self, intent: Intent, why: str, trigger: str) -> None:
+        self.rejected.append((intent, why))
+        self.rejected_count += 1
+        log.info("intent_rejected", strategy=self.strategy.id, trigger=trigger, intent=repr(intent), reason=why)
+
+    # ------------------------------------------------------------ degradation
+    async def _ladder_loop(self) -> None:
+        while True:
+            await self.clock.sleep(LADDER_INTERVAL_S)
+            async with self._turn:
+                await self._step()
+
+    def inputs(self) -> DegradationInputs:
+        """The ladder's inputs, measured now (and the feed-quality / rate-limit metrics published)."""
+        share, paused, endpoints_open, venues_open = 0.0, False, 0, 0
+        for s in self.sources:
+            gateway = getattr(s.venue, "gateway", None)  # not part of VenuePort: adapters without one report nothing
+            limiter = getattr(gateway, "limiter", None)
+            if limiter is not None:
+                used = float(limiter.used_share())
+                self.metrics.ratelimit_used(s.venue.name, "weight", used)
+                share = max(share, used)
+                paused = paused or float(limiter.paused_for) > 0
+            pool = getattr(gateway, "pool", None)
+            if s.trading and pool is not None:
+                endpoints_open += sum(1 for e in pool.endpoints if e.breaker.state is BreakerState.OPEN)
+                venues_open += pool.breaker.state is BreakerState.OPEN
+        excluded = untrusted = 0
+        for symbol in sorted(self.runner.symbols):
+            consensus = self.hub.latest(symbol)
+            untrusted += not consensus.trusted
+            for q in consensus.quality:
+                excluded += q.status is not SourceStatus.OK
+                if q.age_s is not None:
+                    dev = float(q.deviation_bps) if q.deviation_bps is not None else float("nan")
+                    self.metrics.feed_quality(q.source, symbol, age_seconds=q.age_s, deviation_bps=dev)
+        return DegradationInputs(
+            rate_limit_share=share,
+            rate_limit_paused=paused,
+            endpoint_breakers_open=endpoints_open,
+            venue_breakers_open=venues_open,
+            venues_total=len(self.trading_venues),
+            excluded_sources=excluded,
+            untrusted_instruments=untrusted,
+            reconcile_drift=sum(self.reconcile_drift.values()),
+            manual_halt=self.halted is not None,
+        )
+
+    async def _step(self) -> None:
+        change = self.ladder.update(self.inputs())
+        if change is not None:
+            await self._level_changed(change)
+
+    async def _reset_level(self) -> None:
+        """A new run starts at NORMAL (the ladder recomputes from live inputs); say so in the journal."""
+        journaled = self.recorder.state.degradation
+        if journaled is not None and journaled.level != LEVEL_LABELS[Level.NORMAL]:
+            await self.recorder.record(DegradationChanged(
+                ts=self.clock.now(), old=journaled.level, new=LEVEL_LABELS[Level.NORMAL],
+                reasons=("engine restarted: the level is recomputed from live inputs",),
+            ))
+        if self.ladder.level is Level.NORMAL:
+            self.degradation = DegradationStatus("normal", "trading normally", self.clock.now())
+
+    async def _level_changed(self, change: LevelChanged) -> None:
+        old, new = LEVEL_LABELS[change.old], LEVEL_LABELS[change.new]
+        reason = "; ".join(change.reasons)
+        await self.recorder.record(DegradationChanged(ts=change.ts, old=old, new=new, reasons=change.reasons))
+        self.degradation = DegradationStatus(new, reason or "trading normally", change.ts)
+        worse = change.new > change.old
+        (log.warning if worse else log.info)("degradation_changed", old=old, new=new, reasons=list(change.reasons))
+        self._alert(change, reason)
+        self.hub.set_reduced(change.new >= Level.REDUCED_DATA)
+        self.readiness.set_trading_enabled(change.new < Level.HALTED, f"degradation {new}: {reason}")
+        await self._carry_out(self.runner.on_level(change, self.view), f"level {new}")
+
+    def _alert(self, change: LevelChanged, reason: str) -> None:
+        if self.alerts is None:
+            return
+        label = LEVEL_LABELS[change.new]
+        if change.new is Level.NORMAL:
+            self.alerts.resolve(ALERT_KEY, f"back to normal ({reason or 'inputs clear'})")
+            return
+        level = (
+            AlertLevel.CRITICAL if change.new >= Level.HALTED
+            else AlertLevel.WARNING if change.new >= Level.REDUCE_ONLY
+            else AlertLevel.INFO
+        )
+        self.alerts.raise_(ALERT_KEY, level, f"trading degraded to {label}", reason)
+
+    def _describe(self) -> Mapping[str, str]:
+        return {s: self.hub.latest(s).reason or "trusted" for s in sorted(self.runner.symbols)}
