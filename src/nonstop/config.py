@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.strategy.degradation import DegradationSettings
+from nonstop.venues.settings import ConnectivitySettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -127,6 +128,8 @@ class EngineVenue(_Strict):
     # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
     # rate limiter and the degradation ladder's rate-limit share are measured against it
     weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
+    # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
+    connectivity: ConnectivitySettings = ConnectivitySettings()
 
 
 class JournalSettings(_Strict):
@@ -245,8 +248,19 @@ class AlertSettings(_Strict):
         return self
 
 
+class ApiSettings(_Strict):
+    """The HTTP API and dashboard. Bound to loopback by default; anywhere else it needs a token
+    (at least 16 characters) in the environment variable named by `token_env`."""
+
+    enabled: bool = True
+    host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0 = a free port
+    token_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_API_TOKEN"
+
+
 class MonitorSettings(_Strict):
     alerts: AlertSettings = AlertSettings()
+    api: ApiSettings = ApiSettings()
     sample_interval_s: Annotated[float, Field(ge=0.1, le=3600)] = 15.0  # system metrics (psutil)
     loop_lag_interval_s: Annotated[float, Field(ge=0.01, le=60)] = 0.5
 

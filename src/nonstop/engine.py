@@ -20,9 +20,10 @@ from typing import Any
 import ccxt.pro as ccxt_pro
 import structlog
 
+from nonstop.api import create_engine_app
+from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Credentials, EngineVenue, Settings
-from nonstop.connectivity import LimiterConfig
 from nonstop.connectivity.errors import ConnectivityError
 from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
@@ -41,7 +42,6 @@ from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
 from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.binance import BinanceVenue
-from nonstop.venues.gateway import GatewayConfig
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.engine")
@@ -91,7 +91,8 @@ class Engine:
         self.metrics = Metrics()
         self.readiness = Readiness(self.clock)
         self.alerts: AlertManager | None = None
-        self.halted: str | None = None  # the reason, once the kill switch was pulled
+        self.halted: str | None = None
+        self.api: ApiServer | None = None  # the reason, once the kill switch was pulled
         self.data_venues: dict[str, VenuePort] = {}  # market data only, never an order
         self.trading: TradingLoop | None = None
         self._stream_down: set[str] = set()
@@ -135,7 +136,7 @@ class Engine:
             cfg.name,
             configs,
             timeout_ms=self.settings.engine.request_timeout_ms,
-            connectivity=GatewayConfig(limiter=LimiterConfig(weight_per_minute=cfg.weight_per_minute)),
+            connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute),
             clock=self.clock,
         )
         ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
@@ -168,6 +169,7 @@ class Engine:
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
             await self._start_monitoring(stack, recorder)
+            await self._start_api(stack)
             manager = self.manager = OrderManager(
                 recorder,
                 venues,
@@ -178,8 +180,14 @@ class Engine:
             )
             stack.push_async_callback(manager.close)
             trading_loop = self.trading = TradingLoop(
-                self.settings, self.clock, recorder, manager, sources,
-                metrics=self.metrics, alerts=self.alerts, readiness=self.readiness,
+                self.settings,
+                self.clock,
+                recorder,
+                manager,
+                sources,
+                metrics=self.metrics,
+                alerts=self.alerts,
+                readiness=self.readiness,
             )
             strategy = trading_loop.strategy
             try:
@@ -191,8 +199,14 @@ class Engine:
                         await self._reconcile_until_clean(reconciler, venues, strategy)
                         await trading_loop.wait_for_prices(PRICE_WARMUP_S)
                         self.status.phase = "trading"
-                        log.info("trading", instance=eng.instance, strategy=strategy.id,
-                                 kind=eng.strategy.kind, data_venues=sorted(self.data_venues), last_seq=state.last_seq)
+                        log.info(
+                            "trading",
+                            instance=eng.instance,
+                            strategy=strategy.id,
+                            kind=eng.strategy.kind,
+                            data_venues=sorted(self.data_venues),
+                            last_seq=state.last_seq,
+                        )
                         for venue in venues.values():
                             tg.create_task(self._stream_fills(venue, manager), name=f"fills-{venue.name}")
                             tg.create_task(self._stream_orders(venue, manager), name=f"orders-{venue.name}")
@@ -229,6 +243,40 @@ class Engine:
         recorder.listeners.append(EventWatch(self.metrics, self.alerts, venue_of).on_event)
         self.readiness.set_leader(True, "single instance (no HA lease configured)")
         self.readiness.set_trading_enabled(True)
+
+    async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
+        """Serve /metrics, /healthz, /readyz, the JSON API and the dashboard beside the engine.
+
+        The API only observes (and offers the kill switch): if its port is taken the engine logs,
+        alerts and keeps trading without it.
+        """
+        cfg = self.settings.monitor.api
+        if not cfg.enabled:
+            return
+        try:
+            app = create_engine_app(self, token=os.environ.get(cfg.token_env) or None, bind_host=cfg.host)
+        except ValueError as err:
+            raise ConfigError(f"monitor.api: {err} (token from environment variable {cfg.token_env})") from None
+        self.api = ApiServer(app, cfg.host, cfg.port)
+        task = asyncio.create_task(self._serve_api(self.api), name="api")
+
+        async def stop_api() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        stack.push_async_callback(stop_api)
+
+    async def _serve_api(self, server: ApiServer) -> None:
+        try:
+            await server.serve()
+        except (ApiServerError, OSError) as err:
+            log.error("api_unavailable", error=str(err))
+            self._alert(
+                "api_unavailable",
+                AlertLevel.WARNING,
+                "HTTP API and dashboard unavailable",
+                f"{err}; the engine keeps trading",
+            )
 
     def _alert_sink(self, transition: AlertTransition) -> None:
         if self._alert_log is None:

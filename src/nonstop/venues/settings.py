@@ -35,7 +35,6 @@ class ConnectivitySettings(BaseModel):
     endpoint_breaker_max_open_s: Seconds = 60.0
     venue_breaker_open_s: Seconds = 30.0
     venue_open_share: Annotated[float, Field(gt=0, le=1)] = 1.0
-    weight_per_minute: Annotated[int, Field(ge=1)] = 6000
     orders_per_10s: Annotated[int, Field(ge=1)] = 100
     orders_per_day: Annotated[int, Field(ge=1)] = 200_000
     read_retry_attempts: Annotated[int, Field(ge=1, le=20)] = 3
@@ -46,8 +45,9 @@ class ConnectivitySettings(BaseModel):
     drop_market_data: bool = True
     stream_cooldown_s: Seconds = 2.0
 
-    def gateway_config(self) -> GatewayConfig:
-        """The gateway configuration these settings describe."""
+    def gateway_config(self, weight_per_minute: int = 6000) -> GatewayConfig:
+        """The gateway configuration these settings describe, for a venue budget of
+        `weight_per_minute` (set per venue: `engine.venues[].weight_per_minute`)."""
         base = GatewayConfig()
         return replace(
             base,
@@ -68,7 +68,7 @@ class ConnectivitySettings(BaseModel):
             venue_breaker=replace(base.venue_breaker, open_duration=self.venue_breaker_open_s),
             venue_open_share=self.venue_open_share,
             limiter=LimiterConfig(
-                weight_per_minute=self.weight_per_minute,
+                weight_per_minute=weight_per_minute,
                 orders_per_10s=self.orders_per_10s,
                 orders_per_day=self.orders_per_day,
             ),
