@@ -305,7 +305,8 @@ def _find_secrets(data: Any, path: str = "") -> list[str]:
     if isinstance(data, dict):
         for k, v in data.items():
             here = f"{path}.{k}" if path else str(k)
-            if any(w in str(k).lower() for w in _SECRET_WORDS):
+            named_env = str(k).lower().endswith("_env")  # names an environment variable, holds no secret
+            if not named_env and any(w in str(k).lower() for w in _SECRET_WORDS):
                 found.append(here)
             found.extend(_find_secrets(v, here))
     elif isinstance(data, list):

@@ -30,12 +30,13 @@ from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
-from nonstop.model import AlertRecorded, ClientOrderIdFactory, EngineState, InstrumentId
-from nonstop.monitor.alert_model import AlertLevel, AlertTransition
+from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
+from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.event_watch import EventWatch
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
+from nonstop.monitor.record_keeper import RecordKeeper
 from nonstop.monitor.sampler import SystemSampler
 from nonstop.monitor.scrub import Scrubber
 from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
@@ -97,7 +98,7 @@ class Engine:
         self.trading: TradingLoop | None = None
         self._stream_down: set[str] = set()
         self._secrets: list[str] = []
-        self._alert_log: asyncio.Queue[AlertTransition] | None = None
+        self.records = RecordKeeper(self._alert, self._clear)
 
     # ----------------------------------------------------------------- wiring
     @property
@@ -139,6 +140,7 @@ class Engine:
             connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute),
             clock=self.clock,
         )
+        venue.on_breaker_change = self.records.breaker_sink  # journaled, logged, alerted
         ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
         return venue, ws
 
@@ -213,7 +215,7 @@ class Engine:
                         tg.create_task(self._reconcile_forever(reconciler, venues, strategy), name="reconcile")
                         tg.create_task(trading_loop.run(), name="strategy")
                         tg.create_task(self._snapshots(recorder), name="snapshots")
-                        tg.create_task(self._journal_alerts(recorder), name="alert-journal")
+                        tg.create_task(self.records.run(recorder.record), name="record-keeper")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
@@ -224,11 +226,10 @@ class Engine:
     # ------------------------------------------------------------ monitoring
     async def _start_monitoring(self, stack: contextlib.AsyncExitStack, recorder: Recorder) -> None:
         """Alerts (their history journaled), system metrics, and metrics/alerts from every event."""
-        self._alert_log = asyncio.Queue(maxsize=1000)
         self.alerts = AlertManager.from_settings(
             self.settings.monitor.alerts,
             clock=self.clock,
-            journal_sink=self._alert_sink,
+            journal_sink=self.records.alert_sink,
             scrubber=Scrubber(self._secrets),
         )
         await self.alerts.start()
@@ -276,29 +277,6 @@ class Engine:
                 AlertLevel.WARNING,
                 "HTTP API and dashboard unavailable",
                 f"{err}; the engine keeps trading",
-            )
-
-    def _alert_sink(self, transition: AlertTransition) -> None:
-        if self._alert_log is None:
-            return
-        try:
-            self._alert_log.put_nowait(transition)
-        except asyncio.QueueFull:
-            log.error("alert_journal_queue_full", key=transition.key, kind=transition.kind.value)
-
-    async def _journal_alerts(self, recorder: Recorder) -> None:
-        assert self._alert_log is not None
-        while True:
-            t = await self._alert_log.get()
-            await recorder.record(
-                AlertRecorded(
-                    ts=t.at,
-                    key=t.key,
-                    level=t.level.label,
-                    transition=t.kind.value,
-                    title=t.alert.title if t.alert else "",
-                    detail=t.detail,
-                )
             )
 
     def _alert(self, key: str, level: AlertLevel, title: str, body: str = "") -> None:

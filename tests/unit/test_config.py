@@ -43,6 +43,21 @@ def test_unknown_key_and_bad_toml_and_missing_file(tmp_path: Path) -> None:
 def test_secrets_in_the_file_are_refused() -> None:
     with pytest.raises(ConfigError, match="sim.api_secret: secrets are not allowed"):
         parse_settings({"sim": {"api_secret": "abc"}})
+    with pytest.raises(ConfigError, match="monitor.api.token: secrets are not allowed"):
+        parse_settings({"monitor": {"api": {"token": "abcdefabcdefabcdef"}}})
+    # naming the environment variable that holds a secret is how secrets are configured
+    assert parse_settings({"monitor": {"api": {"token_env": "MY_TOKEN"}}}).monitor.api.token_env == "MY_TOKEN"
+
+
+def test_every_toml_example_in_the_readme_is_a_valid_config() -> None:
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 3
+    for n, block in enumerate(blocks):
+        parse_settings(tomllib.loads(block), f"README toml block {n}")
 
 
 def test_duplicate_ports_and_non_loopback_hosts_are_refused() -> None:

@@ -257,8 +257,23 @@ class DegradationChanged(Event):
                 )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BreakerChanged(Event):
+    """A circuit breaker (of an endpoint, or of a whole venue) changed state; kept for the record.
+
+    The engine's state ignores it, like `AlertRecorded`.
+    """
+
+    scope: str
+    name: str
+    old: str
+    new: str
+    reason: str = ""
+
+
 for _cls in (
     AlertRecorded,
+    BreakerChanged,
     DegradationChanged,
     OrderIntent,
     OrderSubmitted,

@@ -41,6 +41,7 @@ from nonstop.model.events import (
     AlertRecorded,
     BalanceChanged,
     BalanceSnapshot,
+    BreakerChanged,
     DegradationChanged,
     Event,
     OrderEvent,
@@ -156,7 +157,7 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
-        elif isinstance(event, AlertRecorded):
+        elif isinstance(event, AlertRecorded | BreakerChanged):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
             raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")
