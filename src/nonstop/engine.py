@@ -200,6 +200,8 @@ class Engine:
                         tg.create_task(trading_loop.run_data(), name="market-data")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
                         await trading_loop.wait_for_prices(PRICE_WARMUP_S)
+                        history = self.settings.data.history.path or self.settings.data_dir / "history.sqlite"
+                        await trading_loop.warm_up(history)
                         self.status.phase = "trading"
                         log.info(
                             "trading",

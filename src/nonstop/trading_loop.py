@@ -24,15 +24,18 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
+from ccxt.base import errors as ccxt_base_errors
 
 from nonstop.clock import Clock
 from nonstop.config import Settings, StrategySettings
 from nonstop.connectivity import BreakerState
 from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
+from nonstop.data.history import Candle, HistoryError, OhlcvCache
 from nonstop.data.sources import Fetch
 from nonstop.execution.order_manager import OrderManager
 from nonstop.execution.recorder import Recorder
@@ -70,6 +73,10 @@ ORDER_EVENT_QUEUE = 10_000
 LEVEL_LABELS: dict[Level, str] = dict(zip(Level, DEGRADATION_LEVELS, strict=True))
 _UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired)
 ALERT_KEY = "degradation"
+
+
+WARM_UP_MINUTES = 240  # 1m candles handed to the strategy at start, from the local history cache
+WARM_UP_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +189,7 @@ class TradingLoop:
         self.reconcile_drift: dict[str, int] = {}  # unresolved differences of the latest pass, per venue
         self.rejected: deque[tuple[Intent, str]] = deque(maxlen=1000)  # recent refusals (for inspection)
         self.rejected_count = 0
+        self.warmed_up: tuple[int, int] | None = None  # (candles handed over, venue requests made)
         symbol = settings.engine.strategy.symbol
         specs = []
         for s in self.sources:
@@ -220,6 +228,32 @@ class TradingLoop:
             log.warning("prices_not_settled", waited_s=timeout_s, consensus=self._describe())
             return False
         return True
+
+    async def warm_up(self, cache_path: Path, *, minutes: int = WARM_UP_MINUTES) -> int:
+        """Hand the strategy its recent 1m candles from the local history cache, fetching only what
+        the cache lacks (so a restart downloads nothing it already has; offline it uses what is
+        cached). Never holds trading up: a venue error or a slow venue leaves it with what it has.
+        Returns how many candles the strategy got."""
+        source = next((s for s in self.sources if s.trading and s.ws_client is not None), None)
+        if source is None:
+            return 0
+        iid = InstrumentId(source.venue.name, self.settings.engine.strategy.symbol)
+        end = self.clock.now().replace(second=0, microsecond=0)
+        start = end - timedelta(minutes=minutes)
+        candles: list[Candle] = []
+        try:
+            async with asyncio.timeout(WARM_UP_TIMEOUT_S), OhlcvCache(
+                    cache_path, source.venue.name, source.ws_client.fetch_ohlcv, self.clock,
+                    self.settings.data.history) as cache:
+                candles = await cache.candles(iid.symbol, "1m", start, end)
+                fetched = cache.requests
+        except (TimeoutError, HistoryError, ccxt_base_errors.BaseError) as err:
+            log.warning("warm_up_incomplete", instrument=str(iid), error=str(err))
+            fetched = -1
+        self.runner.warm_up({iid: candles})
+        self.warmed_up = (len(candles), fetched)
+        log.info("warmed_up", instrument=str(iid), candles=len(candles), venue_requests=fetched)
+        return len(candles)
 
     async def run(self) -> None:
         """The strategy, the order-event relay and the ladder; call after a clean reconcile."""

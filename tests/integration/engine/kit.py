@@ -13,8 +13,10 @@ from pathlib import Path
 
 from nonstop.clock import LiveClock
 from nonstop.config import (
+    ApiSettings,
     EngineSettings,
     EngineVenue,
+    MonitorSettings,
     Settings,
     SimRateLimits,
     SimSettings,
@@ -67,6 +69,7 @@ def settings(
         ),
         data=DATA,
         data_dir=data_dir,
+        monitor=MonitorSettings(api=ApiSettings(port=0)),  # never the default port of a running instance
     )
 
 
