@@ -52,7 +52,7 @@ def engine_config(workdir: Path, sim: SimProcess, *, journal: str) -> Path:
     config = workdir / "engine.toml"
     urls = ", ".join(f'"{u}"' for u in sim.urls)
     config.write_text(
-        f'data_dir = "{workdir}"\n[log]\nformat = "json"\n'
+        f'data_dir = "{workdir}"\n[log]\nformat = "json"\n[monitor.api]\nport = 0\n'
         f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\n'
         f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.journal]\n{journal}\n'

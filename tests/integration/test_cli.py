@@ -74,7 +74,7 @@ def test_run_trades_on_the_embedded_simulator_and_status_reports_it(tmp_path: Pa
         f'data_dir = "{tmp_path}"\n[sim]\ncontrol_port = 0\ntick_ms = 50\n'
         '[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n'
         '[[sim.venues]]\nname = "binance-b"\nports = [0]\n'
-        '[engine.strategy]\ninterval_s = 0.2\n'
+        '[engine.strategy]\ninterval_s = 0.2\n[monitor.api]\nport = 0\n'
     )
     run = subprocess.run([*NONSTOP, "run", "--config", str(config), "--duration", "12"], capture_output=True,
                          text=True, timeout=90, check=False)

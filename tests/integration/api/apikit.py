@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nonstop.api import ApiServer, create_engine_app
-from nonstop.config import EngineSettings, EngineVenue, QuoterSettings, Settings, SimSettings, SimVenue
+from nonstop.config import (
+    ApiSettings,
+    EngineSettings,
+    EngineVenue,
+    MonitorSettings,
+    QuoterSettings,
+    Settings,
+    SimSettings,
+    SimVenue,
+)
 from nonstop.engine import Engine
 
 TOKEN = "test-token-0123456789abcdef"
@@ -29,6 +38,7 @@ def engine_settings(data_dir: Path, *, interval_s: float = 0.2, endpoints: int =
             reconcile_interval_s=5,
         ),
         data_dir=data_dir,
+        monitor=MonitorSettings(api=ApiSettings(port=0)),  # the engine's own server: never a fixed port in tests
     )
 
 
