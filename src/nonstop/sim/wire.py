@@ -95,14 +95,19 @@ def order(o: SimOrder) -> dict[str, Any]:
     }
 
 
+_QUERY_ONLY = ("time", "updateTime", "isWorking", "stopPrice", "icebergQty", "origQuoteOrderQty")
+
+
+def _answer(o: SimOrder, now_ms: int) -> dict[str, Any]:
+    """The order as a new-order or cancel answer carries it (no query-only fields, a transactTime)."""
+    body = {k: v for k, v in order(o).items() if k not in _QUERY_ONLY}
+    body["transactTime"] = now_ms
+    return body
+
+
 def order_full(o: SimOrder) -> dict[str, Any]:
     """The FULL response of `POST /api/v3/order`."""
-    body = {
-        k: v
-        for k, v in order(o).items()
-        if k not in ("time", "updateTime", "isWorking", "stopPrice", "icebergQty", "origQuoteOrderQty")
-    }
-    body["transactTime"] = o.time_ms
+    body = _answer(o, o.time_ms)
     body["fills"] = [
         {
             "price": num(f["price"]),
@@ -117,23 +122,8 @@ def order_full(o: SimOrder) -> dict[str, Any]:
 
 
 def canceled(o: SimOrder, cancel_client_id: str, now_ms: int) -> dict[str, Any]:
-    return {
-        "symbol": o.symbol,
-        "origClientOrderId": o.client_order_id,
-        "orderId": o.order_id,
-        "orderListId": -1,
-        "clientOrderId": cancel_client_id,
-        "transactTime": now_ms,
-        "price": num(o.price),
-        "origQty": num(o.orig_qty),
-        "executedQty": num(o.executed_qty),
-        "cummulativeQuoteQty": num(o.cum_quote),
-        "status": o.status,
-        "timeInForce": o.time_in_force,
-        "type": o.type,
-        "side": o.side,
-        "selfTradePreventionMode": "EXPIRE_MAKER",
-    }
+    """`DELETE /api/v3/order`: the order's own client id moves to `origClientOrderId`."""
+    return {**_answer(o, now_ms), "origClientOrderId": o.client_order_id, "clientOrderId": cancel_client_id}
 
 
 def my_trade(t: dict[str, Any]) -> dict[str, Any]:
