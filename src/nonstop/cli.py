@@ -7,8 +7,9 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import aiohttp
 import typer
@@ -17,6 +18,7 @@ from nonstop import logs
 from nonstop.config import Settings, load_settings
 from nonstop.errors import NonstopError
 
+T = TypeVar("T")
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -49,6 +51,19 @@ async def _until_signalled(main: Any) -> None:
         await task
 
 
+def _run(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on a new event loop; a NonstopError ends the command with its message and exit 1."""
+    try:
+        return asyncio.run(main)
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
+    _run(_until_signalled(main))
+
+
 @app.command()
 def sim(
     config: ConfigOpt = None,
@@ -66,11 +81,7 @@ def sim(
             )
             await asyncio.sleep(duration if duration is not None else float("inf"))
 
-    try:
-        asyncio.run(_until_signalled(main()))
-    except NonstopError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+    _run_until_signalled(main())
 
 
 @app.command()
@@ -82,11 +93,7 @@ def run(
     settings = _settings(config)
     from nonstop.engine import Engine
 
-    try:
-        asyncio.run(_until_signalled(Engine(settings).run(duration)))
-    except NonstopError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+    _run_until_signalled(Engine(settings).run(duration))
 
 
 @app.command()
@@ -103,11 +110,7 @@ def status(
     if settings.engine.journal.backend == "sqlite" and not path.exists():
         typer.echo(f"error: no journal at {path}: has this instance ever run?", err=True)
         raise typer.Exit(1)
-    try:
-        data = asyncio.run(status_view.collect(settings))
-    except NonstopError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+    data = _run(status_view.collect(settings))
     typer.echo(json.dumps(data, indent=2) if as_json else status_view.render(data))
 
 
