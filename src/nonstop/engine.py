@@ -33,6 +33,7 @@ from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal,
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
+from nonstop.monitor.engine_probe import EngineProbe
 from nonstop.monitor.event_watch import EventWatch
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
@@ -192,6 +193,12 @@ class Engine:
                 readiness=self.readiness,
             )
             strategy = trading_loop.strategy
+            probe = EngineProbe(  # sampled metrics (endpoints, PnL, journal) and the degradation detectors
+                self.metrics, self.alerts, self.clock, state=state, venues={**venues, **self.data_venues},
+                hub=trading_loop.hub, symbols=trading_loop.runner.symbols, strategies=[strategy.id],
+                recorder=recorder,
+            )
+            recorder.listeners.append(probe.on_event)
             try:
                 async with asyncio.timeout(duration):
                     await self._connect(venues)
@@ -218,6 +225,7 @@ class Engine:
                         tg.create_task(trading_loop.run(), name="strategy")
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self.records.run(recorder.record), name="record-keeper")
+                        tg.create_task(probe.run(), name="engine-probe")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
