@@ -26,9 +26,15 @@ postgres_server = make_postgres_fixture(scope="module")
 START = {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("30")}
 
 
+STARTUP_KILL_EVERY = 4  # every 4th run is killed during start-up (replay, connect, reconcile, warm-up)
+TRADING_WAIT_S = 30.0
+
+
 def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: int,
                env: dict[str, str] | None = None) -> int:
-    """SIGKILL `kills` engine runs at random moments; returns how many had reached trading."""
+    """SIGKILL `kills` engine runs: most at a random moment of the active order flow (after the
+    run reached trading), every STARTUP_KILL_EVERY-th at a random moment of its start-up.
+    Returns how many runs were killed while trading."""
     rng = random.Random(seed)
     control(sim, "POST", "/control/faults", {"kind": "latency", "venue": "binance-a", "probability": 0.3,
                                              "params": {"ms": 120}})
@@ -37,7 +43,14 @@ def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: i
     trading = 0
     for n in range(kills):
         run = start_engine(workdir, config, n, env=env)
-        time.sleep(rng.uniform(1.2, 5.0))  # python start-up takes ~1 s; then anywhere in the order flow
+        if n % STARTUP_KILL_EVERY == STARTUP_KILL_EVERY - 1:
+            time.sleep(rng.uniform(0.8, 3.0))  # python start-up takes ~1 s, then replay/connect/reconcile
+        else:
+            deadline = time.monotonic() + TRADING_WAIT_S
+            while not run.reached_trading() and run.proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert run.reached_trading(), f"engine run {n} did not reach trading:\n{run.log()[-3000:]}"
+            time.sleep(rng.uniform(0.0, 3.0))  # anywhere in the order flow, mid-submit included
         assert run.proc.poll() is None, f"engine run {n} died by itself:\n{run.log()[-3000:]}"
         kill9(run)
         trading += run.reached_trading()
@@ -102,7 +115,7 @@ def test_sigkill_thirty_times_sqlite_no_duplicate_no_lost_fill(tmp_path: Path) -
         figures = asyncio.run(verify(load_settings(config), sim))
     finally:
         sim.stop()
-    assert trading >= 20, f"only {trading} of 30 runs reached trading before the kill"
+    assert trading >= 30 - 30 // STARTUP_KILL_EVERY, f"only {trading} of 30 runs were killed while trading"
     assert figures["fills"] > 20 and figures["orders"] > 50, figures
 
 
@@ -125,5 +138,5 @@ def test_sigkill_eight_times_postgres_no_duplicate_no_lost_fill(tmp_path: Path, 
             del os.environ["NONSTOP_PG_DSN"]
     finally:
         sim.stop()
-    assert trading >= 5
+    assert trading >= 8 - 8 // STARTUP_KILL_EVERY
     assert figures["fills"] > 5, figures
