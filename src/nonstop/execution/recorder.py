@@ -98,6 +98,11 @@ class Recorder:
                 listener(event)
         return kept
 
+    @property
+    def busy(self) -> bool:
+        """True while an append-and-fold is in progress (for the journal-lag metric)."""
+        return self._lock.locked()
+
     async def _commit(self, kept: list[Event]) -> None:
         last = await self.journal.append(kept, epoch=self.epoch)
         first = last - len(kept) + 1

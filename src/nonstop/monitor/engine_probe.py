@@ -11,7 +11,7 @@
     method (see `monitor.pnl`), positions marked at the consensus mid (else the last fill price);
   - `journal`: the last durable seq, and the lag - how long the recorder has been busy without
     the journal advancing (0 when caught up; a lower bound, at the probe's resolution). Measured
-    from the recorder's lock, read defensively (the recorder offers no public accessor);
+    from `Recorder.busy` (an append-and-fold in progress);
   - feed quality per source and instrument from the consensus -> `FeedQualityDetector` (a frozen
     book counts as old as its last change).
 - `on_event(event)` - a recorder listener (synchronous, never raises, never blocks):
@@ -33,7 +33,6 @@ Alerts go through the `AlertSink` given (the engine's `AlertManager`), with the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -232,9 +231,8 @@ class EngineProbe:
         self.metrics.breaker_state(name, "*", _BREAKER[pool.breaker.state])
 
     def _journal_lag(self) -> float:
-        lock = getattr(self.recorder, "_lock", None)
         now, seq = self.clock.monotonic(), self.state.last_seq
-        if not isinstance(lock, asyncio.Lock) or not lock.locked():
+        if not getattr(self.recorder, "busy", False):  # `Recorder.busy`; no recorder: never lagging
             self._busy_seq = self._busy_since = None
             return 0.0
         if self._busy_seq != seq or self._busy_since is None:  # busy, but the journal moved on

@@ -50,10 +50,12 @@ async def test_a_cancelled_record_still_folds_what_reached_the_disk(tmp_path: Pa
         recorder = Recorder(journal, await replay(journal), 1)
         task = asyncio.create_task(recorder.record(_intent(), OrderSubmitted(ts=TS, client_order_id=CID)))
         await asyncio.sleep(0.1)  # the append is on disk, its acknowledgement not yet back
+        assert recorder.busy
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert recorder.state.last_seq == await journal.last_seq() == 2
+        assert not recorder.busy
         assert recorder.state.state_hash() == (await replay(journal)).state_hash()
         # the next event is validated against the state that includes what was written
         await recorder.record(OrderAccepted(ts=TS, client_order_id=CID, venue_order_id=VenueOrderId("7")))
