@@ -7,8 +7,9 @@ import hmac
 from collections.abc import Mapping
 
 from nonstop.sim import rejects
+from nonstop.sim.records import Account
 from nonstop.sim.rejects import BinanceReject
-from nonstop.sim.venue import Account, SimVenue
+from nonstop.sim.venue import SimVenue
 
 MAX_RECV_WINDOW = 60_000
 

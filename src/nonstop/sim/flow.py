@@ -15,7 +15,8 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from nonstop.config import SimSymbol
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, SELL
-from nonstop.sim.venue import MARKET_MAKER, TAKER_FLOW, SimVenue
+from nonstop.sim.records import MARKET_MAKER, TAKER_FLOW
+from nonstop.sim.venue import SimVenue
 
 LADDER_LEVELS = 5
 HALF_SPREAD_BPS = 2.0

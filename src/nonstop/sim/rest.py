@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import structlog
 from aiohttp import web
@@ -19,65 +17,13 @@ from nonstop.sim.auth import account_for_key, check_signature, check_timestamp, 
 from nonstop.sim.candles import INTERVALS_MS
 from nonstop.sim.chaos_middleware import fault_middleware
 from nonstop.sim.faults import FaultKind
+from nonstop.sim.params import CLIENT_ID, Call, parse_form
 from nonstop.sim.rejects import BinanceReject
 
 if TYPE_CHECKING:
     from nonstop.sim.runtime import VenueRuntime
 
 log = structlog.get_logger("nonstop.sim.rest")
-
-_DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
-_INTEGER = re.compile(r"^[0-9]{1,20}$")
-_CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
-Handler = Callable[[web.Request, "Call"], Awaitable[Any]]
-
-
-class Call:
-    """One parsed API call: merged query+body params, and the account when signed."""
-
-    def __init__(self, params: Mapping[str, str], account: str | None, now_ms: int) -> None:
-        self.params = params
-        self.account = account or ""
-        self.now_ms = now_ms
-
-    def text(self, name: str, *, required: bool = True) -> str | None:
-        value = self.params.get(name)
-        if value in (None, ""):
-            if required:
-                raise rejects.mandatory(name)
-            return None
-        return value
-
-    def decimal(self, name: str, *, required: bool = True) -> Decimal | None:
-        value = self.text(name, required=required)
-        if value is None:
-            return None
-        if not _DECIMAL.match(value):
-            raise rejects.illegal_chars(name)
-        return Decimal(value)
-
-    def integer(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
-        value = self.text(name, required=required)
-        if value is None:
-            return default
-        if not _INTEGER.match(value):
-            raise BinanceReject(
-                -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
-            )
-        return int(value)
-
-    def symbol(self, rt: VenueRuntime, *, required: bool = True) -> str | None:
-        value = self.text("symbol", required=required)
-        if value is None:
-            return None
-        rt.venue.spec(value.upper())
-        return value.upper()
-
-    def choice(self, name: str, allowed: tuple[str, ...], code: int, msg: str, *, required: bool = True) -> str | None:
-        value = self.text(name, required=required)
-        if value is not None and value not in allowed:
-            raise BinanceReject(code, msg)
-        return value
 
 
 def _depth_weight(p: Mapping[str, str]) -> int:
@@ -134,7 +80,7 @@ class BinanceRest:
             raw_body = (await request.read()).decode("utf-8", errors="replace")
         params: MultiDict[str] = MultiDict(request.query)
         if raw_body:
-            params.extend(MultiDict(_parse_form(raw_body)))
+            params.extend(MultiDict(parse_form(raw_body)))
         for key in set(params.keys()):
             if len(params.getall(key)) > 1:
                 raise BinanceReject(-1101, f"Duplicate values for parameter '{key}'.")
@@ -313,7 +259,7 @@ class BinanceRest:
         client_id = call.text("newClientOrderId", required=False)
         if client_id is None:
             client_id = "sim_" + secrets.token_urlsafe(16)[:18].replace("-", "x")
-        elif not _CLIENT_ID.match(client_id):
+        elif not CLIENT_ID.match(client_id):
             raise BinanceReject(
                 -1100,
                 "Illegal characters found in parameter 'newClientOrderId'; legal range is "
@@ -450,13 +396,6 @@ class BinanceRest:
         if self.rt.listen_keys.get(key) != call.account:
             raise BinanceReject(-1125, "This listenKey does not exist.")
         return key
-
-
-def _parse_form(raw: str) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(raw, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
-    except ValueError:
-        raise BinanceReject(-1101, "Too many parameters; expected at most 200.") from None
 
 
 def make_rest_app(rt: VenueRuntime, endpoint: int) -> web.Application:

@@ -21,8 +21,9 @@ from nonstop.sim.candles import CandleStore
 from nonstop.sim.faults import Fault, FaultKind, FaultRegistry
 from nonstop.sim.flow import MarketFlow
 from nonstop.sim.limits import VenueLimits
+from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, VenueEvent
 from nonstop.sim.streams import StreamHub
-from nonstop.sim.venue import BalanceUpdate, Execution, PublicTrade, SimVenue, VenueEvent
+from nonstop.sim.venue import SimVenue
 
 log = structlog.get_logger("nonstop.sim")
 HANG_LIMIT_S = 300.0  # a black-holed request is held at most this long, then the connection is reset

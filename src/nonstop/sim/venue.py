@@ -9,110 +9,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from nonstop.clock import Clock, utc_ms
 from nonstop.config import SimSymbol
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, OrderBook, Resting
+from nonstop.sim.filters import check_filters
+from nonstop.sim.records import (
+    BACKGROUND,
+    Account,
+    BalanceUpdate,
+    Execution,
+    PublicTrade,
+    ReceivedOrder,
+    SimOrder,
+    VenueEvent,
+)
 
 FEE_RATE = Decimal("0.001")
 FEE_QUANT = Decimal("0.00000001")
-OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
-MARKET_MAKER, TAKER_FLOW = "__market_maker__", "__taker_flow__"
-BACKGROUND = frozenset({MARKET_MAKER, TAKER_FLOW})
-
-
-@dataclass
-class Account:
-    """A venue account: API key pair and balances (free, locked) per asset."""
-
-    api_key: str
-    secret: str = field(repr=False)
-    free: dict[str, Decimal] = field(default_factory=dict)
-    locked: dict[str, Decimal] = field(default_factory=dict)
-
-    def move(self, asset: str, free: Decimal = Decimal(0), locked: Decimal = Decimal(0)) -> None:
-        self.free[asset] = self.free.get(asset, Decimal(0)) + free
-        self.locked[asset] = self.locked.get(asset, Decimal(0)) + locked
-
-
-@dataclass
-class SimOrder:
-    """The venue's record of one order."""
-
-    order_id: int
-    client_order_id: str
-    account: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    price: Decimal
-    orig_qty: Decimal
-    quote_order_qty: Decimal
-    time_ms: int
-    executed_qty: Decimal = Decimal(0)
-    cum_quote: Decimal = Decimal(0)
-    status: str = "NEW"
-    update_ms: int = 0
-    fills: list[dict[str, object]] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True)
-class PublicTrade:
-    trade_id: int
-    symbol: str
-    price: Decimal
-    qty: Decimal
-    time_ms: int
-    buyer_is_maker: bool
-
-
-@dataclass(frozen=True)
-class Execution:
-    """An executionReport's worth: what happened to `order` just now."""
-
-    order: SimOrder
-    exec_type: str  # NEW, TRADE, CANCELED, EXPIRED, REJECTED
-    status: str
-    executed_qty: Decimal
-    cum_quote: Decimal
-    last_qty: Decimal = Decimal(0)
-    last_price: Decimal = Decimal(0)
-    commission: Decimal = Decimal(0)
-    commission_asset: str | None = None
-    trade_id: int = -1
-    is_maker: bool = False
-    time_ms: int = 0
-    cancel_client_order_id: str = ""  # a cancel's own client id (Binance puts it in `c`, the order's in `C`)
-
-
-@dataclass(frozen=True)
-class BalanceUpdate:
-    account: str
-    assets: dict[str, tuple[Decimal, Decimal]]
-    time_ms: int
-
-
-VenueEvent = PublicTrade | Execution | BalanceUpdate
-
-
-@dataclass(frozen=True)
-class ReceivedOrder:
-    """One new-order request as the venue saw it, accepted or not."""
-
-    client_order_id: str
-    account: str
-    symbol: str
-    time_ms: int
-    order_id: int | None
-    rejected: str | None
 
 
 def _floor(value: Decimal, step: Decimal) -> Decimal:
@@ -165,15 +81,6 @@ class SimVenue:
         return spec
 
     # ------------------------------------------------------------------ filters
-    def _check_filters(self, spec: SimSymbol, price: Decimal | None, qty: Decimal | None, ref: Decimal) -> None:
-        if price is not None and (price < spec.tick_size or price % spec.tick_size != 0):
-            raise rejects.filter_failure("PRICE_FILTER")
-        if qty is not None and (qty < spec.min_qty or qty > spec.max_qty or (qty - spec.min_qty) % spec.step_size):
-            raise rejects.filter_failure("LOT_SIZE")
-        notional = (price if price is not None else ref) * (qty if qty is not None else Decimal(0))
-        if qty is not None and notional < spec.min_notional:
-            raise rejects.filter_failure("NOTIONAL")
-
     # ------------------------------------------------------------------- orders
     def new_order(
         self,
@@ -226,9 +133,7 @@ class SimVenue:
         ):
             raise rejects.DUPLICATE_ORDER
         ref = self.last_price[symbol]
-        self._check_filters(spec, price, quantity, ref)
-        if quantity is None and quote_order_qty is not None and quote_order_qty < spec.min_notional:
-            raise rejects.filter_failure("NOTIONAL")
+        check_filters(spec, price, quantity, quote_order_qty, ref)
         if order_type == "LIMIT_MAKER":
             best = book.best_ask() if side == BUY else book.best_bid()
             assert price is not None

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from nonstop.config import SimSymbol
-from nonstop.sim.venue import BalanceUpdate, Execution, PublicTrade, SimOrder
+from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, SimOrder
 
 
 def num(value: Decimal) -> str:
