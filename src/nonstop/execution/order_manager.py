@@ -117,6 +117,21 @@ class OrderManager:
         for event in await self.recorder.record(*events):
             if isinstance(event, OrderAccepted):
                 self._index(self.state.orders[event.client_order_id.value])
+            elif isinstance(event, OrderEvent):
+                self._forget_if_settled(event.client_order_id.value)
+
+    def _forget_if_settled(self, key: str) -> None:
+        """Drop the per-order bookkeeping of a finished order (bounded memory over a 24/7 run)."""
+        order = self.state.orders.get(key)
+        if order is None or not order.state.is_terminal:
+            return
+        self._submitted_at.pop(key, None)
+        lock = self._locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._locks[key]
+        task = self._resolving.get(key)
+        if task is not None and task.done():
+            del self._resolving[key]
 
     async def _record_venue_facts(self, *events: Event) -> None:
         """Record what a venue reported; a report that contradicts our state (e.g. an overfill) is
@@ -234,13 +249,17 @@ class OrderManager:
 
     async def _resolve(self, cid: ClientOrderId) -> None:
         delays = list(self.policy.delays_s)
-        while True:
-            order = self.state.order(cid)
-            if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
-                return
-            await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
-            if await self.settle(cid):
-                return
+        try:
+            while True:
+                order = self.state.order(cid)
+                if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
+                    return
+                await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
+                if await self.settle(cid):
+                    return
+        finally:
+            if self._resolving.get(cid.value) is asyncio.current_task():
+                del self._resolving[cid.value]
 
     async def settle(self, cid: ClientOrderId) -> bool:
         """Look an unsettled order up once; True when its state no longer needs a lookup.
