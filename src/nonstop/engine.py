@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ccxt.pro as ccxt_pro
@@ -29,7 +28,8 @@ from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
-from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
+from nonstop.journal import replay
+from nonstop.journal_setup import open_journal
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
@@ -51,22 +51,6 @@ MAX_BACKOFF_S = 30.0
 CLEAN_PASSES_TRIES = 5
 STOP_CANCEL_TIMEOUT_S = 10.0
 PRICE_WARMUP_S = 10.0  # longest wait for every feed source before the strategy starts anyway
-
-
-def open_journal(settings: Settings) -> Journal:
-    """The configured journal (not yet opened); the PostgreSQL DSN comes from the environment."""
-    cfg = settings.engine.journal
-    durability = Durability(cfg.durability)
-    if cfg.backend == "postgres":
-        dsn = os.environ.get(cfg.dsn_env)
-        if not dsn:
-            raise ConfigError(
-                f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
-            )
-        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
-    path = cfg.path or settings.data_dir / "journal.sqlite"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteJournal(path, durability=durability)
 
 
 @dataclass
@@ -442,4 +426,17 @@ class Engine:
             log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
         except ConnectivityError as err:
             log.warning("stop_cancel_failed", error=str(err))
+        await self._final_reconcile(manager)
         log.info("stopped", open_orders=len(state.open_orders()), last_seq=state.last_seq)
+
+    async def _final_reconcile(self, manager: OrderManager) -> None:
+        """One last pass after the cancels, so the journal ends with the venue's fills and balances."""
+        if self.trading is None:
+            return
+        final = Reconciler(manager, self.venues, self.settings.engine.instance, self.clock)
+        try:
+            async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                for name, venue in self.venues.items():
+                    await final.reconcile(name, self._instruments(venue, self.trading.strategy))
+        except TimeoutError:
+            log.warning("stop_reconcile_timed_out")

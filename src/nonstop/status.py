@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 from nonstop.config import Settings
-from nonstop.engine import open_journal
 from nonstop.journal import replay
+from nonstop.journal_setup import open_journal
 
 
 async def collect(settings: Settings) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from nonstop.config import Settings, load_settings
-from nonstop.engine import open_journal
 from nonstop.journal import replay
+from nonstop.journal_setup import open_journal
 from nonstop.model import OrderFilled, Side
 from nonstop.sim.server import DEMO_CREDENTIALS, ccxt_config
 from tests.e2e.crashkit import SimProcess, control, engine_config, kill9, start_engine, start_sim

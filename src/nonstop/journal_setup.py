@@ -1,0 +1,27 @@
+"""The configured journal: SQLite at `<data_dir>/journal.sqlite` by default, or PostgreSQL whose DSN
+(a secret) comes from the environment variable the config names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nonstop.config import Settings
+from nonstop.errors import ConfigError
+from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal
+
+
+def open_journal(settings: Settings) -> Journal:
+    """The configured journal (not yet opened)."""
+    cfg = settings.engine.journal
+    durability = Durability(cfg.durability)
+    if cfg.backend == "postgres":
+        dsn = os.environ.get(cfg.dsn_env)
+        if not dsn:
+            raise ConfigError(
+                f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
+            )
+        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
+    path = cfg.path or settings.data_dir / "journal.sqlite"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteJournal(path, durability=durability)
