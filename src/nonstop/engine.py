@@ -77,8 +77,9 @@ class Engine:
         self.metrics = Metrics()
         self.readiness = Readiness(self.clock)
         self.alerts: AlertManager | None = None
-        self.halted: str | None = None
-        self.api: ApiServer | None = None  # the reason, once the kill switch was pulled
+        self.halted: str | None = None  # the reason, once the kill switch was pulled
+        self.api: ApiServer | None = None
+        self._began_trading = False  # a stop before this leaves the venue untouched
         self.data_venues: dict[str, VenuePort] = {}  # market data only, never an order
         self.trading: TradingLoop | None = None
         self._stream_down: set[str] = set()
@@ -194,6 +195,7 @@ class Engine:
                         history = self.settings.data.history.path or self.settings.data_dir / "history.sqlite"
                         await trading_loop.warm_up(history)
                         self.status.phase = "trading"
+                        self._began_trading = True
                         log.info(
                             "trading",
                             instance=eng.instance,
@@ -413,19 +415,22 @@ class Engine:
                 log.info("snapshot_written", seq=last)
 
     async def _stop(self, manager: OrderManager, recorder: Recorder) -> None:
-        """Cancel our open orders (if configured), time-boxed; never raises."""
-        if not self.settings.engine.cancel_on_stop or self.status.phase == "stopped" or not self.status.reconciled:
+        """Once trading has begun: cancel our open orders (if configured), then reconcile one last
+        time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
+        (start-up reconciliation had not settled it yet)."""
+        if not self._began_trading:
             return
         state = recorder.state
-        open_orders = [o for o in state.open_orders() if o.client_order_id.instance == self.settings.engine.instance]
-        try:
-            async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
-                for order in open_orders:
-                    await manager.cancel(order.client_order_id)
-        except TimeoutError:
-            log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
-        except ConnectivityError as err:
-            log.warning("stop_cancel_failed", error=str(err))
+        if self.settings.engine.cancel_on_stop:
+            mine = [o for o in state.open_orders() if o.client_order_id.instance == self.settings.engine.instance]
+            try:
+                async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                    for order in mine:
+                        await manager.cancel(order.client_order_id)
+            except TimeoutError:
+                log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
+            except ConnectivityError as err:
+                log.warning("stop_cancel_failed", error=str(err))
         await self._final_reconcile(manager)
         log.info("stopped", open_orders=len(state.open_orders()), last_seq=state.last_seq)
 

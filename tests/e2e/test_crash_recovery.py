@@ -58,6 +58,7 @@ def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: i
     final = start_engine(workdir, config, kills, duration=25, env=env)
     assert final.proc.wait(timeout=90) == 0, final.log()[-3000:]
     assert final.reached_trading(), final.log()[-3000:]
+    assert '"event": "stopped"' in final.log(), "the clean stop did not cancel and reconcile:\n" + final.log()[-3000:]
     return trading
 
 
