@@ -49,6 +49,7 @@ from nonstop.venues.port import VenuePort
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
 CLEAN_PASSES_TRIES = 5
+STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
 PRICE_WARMUP_S = 10.0  # longest wait for every feed source before the strategy starts anyway
 
@@ -421,17 +422,21 @@ class Engine:
         if not self._began_trading:
             return
         state = recorder.state
-        if self.settings.engine.cancel_on_stop:
-            mine = [o for o in state.open_orders() if o.client_order_id.instance == self.settings.engine.instance]
-            try:
-                async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
-                    for order in mine:
-                        await manager.cancel(order.client_order_id)
-            except TimeoutError:
-                log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
-            except ConnectivityError as err:
-                log.warning("stop_cancel_failed", error=str(err))
-        await self._final_reconcile(manager)
+        instance = self.settings.engine.instance
+        for _ in range(STOP_ROUNDS):  # a submit cut short by the stop settles in the reconcile: cancel it too
+            mine = [o for o in state.open_orders() if o.client_order_id.instance == instance]
+            if self.settings.engine.cancel_on_stop and mine:
+                try:
+                    async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                        for order in mine:
+                            await manager.cancel(order.client_order_id)
+                except TimeoutError:
+                    log.warning("stop_cancel_timed_out", still_open=len(state.open_orders()))
+                except ConnectivityError as err:
+                    log.warning("stop_cancel_failed", error=str(err))
+            await self._final_reconcile(manager)
+            if not self.settings.engine.cancel_on_stop or not state.open_orders():
+                break
         log.info("stopped", open_orders=len(state.open_orders()), last_seq=state.last_seq)
 
     async def _final_reconcile(self, manager: OrderManager) -> None:

@@ -78,11 +78,14 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
     evidence = {cid: control(sim, "GET", f"/control/venues/binance-a/orders?client_order_id={cid}")
                 for cid in duplicates}
     assert duplicates == {}, evidence
-    # 2. every venue fill is in the journal exactly once
+    # 2. nothing open or unsettled is left behind after the clean stop (checked first: an order
+    #    still open could fill while we read trades and balances below)
     ex = ccxt_async.binance(ccxt_config(sim.urls[0], *DEMO_CREDENTIALS))
     try:
-        venue_trades = await ex.fetch_my_trades("BTC/USDT", None, 1000)
         venue_open = await ex.fetch_open_orders("BTC/USDT")
+        assert venue_open == [] and state.open_orders() == [], (venue_open, state.open_orders())
+        # 3. every venue fill is in the journal exactly once
+        venue_trades = await ex.fetch_my_trades("BTC/USDT", None, 1000)
         venue_balance = (await ex.fetch_balance())["info"]["balances"]
     finally:
         await ex.close()
@@ -90,7 +93,7 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
     assert len(venue_trades) < 1000, "paginate: more trades than one page"
     assert venue_ids == set(fill_records), (venue_ids ^ set(fill_records))
     assert set(fill_records.values()) <= {1}
-    # 3. balances: start + the journal's fills == the venue's balances
+    # 4. balances: start + the journal's fills == the venue's balances
     expected = dict(START)
     for fill in state.fills.values():
         order = state.orders[fill.client_order_id.value]
@@ -100,8 +103,6 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
         expected[fill.fee_asset] -= fill.fee
     actual = {b["asset"]: Decimal(b["free"]) + Decimal(b["locked"]) for b in venue_balance}
     assert actual == {a: expected[a] for a in actual}
-    # 4. nothing open or unsettled is left behind after the clean stop
-    assert venue_open == [] and state.open_orders() == []
     return {"orders": len(state.orders), "fills": len(state.fills), "in_doubt_ever": sum(
         1 for o in state.orders.values() if "in_doubt" in o.reason.lower())}
 
