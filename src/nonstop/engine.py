@@ -28,8 +28,8 @@ from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
+from nonstop.ha import ownership
 from nonstop.journal import replay
-from nonstop.journal_setup import open_journal
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
@@ -73,6 +73,7 @@ class Engine:
         self.sim: SimServer | None = None
         self.state: EngineState | None = None
         self.recorder: Recorder | None = None
+        self.owner: ownership.Ownership | None = None  # this process's claim on the journal
         self.venues: dict[str, VenuePort] = {}
         self.manager: OrderManager | None = None
         self.metrics = Metrics()
@@ -135,17 +136,13 @@ class Engine:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
+            journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
             if eng.embedded_sim:
                 self.sim = SimServer(self.settings.sim, self.clock)
                 await self.sim.start()
                 stack.push_async_callback(self.sim.stop)
-            journal = open_journal(self.settings)
-            await journal.open()
-            stack.push_async_callback(journal.close)
             state = self.state = await replay(journal)
-            epoch = max(await journal.current_epoch(), 1)
-            await journal.claim_epoch(epoch)
-            recorder = self.recorder = Recorder(journal, state, epoch)
+            recorder = self.recorder = Recorder(journal, state, self.owner.epoch)
             venues = self.venues
             sources: list[MarketSource] = []
             for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
@@ -164,7 +161,7 @@ class Engine:
                 venues,
                 ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)),
                 self.clock,
-                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000),
+                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000, max_resend_age_s=eng.max_resend_age_s),
                 last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)
@@ -190,6 +187,7 @@ class Engine:
                     await self._connect(venues)
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
+                        tg.create_task(ownership.exit_when_lost(recorder), name="ownership")
                         tg.create_task(trading_loop.run_data(), name="market-data")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
                         await trading_loop.wait_for_prices(PRICE_WARMUP_S)
@@ -419,7 +417,7 @@ class Engine:
         """Once trading has begun: cancel our open orders (if configured), then reconcile one last
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
-        if not self._began_trading:
+        if not self._began_trading or recorder.lost is not None:  # fenced: the orders are the new holder's
             return
         state = recorder.state
         instance = self.settings.engine.instance

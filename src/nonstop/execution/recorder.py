@@ -5,6 +5,12 @@ against the current state first (an event the fold would refuse is never written
 never fail on it), appended to the journal under the fencing epoch and awaited until durable, and
 only then applied to the in-memory state and announced to listeners (invariants 1 and 4).
 One lock orders append-and-apply, so the state always equals the fold of the journal.
+
+Ownership (invariant 11): an append refused by the fencing epoch (`FencedOut`), or one whose seq
+does not directly follow the last seq folded here (`ForeignWrite`: someone else appended), means
+this process no longer owns the journal. The recorder then records nothing more, ever: `lost` is
+set, `lost_event` fires (the engine exits on it) and every later `record` raises the same error,
+so nothing that is journaled before it is sent (orders, cancels) can be sent again.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from nonstop.errors import IllegalTransition
+from nonstop.errors import ForeignWrite, IllegalTransition, OwnershipLost
 from nonstop.journal import Journal
 from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
 
@@ -31,7 +37,15 @@ class Recorder:
         self.state = state
         self.epoch = epoch
         self.listeners: list[Listener] = []
+        self.lost: OwnershipLost | None = None  # set once: this process no longer owns the journal
+        self.lost_event = asyncio.Event()
         self._lock = asyncio.Lock()
+
+    def _lose(self, err: OwnershipLost) -> None:
+        if self.lost is None:
+            self.lost = err
+            self.lost_event.set()
+            log.critical("journal_ownership_lost", error=str(err))
 
     def applicable(self, events: Sequence[Event]) -> list[Event]:
         """The events the fold accepts, in order; repeated fills and stale order events drop out.
@@ -79,7 +93,11 @@ class Recorder:
         fold skipped, the in-memory state would fall behind the journal and later events would be
         validated against the wrong state (the crash test caught exactly that on shutdown).
         """
+        if self.lost is not None:
+            raise self.lost
         async with self._lock:
+            if self.lost is not None:
+                raise self.lost
             kept = self.applicable(events)
             if not kept:
                 return []
@@ -104,8 +122,18 @@ class Recorder:
         return self._lock.locked()
 
     async def _commit(self, kept: list[Event]) -> None:
-        last = await self.journal.append(kept, epoch=self.epoch)
+        try:
+            last = await self.journal.append(kept, epoch=self.epoch)
+        except OwnershipLost as err:
+            self._lose(err)
+            raise
         first = last - len(kept) + 1
+        if first != self.state.last_seq + 1:
+            err = ForeignWrite(
+                f"journal append came back at seq {first}, but the last seq folded here is {self.state.last_seq}: "
+                "another process wrote to this journal; stopping")
+            self._lose(err)
+            raise err
         for offset, event in enumerate(kept):
             self.state.apply(event, seq=first + offset)
 

@@ -44,6 +44,7 @@ from nonstop.model.events import (
     BreakerChanged,
     DegradationChanged,
     Event,
+    JournalCopied,
     OrderEvent,
     OrderFilled,
     OrderIntent,
@@ -85,7 +86,7 @@ def fill_key(instrument_id: InstrumentId, trade_id: TradeId) -> str:
 
 
 def order_to_dict(order: Order) -> dict[str, Any]:
-    return {
+    data = {
         "client_order_id": order.client_order_id.value,
         "instrument_id": str(order.instrument_id),
         "side": order.side.value,
@@ -102,6 +103,9 @@ def order_to_dict(order: Order) -> dict[str, Any]:
         "previous_state": None if order.previous_state is None else order.previous_state.value,
         "reason": order.reason,
     }
+    if order.intent_ts is not None:  # absent in states from before it existed: their bytes stay the same
+        data["intent_ts"] = encode_datetime(order.intent_ts)
+    return data
 
 
 def order_from_dict(d: dict[str, Any]) -> Order:
@@ -121,6 +125,7 @@ def order_from_dict(d: dict[str, Any]) -> Order:
         trade_ids=frozenset(TradeId(t) for t in d["trade_ids"]),
         previous_state=None if d["previous_state"] is None else OrderState(d["previous_state"]),
         reason=str(d["reason"]),
+        intent_ts=decode_datetime(d["intent_ts"]) if d.get("intent_ts") is not None else None,
     )
 
 
@@ -157,6 +162,9 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
+        elif isinstance(event, JournalCopied):
+            for instance, seq in event.order_seq_map().items():
+                self.order_seq[instance] = max(self.order_seq.get(instance, 0), seq)
         elif isinstance(event, AlertRecorded | BreakerChanged):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
