@@ -163,8 +163,8 @@ class EngineState:
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
         elif isinstance(event, JournalCopied):
-            for instance, seq in event.order_seq_map().items():
-                self.order_seq[instance] = max(self.order_seq.get(instance, 0), seq)
+            for instance, used in event.order_seq_map().items():
+                self.order_seq[instance] = max(self.order_seq.get(instance, 0), used)
         elif isinstance(event, AlertRecorded | BreakerChanged):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
