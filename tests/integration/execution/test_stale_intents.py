@@ -4,6 +4,8 @@ reaches the venue. Counted from the simulator's own records of the orders it rec
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +26,8 @@ from nonstop.model import (
     OrderType,
     Side,
 )
-from tests.enginekit import INSTANCE, venue_for
-from tests.simkit import control, rest_client, running_sim
+from tests.enginekit import FAST, INSTANCE, rig, venue_for
+from tests.simkit import control, rest_client, running_sim, set_fault
 
 BTC = InstrumentId("alpha", "BTC/USDT")
 
@@ -72,3 +74,22 @@ async def test_in_doubt_intent_older_than_max_resend_age_is_not_sent_a_young_one
     closed = [e for e in events if isinstance(e, OrderNeverSent)]
     assert [e.client_order_id for e in closed] == [old]
     assert "max_resend_age_s = 30" in closed[0].reason and "3600" in closed[0].reason
+
+
+async def test_order_lost_in_flight_past_max_resend_age_is_closed_unsent_and_never_reaches_the_venue(
+        tmp_path: Path) -> None:
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+        r.manager.policy = replace(FAST, max_resend_age_s=1.0)  # shorter than recvWindow + 1 s: never resent
+        async with rest_client(sim) as ex:
+            bid = Decimal(str((await ex.fetch_order_book("BTC/USDT", 5))["bids"][0][0]))
+        await set_fault(sim, "reset", duration_s=1.0)  # nothing reaches the matching engine for a second
+        cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 50)
+        assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT
+        deadline = asyncio.get_running_loop().time() + 15
+        while r.recorder.state.order(cid).state is OrderState.IN_DOUBT:
+            assert asyncio.get_running_loop().time() < deadline, "the in-doubt order was never settled"
+            await asyncio.sleep(0.1)
+        order = r.recorder.state.order(cid)
+        received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
+    assert order.state is OrderState.NEVER_SENT and "max_resend_age_s = 1" in order.reason
+    assert received == []
