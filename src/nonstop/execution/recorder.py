@@ -138,7 +138,9 @@ class Recorder:
             self.state.apply(event, seq=first + offset)
 
     async def snapshot(self) -> int:
-        """Write a snapshot of the current state; returns its seq."""
+        """Write a snapshot of the current state; returns its seq. Refused once ownership is lost."""
+        if self.lost is not None:
+            raise self.lost
         async with self._lock:
             state, seq = self.state.copy(), self.state.last_seq
         if seq:

@@ -62,3 +62,19 @@ async def test_recorder_foreign_append_is_detected_by_sequence(tmp_path: Path) -
     finally:
         await mine.close()
         await theirs.close()
+
+
+async def test_recorder_that_lost_its_journal_writes_no_snapshot(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "j.sqlite")
+    await journal.open()
+    try:
+        recorder = Recorder(journal, await replay(journal), 1)
+        await recorder.record(_balance(1))
+        await journal.claim_epoch(2)
+        with pytest.raises(FencedOut):
+            await recorder.record(_balance(2))
+        with pytest.raises(FencedOut):
+            await recorder.snapshot()
+        assert await journal.latest_snapshot() is None
+    finally:
+        await journal.close()
