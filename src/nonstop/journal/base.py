@@ -141,8 +141,11 @@ class Journal(Protocol):
         """The highest fencing epoch recorded or claimed (0 initially)."""
         ...
 
-    async def claim_epoch(self, epoch: int) -> None:
-        """Record `epoch` as the current one; FencedOut if a higher one is already recorded."""
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
+        """Record `epoch` as the current one; FencedOut if a higher one is already recorded.
+
+        With `holder` (e.g. the winner of an HA lease), the holder row is written in the same
+        transaction, so a fenced writer's error names it."""
         ...
 
     async def claim_next_epoch(self, holder: JournalHolder) -> int:
@@ -258,6 +261,18 @@ def fence_batch(
                          record_checksum(last, ts_ms, epoch, event_type, payload)))
         results.append(last)
     return rows, results, current
+
+
+def epoch_to_claim(current: int, wanted: int | None, where: str) -> int:
+    """The epoch a claim records: `current + 1` (`wanted` None), or `wanted` if not below `current`."""
+    if wanted is None:
+        return current + 1
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 0:
+        raise ValueError(f"epoch must be an int >= 0, got {wanted!r}")
+    if wanted < current:
+        raise FencedOut(f"{where}: claim of epoch {wanted} refused, epoch {current} is recorded",
+                        epoch=wanted, current_epoch=current)
+    return wanted
 
 
 def is_fenced(batch: Batch, current: int) -> bool:

@@ -36,6 +36,7 @@ from nonstop.journal.base import (
     Snapshot,
     decode_record,
     encode_payload,
+    epoch_to_claim,
     fence_batch,
     is_fenced,
     load_snapshot,
@@ -180,15 +181,22 @@ class PostgresJournal:
         items = [(type(e).__name__, encode_payload(e)) for e in events]
         return await self._write(items, epoch)
 
-    async def claim_epoch(self, epoch: int) -> None:
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
         self._check_open()
-        await self._write([], epoch)
+        if holder is None:
+            await self._write([], epoch)
+        else:
+            await self._claim(holder, epoch)
 
     async def claim_next_epoch(self, holder: JournalHolder) -> int:
+        return await self._claim(holder, None)
+
+    async def _claim(self, holder: JournalHolder, wanted: int | None) -> int:
         pool = self._check_open()
         s = self.schema
-        async with self._translate("claim_next_epoch"), pool.acquire() as conn, conn.transaction():
-            epoch = int(await conn.fetchval(f"SELECT epoch FROM {s}.fencing WHERE id = 1 FOR UPDATE")) + 1
+        async with self._translate("claim"), pool.acquire() as conn, conn.transaction():
+            current = int(await conn.fetchval(f"SELECT epoch FROM {s}.fencing WHERE id = 1 FOR UPDATE"))
+            epoch = epoch_to_claim(current, wanted, f"postgres journal {s}")
             await conn.execute(f"UPDATE {s}.fencing SET epoch = $1 WHERE id = 1", epoch)
             await conn.execute(
                 f"INSERT INTO {s}.holder (id, epoch, host, pid, instance, since_ms) VALUES (1, $1, $2, $3, $4, $5) "

@@ -33,6 +33,7 @@ from nonstop.journal.base import (
     Snapshot,
     decode_record,
     encode_payload,
+    epoch_to_claim,
     fence_batch,
     is_fenced,
     load_snapshot,
@@ -146,13 +147,16 @@ class SQLiteJournal:
         items = [(type(e).__name__, encode_payload(e)) for e in events]
         return await self._write(items, epoch)
 
-    async def claim_epoch(self, epoch: int) -> None:
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
         self._check_open()
-        await self._write([], epoch)
+        if holder is None:
+            await self._write([], epoch)
+        else:
+            await self._run(self._claim_sync, holder, epoch)
 
     async def claim_next_epoch(self, holder: JournalHolder) -> int:
         self._check_open()
-        return await self._run(self._claim_next_sync, holder)
+        return await self._run(self._claim_sync, holder, None)
 
     async def holder(self) -> JournalHolder | None:
         self._check_open()
@@ -261,13 +265,14 @@ class SQLiteJournal:
             return None
         return JournalHolder.from_row(row) if row is not None else None
 
-    def _claim_next_sync(self, holder: JournalHolder) -> int:
+    def _claim_sync(self, holder: JournalHolder, wanted: int | None) -> int:
         if self.read_only:
             raise JournalError(f"sqlite journal {self.path} is opened read-only")
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            epoch = db.execute("SELECT epoch FROM fencing WHERE id = 1").fetchone()[0] + 1
+            current = db.execute("SELECT epoch FROM fencing WHERE id = 1").fetchone()[0]
+            epoch = epoch_to_claim(current, wanted, f"sqlite journal {self.path}")
             db.execute("UPDATE fencing SET epoch = ? WHERE id = 1", (epoch,))
             db.execute("INSERT OR REPLACE INTO holder (id, epoch, host, pid, instance, since_ms) "
                        "VALUES (1, ?, ?, ?, ?, ?)", dataclasses.replace(holder, epoch=epoch).to_row())

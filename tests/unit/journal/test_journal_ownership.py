@@ -68,3 +68,15 @@ async def test_journal_holder_survives_reopen(backend: Backend) -> None:
         assert (await again.holder()) == JournalHolder(host="box-1", pid=55, instance="a1", since=SINCE, epoch=1)
     finally:
         await again.close()
+
+
+async def test_journal_claim_epoch_with_a_holder_records_both_or_is_fenced(journal: Journal) -> None:
+    await journal.claim_epoch(5, holder(77, "lease-winner"))  # an epoch won elsewhere (an HA lease)
+    assert await journal.current_epoch() == 5
+    assert await journal.holder() == JournalHolder(host="lease-winner", pid=77, instance="a1", since=SINCE, epoch=5)
+    with pytest.raises(FencedOut):
+        await journal.claim_epoch(4, holder(78))
+    assert (await journal.holder()).pid == 77  # type: ignore[union-attr]
+    evs = random_valid_events(random.Random(4), 1)
+    with pytest.raises(FencedOut, match="claimed by host lease-winner pid 77"):
+        await journal.append(evs, epoch=3)
