@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="nonstop: a fault-tolerant crypto trading engine",
 )
-chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (`nonstop sim`).")
+chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
 app.add_typer(chaos, name="chaos")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
@@ -68,20 +68,18 @@ def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
 def sim(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="keep orders, trades and balances in this folder across restarts")
+    ] = None,
 ) -> None:
     """Run the Binance-compatible exchange simulator (several venues, several endpoints each)."""
     settings = _settings(config)
-    from nonstop.sim.server import SimServer
+    from nonstop.embedded_sim import serve_simulator
 
-    async def main() -> None:
-        async with SimServer(settings.sim) as server:
-            typer.echo(
-                json.dumps({"control": server.control_url, "venues": {n: rt.urls for n, rt in server.venues.items()}}),
-                err=True,
-            )
-            await asyncio.sleep(duration if duration is not None else float("inf"))
+    def announce(info: dict[str, Any]) -> None:
+        typer.echo(json.dumps(info), err=True)
 
-    _run_until_signalled(main())
+    _run_until_signalled(serve_simulator(settings, duration, state, announce))
 
 
 @app.command()

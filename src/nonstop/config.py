@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.strategy.degradation import DegradationSettings
+from nonstop.venues.profile import is_loopback
 from nonstop.venues.settings import ConnectivitySettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
@@ -118,18 +121,59 @@ class SimSettings(_Strict):
         return self
 
 
+DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
+DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
+
+
 class EngineVenue(_Strict):
-    """A venue the engine trades on: its base URLs (empty = the embedded simulator's) and the
-    prefix of the environment variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`)."""
+    """A venue the engine trades on (or reads market data from).
+
+    `exchange` and `network` pick its profile (`nonstop.venues.profile`): every URL comes from ccxt's
+    own exchange class. `endpoints` names the venue's alternative hosts (empty: the profile's usual
+    set); `urls` instead points ccxt's URL set at other hosts: a standalone simulator for the `sim` network,
+    an https proxy or a test server otherwise. `credentials_env` is the prefix of the environment
+    variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`); `ca_file` adds a CA to trust
+    (a private proxy) instead of the public ones.
+    """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    exchange: Literal["binance"] = "binance"
+    network: Literal["live", "testnet", "sim"] = "sim"
+    endpoints: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,20}$")]] = Field(default_factory=list)
     urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
-    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_SIM"
+    ca_file: Path | None = None
+    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = DEMO_ENV
     # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
     # rate limiter and the degradation ladder's rate-limit share are measured against it
     weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
     # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
     connectivity: ConnectivitySettings = ConnectivitySettings()
+
+    @model_validator(mode="after")
+    def _profile_keys(self) -> EngineVenue:
+        where = f"engine venue {self.name!r}"
+        if self.endpoints and self.urls:
+            raise ValueError(f"{where}: give either endpoints (the venue's own hosts) or urls, not both")
+        if self.network == "sim" and self.endpoints:
+            raise ValueError(
+                f"{where}: network = \"sim\" has no named endpoints; give urls or use the embedded simulator"
+            )
+        if self.network != "sim" and any(u.startswith("http://") for u in self.urls):
+            raise ValueError(f"{where}: network = {self.network!r} needs https urls, got {self.urls}")
+        if self.is_sim and self.credentials_env == DEMO_ENV and not all(_loopback_url(u) for u in self.urls):
+            raise ValueError(
+                f"{where}: credentials_env = {DEMO_ENV!r} (the simulator's demo key pair) may only be sent to "
+                f"loopback hosts, but urls = {self.urls}; set credentials_env to your own key prefix"
+            )
+        return self
+
+    @property
+    def is_sim(self) -> bool:
+        return self.network == "sim"
+
+
+def _loopback_url(url: str) -> bool:
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 class JournalSettings(_Strict):
@@ -176,12 +220,14 @@ QuoterSettings = StrategySettings  # the name before strategies were selectable
 
 class EngineSettings(_Strict):
     instance: Annotated[str, Field(pattern=r"^[a-z0-9]{1,8}$")] = "a1"
-    embedded_sim: bool = True  # start the simulator in-process and trade on it
+    # start the simulator in-process and trade on it; unset: on when every venue is a `sim` venue
+    # without urls, off otherwise (a real-venue config never starts it)
+    embedded_sim: bool | None = None
     venues: Annotated[list[EngineVenue], Field(min_length=1)] = Field(
         default_factory=lambda: [EngineVenue(name="binance-a")]
     )
     # venues that only feed market data (consensus sources; no orders). None: with the embedded
-    # simulator, its venues that are not trading venues; otherwise none
+    # simulator, its venues that are not trading venues (the sim-only convenience); otherwise none
     data_venues: list[EngineVenue] | None = None
     journal: JournalSettings = JournalSettings()
     strategy: StrategySettings = StrategySettings()
@@ -203,7 +249,47 @@ class EngineSettings(_Strict):
         data = [v.name for v in self.data_venues or []]
         if len(set(data)) != len(data) or set(data) & set(names):
             raise ValueError(f"data_venues must be unique and not trading venues, got {data} (venues {names})")
+        self._markets_never_mix()
         return self
+
+    def _markets_never_mix(self) -> None:
+        """Invariant 13: simulated and real markets never meet in one engine, orders or data."""
+        every = [("venues", v) for v in self.venues] + [("data_venues", v) for v in self.data_venues or []]
+        sim = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if v.is_sim]
+        real = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if not v.is_sim]
+        if sim and real:
+            raise ValueError(
+                f"simulated and real venues never mix in one engine: {', '.join(sim)} against {', '.join(real)}"
+            )
+        if real and self.embedded_sim:
+            raise ValueError(
+                f"embedded_sim = true with real venues ({', '.join(real)}): the simulator never joins a real "
+                "market; remove engine.embedded_sim"
+            )
+        for v in self.venues:
+            if v.credentials_env == DEMO_ENV and not v.is_sim:
+                raise ValueError(
+                    f"venues.{v.name}: credentials_env = {DEMO_ENV!r} is the simulator's demo key pair and is "
+                    f"never sent to a {v.network} venue; set credentials_env to your own key prefix"
+                )
+
+    @property
+    def runs_embedded_sim(self) -> bool:
+        """Whether the engine starts the simulator in-process (only ever for sim-only configs)."""
+        if self.embedded_sim is not None:
+            return self.embedded_sim
+        return all(v.is_sim and not v.urls for v in self.venues)
+
+    def missing_credentials(self, environ: Mapping[str, str]) -> list[str]:
+        """The key environment variables a live or testnet trading venue needs and does not have."""
+        missing = []
+        for v in self.venues:
+            if v.is_sim:
+                continue
+            for suffix in ("_API_KEY", "_API_SECRET"):
+                if not environ.get(v.credentials_env + suffix):
+                    missing.append(f"{v.credentials_env}{suffix} (engine venue {v.name!r}, network {v.network})")
+        return missing
 
 
 class AlertChannelSettings(_Strict):
@@ -351,4 +437,14 @@ def load_settings(path: Path | None) -> Settings:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
-    return parse_settings(data, str(path))
+    settings = parse_settings(data, str(path))
+    require_credentials(settings, source=str(path))
+    return settings
+
+
+def require_credentials(settings: Settings, environ: Mapping[str, str] | None = None, source: str = "config") -> None:
+    """A live or testnet trading venue needs its key pair in the environment before anything starts
+    (checked at load and again before the journal is opened)."""
+    missing = settings.engine.missing_credentials(os.environ if environ is None else environ)
+    if missing:
+        raise ConfigError(f"invalid configuration in {source}: environment variables not set: {'; '.join(missing)}")

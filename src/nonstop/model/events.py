@@ -271,8 +271,20 @@ class BreakerChanged(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VenueIdentified(Event):
+    """Whom the journal trades with on `venue`: the exchange, its network and the venue's own id of
+    the account (Binance's `uid`). Recorded once per venue; the state keeps it (invariant 12)."""
+
+    venue: str
+    exchange: str
+    network: str
+    account: str
+
+
 for _cls in (
     AlertRecorded,
+    VenueIdentified,
     BreakerChanged,
     DegradationChanged,
     OrderIntent,

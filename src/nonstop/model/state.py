@@ -48,6 +48,7 @@ from nonstop.model.events import (
     OrderFilled,
     OrderIntent,
     ReconcileDifference,
+    VenueIdentified,
     event_from_dict,
 )
 from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
@@ -135,6 +136,7 @@ class EngineState:
         self.differences: dict[str, int] = {}
         self.order_seq: dict[str, int] = {}
         self.degradation: DegradationState | None = None
+        self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
         self.last_seq = 0
 
     # -- the fold -----------------------------------------------------------------------------
@@ -157,6 +159,10 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
+        elif isinstance(event, VenueIdentified):
+            self.venue_accounts[event.venue] = {
+                "exchange": event.exchange, "network": event.network, "account": event.account
+            }
         elif isinstance(event, AlertRecorded | BreakerChanged):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
@@ -227,6 +233,8 @@ class EngineState:
         }
         if self.degradation is not None:  # absent until the first change: older states keep their hash
             data["degradation"] = self.degradation.to_dict()
+        if self.venue_accounts:  # absent until a venue is identified: older states keep their hash
+            data["venue_accounts"] = {v: dict(a) for v, a in self.venue_accounts.items()}
         return data
 
     @classmethod
@@ -252,6 +260,10 @@ class EngineState:
             state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
             if "degradation" in data:
                 state.degradation = DegradationState.from_dict(data["degradation"])
+            state.venue_accounts = {
+                str(v): {k: str(a[k]) for k in ("exchange", "network", "account")}
+                for v, a in data.get("venue_accounts", {}).items()
+            }
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -276,6 +288,7 @@ class EngineState:
         other.differences = dict(self.differences)
         other.order_seq = dict(self.order_seq)
         other.degradation = self.degradation
+        other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
         other.last_seq = self.last_seq
         return other
 

@@ -6,21 +6,23 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.config import Credentials, SimSettings
+from nonstop.config import DEMO_CREDENTIALS, Credentials, SimSettings
 from nonstop.errors import SimulatorError
 from nonstop.sim.control import make_control_app
 from nonstop.sim.faults import FaultRegistry
+from nonstop.sim.persistence import StateKeeper
 from nonstop.sim.rest import make_rest_app
 from nonstop.sim.runtime import VenueRuntime
 
 log = structlog.get_logger("nonstop.sim")
-DEMO_CREDENTIALS = ("nonstop-sim-key", "nonstop-sim-secret")  # simulator-only, documented in the README
+__all__ = ["DEMO_CREDENTIALS", "SimServer", "ccxt_config"]
 
 
 def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
 class SimServer:
     """Start with `async with SimServer(settings):` or `await start()` / `await stop()`."""
 
-    def __init__(self, settings: SimSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: SimSettings, clock: Clock | None = None, *, state_dir: Path | None = None) -> None:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.faults = FaultRegistry(self.clock, {v.name: len(v.ports) for v in settings.venues}, settings.seed)
@@ -72,6 +74,11 @@ class SimServer:
         self.credentials = Credentials.from_env("NONSTOP_SIM", default=DEMO_CREDENTIALS)
         for rt in self.venues.values():
             rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances))
+        # orders, trades, balances and the market's position survive restarts when given a folder
+        self.keeper = (
+            StateKeeper(state_dir, {n: (rt.venue, rt.flow) for n, rt in self.venues.items()})
+            if state_dir is not None else None
+        )
         self.control_url = ""
         self._runners: list[web.AppRunner] = []
         self._tasks: asyncio.TaskGroup | None = None
@@ -79,6 +86,8 @@ class SimServer:
 
     async def start(self) -> None:
         host = self.settings.host
+        if self.keeper is not None:
+            self.keeper.load()
         try:
             for v in self.settings.venues:
                 rt = self.venues[v.name]
@@ -91,6 +100,8 @@ class SimServer:
             await self.stop()
             raise SimulatorError(f"cannot listen on {host}: {err.strerror} (is another simulator running?)") from None
         self._loops = [asyncio.create_task(rt.run(), name=f"sim-{name}") for name, rt in self.venues.items()]
+        if self.keeper is not None:
+            self.keeper.start()
         log.info(
             "sim_started",
             control=self.control_url,
@@ -115,6 +126,8 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loops = []
+        if self.keeper is not None:
+            await self.keeper.stop()
         for rt in self.venues.values():
             rt.streams.drop(None, "shutdown")
         for runner in reversed(self._runners):
