@@ -185,14 +185,22 @@ class JournalSettings(_Strict):
     snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
 
 
+BUILT_IN_STRATEGIES = "^(market_maker|trend|quoter)$"
+IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class StrategySettings(_Strict):
     """The strategy the engine runs: `kind` picks it; the other keys are its parameters.
 
     market_maker: inventory-skewed maker on the consensus price (fallback: wider, slower, smaller);
-    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter.
+    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter;
+    "package.module:Class": your own strategy, its parameters in `params` (`nonstop.strategy.loader`).
     """
 
-    kind: Literal["market_maker", "trend", "quoter"] = "market_maker"
+    # a built-in name, or your own class by import path ("package.module:Class", see README)
+    kind: Annotated[str, Field(pattern=BUILT_IN_STRATEGIES + "|" + IMPORT_PATH)] = "market_maker"
+    params: dict[str, Any] = Field(default_factory=dict)  # your strategy's own parameters (its `Params` model)
+    path: Path | None = None  # a folder to import your strategy from
     id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
     venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
@@ -210,6 +218,8 @@ class StrategySettings(_Strict):
 
     @model_validator(mode="after")
     def _periods(self) -> StrategySettings:
+        if ":" not in self.kind and self.params:
+            raise ValueError(f"params are for a strategy given by import path; {self.kind!r} takes its keys directly")
         if self.kind == "trend" and not self.fast < self.slow:
             raise ValueError(f"trend needs fast < slow, got fast={self.fast} slow={self.slow}")
         return self

@@ -236,12 +236,11 @@ class BinanceVenue:
     async def clock_offset_ms(self) -> int:
         """Measure how far our clock is ahead of the venue's (ms, midpoint of the round trip) and make
         every client's signed requests use it (ccxt's `options["timeDifference"]`, read by `nonce()`)."""
-        before = self._clock.now()
+        ccxt_clock = next(iter(self._clients.values()))  # ccxt's nonce() reads the system clock: so do we
+        before = ccxt_clock.milliseconds()
         raw = await self._call("fetch_time", lambda c: c.public_get_time())
-        after = self._clock.now()
-        server_ms = int(raw["serverTime"])
-        local_ms = (before.timestamp() + after.timestamp()) * 500
-        offset = round(local_ms - server_ms)
+        after = ccxt_clock.milliseconds()
+        offset = round((before + after) / 2 - int(raw["serverTime"]))
         for client in self._clients.values():
             client.options["timeDifference"] = offset
         return offset

@@ -18,7 +18,7 @@ import functools
 from typing import Any
 from urllib.parse import urlsplit
 
-import ccxt
+import ccxt.pro as ccxt_pro
 
 from nonstop.errors import ConfigError
 from nonstop.venues.profile import Endpoint, Network, origin, with_host
@@ -40,7 +40,7 @@ _LIVE_ALTERNATIVES = (
 @functools.cache
 def ccxt_urls(network: Network) -> dict[str, Any]:
     """ccxt's own `urls["api"]` of binance on `network` (live, or testnet via sandbox mode)."""
-    exchange = ccxt.binance()
+    exchange = ccxt_pro.binance()
     if network is Network.TESTNET:
         exchange.set_sandbox_mode(True)
     return dict(exchange.urls["api"])
