@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,9 @@ __all__ = ["DEMO_CREDENTIALS", "SimServer", "ccxt_config"]
 
 def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
     """The ccxt `binance` config that points the unmodified client at a simulator endpoint."""
-    ws = base_url.replace("http://", "ws://", 1)
+    ws = ("wss://" + base_url.removeprefix("https://")) if base_url.startswith("https://") else (
+        "ws://" + base_url.removeprefix("http://")
+    )
     stray = base_url + "/unsupported"
     return {
         "apiKey": api_key,
@@ -66,7 +69,14 @@ def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
 class SimServer:
     """Start with `async with SimServer(settings):` or `await start()` / `await stop()`."""
 
-    def __init__(self, settings: SimSettings, clock: Clock | None = None, *, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: SimSettings,
+        clock: Clock | None = None,
+        *,
+        state_dir: Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.faults = FaultRegistry(self.clock, {v.name: len(v.ports) for v in settings.venues}, settings.seed)
@@ -79,6 +89,7 @@ class SimServer:
             StateKeeper(state_dir, {n: (rt.venue, rt.flow) for n, rt in self.venues.items()})
             if state_dir is not None else None
         )
+        self.ssl_context = ssl_context  # venue endpoints serve https and wss with it (the control API stays http)
         self.control_url = ""
         self._runners: list[web.AppRunner] = []
         self._tasks: asyncio.TaskGroup | None = None
@@ -92,8 +103,8 @@ class SimServer:
             for v in self.settings.venues:
                 rt = self.venues[v.name]
                 for index, port in enumerate(v.ports):
-                    bound = await self._serve(make_rest_app(rt, index), host, port)
-                    rt.urls.append(f"http://{host}:{bound}")
+                    bound = await self._serve(make_rest_app(rt, index), host, port, self.ssl_context)
+                    rt.urls.append(f"{'https' if self.ssl_context else 'http'}://{host}:{bound}")
             bound = await self._serve(make_control_app(self), host, self.settings.control_port)
             self.control_url = f"http://{host}:{bound}"
         except OSError as err:
@@ -109,11 +120,11 @@ class SimServer:
             seed=self.settings.seed,
         )
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> int:
+    async def _serve(self, app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
         await site.start()
         server = site._server
         sockets: Sequence[Any] = server.sockets if server is not None else []  # type: ignore[attr-defined]
