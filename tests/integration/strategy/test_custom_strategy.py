@@ -17,52 +17,21 @@ from tests.integration.engine.kit import eventually, settings
 
 pytestmark = pytest.mark.timeout(60)
 
-# the README's example, verbatim
-DIP_BUYER = '''
-"""my_strategies/dip.py: one bid a little below the consensus mid, moved when the market moves."""
-from decimal import Decimal
-
-from pydantic import BaseModel, Field
-
-from nonstop.data.consensus import ConsensusQuote
-from nonstop.model import InstrumentId, OrderState, Side
-from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
-from nonstop.strategy.interface import StrategyBase, cancel_all
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
-class DipBuyer(StrategyBase):
-    class Params(BaseModel):
-        size: Decimal = Field(gt=0)
-        below_bps: Decimal = Field(default=Decimal(5), ge=0, le=1000)
-        max_position: Decimal = Field(gt=0)
-
-    def __init__(self, id: str, instrument_id: InstrumentId, params: "DipBuyer.Params") -> None:
-        self.id, self.instrument_id, self.p = id, instrument_id, params
-
-    @property
-    def instruments(self) -> list[InstrumentId]:
-        return [self.instrument_id]
-
-    def on_market(self, market: ConsensusQuote, view: StrategyView) -> list[Intent]:
-        if market.mid is None:  # no trustworthy price: no bid
-            return cancel_all(self.instruments, view)
-        instrument = view.instruments[self.instrument_id]
-        target = instrument.round_price(market.mid * (1 - self.p.below_bps / 10_000), Side.BUY)
-        mine = view.open_orders(self.instrument_id)
-        if mine:
-            moved = [o for o in mine if o.state is OrderState.ACCEPTED and o.price != target]
-            return [Cancel(o.client_order_id) for o in moved]
-        if view.position(self.instrument_id) >= self.p.max_position:
-            return []
-        return [Place(self.instrument_id, Side.BUY, instrument.round_qty(self.p.size), target)]
-'''
+def _readme_example() -> str:
+    """The README's complete custom strategy, as printed there."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index('```python\n"""my_strategies/dip.py') + len("```python\n")
+    return text[start:text.index("```", start)]
 
 
 @pytest.fixture
 def strategy_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "my_strategies"
     folder.mkdir()
-    (folder / "dip.py").write_text(DIP_BUYER)
+    (folder / "dip.py").write_text(_readme_example())
     (folder / "broken.py").write_text("raise RuntimeError('the author forgot something')\n")
     yield folder
     for name in ("dip", "broken"):
