@@ -176,12 +176,12 @@ class StateKeeper:
         return restored
 
     async def save(self) -> None:
-        texts = {name: json.dumps(snapshot(v, f), separators=(",", ":")) for name, (v, f) in self.venues.items()}
+        states = {name: snapshot(v, f) for name, (v, f) in self.venues.items()}  # a consistent copy, on the loop
 
-        def write_all() -> None:
+        def write_all() -> None:  # encoding and disk on a thread
             self.folder.mkdir(parents=True, exist_ok=True)
-            for name, text in texts.items():
-                _write(self._file(name), text)
+            for name, state in states.items():
+                _write(self._file(name), json.dumps(state, separators=(",", ":")))
 
         await asyncio.to_thread(write_all)
 

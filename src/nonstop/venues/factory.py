@@ -4,7 +4,7 @@
 urls takes the embedded simulator's loopback URLs), `build_venue` makes the adapter with one ccxt
 client per endpoint plus a ccxt.pro client for its market streams. Credentials: a trading venue's
 key pair from its environment variables (the demo pair only for `sim` venues, which are loopback by
-the config rules); a data-only venue reads public data without keys.
+the config rules); a data-only venue on a real network reads public data and is sent no key at all.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def profile_for(cfg: EngineVenue, sim_urls: Mapping[str, list[str]] | None = Non
 
 def credentials_for(cfg: EngineVenue, *, trading: bool) -> Credentials:
     """The key pair sent to this venue (see the module docstring)."""
+    if not trading and not cfg.is_sim:
+        return Credentials(api_key="", secret="")  # a real venue's public data needs no key: send none
     demo = DEMO_CREDENTIALS if cfg.is_sim and cfg.credentials_env == DEMO_ENV else None
     try:
         return Credentials.from_env(cfg.credentials_env, default=demo)
