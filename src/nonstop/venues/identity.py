@@ -51,6 +51,15 @@ async def confirm_identities(
     `networks` maps a venue name to its (exchange, network). An unreachable account endpoint is
     waited for with backoff, like connecting.
     """
+    configured_sim = all(network == "sim" for _, network in networks.values())
+    for name, known in state.venue_accounts.items():
+        if name not in networks and (known["network"] == "sim") != configured_sim:
+            raise AccountMismatch(
+                f"the journal {journal} traded on venue {name!r} with {_describe(known)}, and this config trades "
+                f"on {'simulated' if configured_sim else 'real'} venues {sorted(networks)}: simulated and real "
+                "markets never share a journal. Start a new journal on purpose (another data_dir or "
+                "engine.journal.path)"
+            )
     for name, venue in venues.items():
         if not isinstance(venue, IdentifiedVenue):
             continue

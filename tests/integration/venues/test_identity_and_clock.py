@@ -62,6 +62,26 @@ async def test_identity_journal_of_one_account_refuses_another_naming_both(tmp_p
     assert "start a new journal on purpose" in message
 
 
+async def test_identity_journal_of_a_simulator_refuses_a_real_venue_of_another_name(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    async with SimServer(sim_settings(venues=1, endpoints=1)) as sim:
+        venue = venue_for(sim)
+        try:
+            await venue.connect()
+            await _confirm(journal, venue)
+            db = SQLiteJournal(journal, durability=Durability.FSYNC)
+            await db.open()
+            try:
+                state = await replay(db)
+                with pytest.raises(AccountMismatch, match=r"simulated and real markets never share a journal"):
+                    await confirm_identities({"binance-live": venue}, {"binance-live": ("binance", "live")}, state,
+                                             Recorder(db, state, 1).record, LiveClock(), str(journal))
+            finally:
+                await db.close()
+        finally:
+            await venue.close()
+
+
 async def test_identity_simulator_account_id_survives_its_restart(tmp_path: Path) -> None:
     uids = []
     for _ in range(2):
