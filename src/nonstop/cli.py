@@ -15,7 +15,7 @@ import aiohttp
 import typer
 
 from nonstop import logs
-from nonstop.config import Settings, load_settings
+from nonstop.config import Settings, load_settings, require_credentials
 from nonstop.errors import NonstopError
 
 T = TypeVar("T")
@@ -31,9 +31,12 @@ app.add_typer(chaos, name="chaos")
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, trading: bool = False) -> Settings:
+    """The validated config; `trading`: also the key env vars of live/testnet trading venues."""
     try:
         settings = load_settings(config)
+        if trading:
+            require_credentials(settings, source=str(config))
     except NonstopError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -88,7 +91,7 @@ def run(
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
     """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
-    settings = _settings(config)
+    settings = _settings(config, trading=True)
     from nonstop.engine import Engine
 
     _run_until_signalled(Engine(settings).run(duration))

@@ -447,14 +447,13 @@ def load_settings(path: Path | None) -> Settings:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
-    settings = parse_settings(data, str(path))
-    require_credentials(settings, source=str(path))
-    return settings
+    return parse_settings(data, str(path))
 
 
 def require_credentials(settings: Settings, environ: Mapping[str, str] | None = None, source: str = "config") -> None:
     """A live or testnet trading venue needs its key pair in the environment before anything starts
-    (checked at load and again before the journal is opened)."""
+    (`nonstop run` checks right after loading the config, the engine again before opening the journal;
+    `nonstop status` reads the journal only and needs no key)."""
     missing = settings.engine.missing_credentials(os.environ if environ is None else environ)
     if missing:
         raise ConfigError(f"invalid configuration in {source}: environment variables not set: {'; '.join(missing)}")

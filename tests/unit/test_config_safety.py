@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,21 +56,37 @@ def test_config_live_venue_needs_https() -> None:
         parse_settings(_engine(venues=[venue]))
 
 
+LIVE_TOML = (
+    '[engine]\n[engine.strategy]\nvenue = "binance-live"\n'
+    '[[engine.venues]]\nname = "binance-live"\nnetwork = "live"\ncredentials_env = "BINANCE_LIVE"\n'
+)
+
+
 def test_config_live_key_env_vars_must_be_set_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BINANCE_LIVE_API_KEY", raising=False)
     monkeypatch.setenv("BINANCE_LIVE_API_SECRET", "s")
     path = tmp_path / "live.toml"
-    path.write_text(
-        '[engine]\n[engine.strategy]\nvenue = "binance-live"\n'
-        '[[engine.venues]]\nname = "binance-live"\nnetwork = "live"\ncredentials_env = "BINANCE_LIVE"\n'
-    )
+    path.write_text(LIVE_TOML)
+    settings = load_settings(path)
     with pytest.raises(ConfigError) as err:
-        load_settings(path)
+        require_credentials(settings, source=str(path))
     assert "environment variables not set: BINANCE_LIVE_API_KEY (engine venue 'binance-live', network live)" in str(
         err.value)
     assert "BINANCE_LIVE_API_SECRET" not in str(err.value)  # that one is set
     monkeypatch.setenv("BINANCE_LIVE_API_KEY", "k")
-    assert load_settings(path).engine.venues[0].network == "live"
+    require_credentials(settings, source=str(path))
+
+
+def test_run_command_refuses_a_live_config_without_keys_before_any_journal(tmp_path: Path) -> None:
+    path = tmp_path / "live.toml"
+    path.write_text(f'data_dir = "{tmp_path}"\n' + LIVE_TOML)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINANCE_LIVE_")}
+    result = subprocess.run([sys.executable, "-m", "nonstop.cli", "run", "--config", str(path)], capture_output=True,
+                            text=True, timeout=60, check=False, env=env)
+    assert result.returncode == 2
+    assert "environment variables not set: BINANCE_LIVE_API_KEY" in result.stderr
+    assert "BINANCE_LIVE_API_SECRET (engine venue 'binance-live', network live)" in result.stderr
+    assert not (tmp_path / "journal.sqlite").exists()
 
 
 async def test_engine_refuses_to_open_the_journal_without_live_keys(tmp_path: Path) -> None:
