@@ -12,15 +12,17 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.strategy.degradation import DegradationSettings
-from nonstop.venues.profile import is_loopback
-from nonstop.venues.settings import ConnectivitySettings
+
+# the venue settings live with the venues; re-exported here with the rest of the config
+from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
+from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
+from nonstop.venues.settings import EngineVenue as EngineVenue
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -119,61 +121,6 @@ class SimSettings(_Strict):
         if len(set(ports)) != len(ports):
             raise ValueError(f"ports must be unique across venues and the control port, got {sorted(ports)}")
         return self
-
-
-DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
-DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
-
-
-class EngineVenue(_Strict):
-    """A venue the engine trades on (or reads market data from).
-
-    `exchange` and `network` pick its profile (`nonstop.venues.profile`): every URL comes from ccxt's
-    own exchange class. `endpoints` names the venue's alternative hosts (empty: the profile's usual
-    set); `urls` instead points ccxt's URL set at other hosts: a standalone simulator for the `sim` network,
-    an https proxy or a test server otherwise. `credentials_env` is the prefix of the environment
-    variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`); `ca_file` adds a CA to trust
-    (a private proxy) instead of the public ones.
-    """
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
-    exchange: Literal["binance"] = "binance"
-    network: Literal["live", "testnet", "sim"] = "sim"
-    endpoints: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,20}$")]] = Field(default_factory=list)
-    urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
-    ca_file: Path | None = None
-    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = DEMO_ENV
-    # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
-    # rate limiter and the degradation ladder's rate-limit share are measured against it
-    weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
-    # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
-    connectivity: ConnectivitySettings = ConnectivitySettings()
-
-    @model_validator(mode="after")
-    def _profile_keys(self) -> EngineVenue:
-        where = f"engine venue {self.name!r}"
-        if self.endpoints and self.urls:
-            raise ValueError(f"{where}: give either endpoints (the venue's own hosts) or urls, not both")
-        if self.network == "sim" and self.endpoints:
-            raise ValueError(
-                f"{where}: network = \"sim\" has no named endpoints; give urls or use the embedded simulator"
-            )
-        if self.network != "sim" and any(u.startswith("http://") for u in self.urls):
-            raise ValueError(f"{where}: network = {self.network!r} needs https urls, got {self.urls}")
-        if self.is_sim and self.credentials_env == DEMO_ENV and not all(_loopback_url(u) for u in self.urls):
-            raise ValueError(
-                f"{where}: credentials_env = {DEMO_ENV!r} (the simulator's demo key pair) may only be sent to "
-                f"loopback hosts, but urls = {self.urls}; set credentials_env to your own key prefix"
-            )
-        return self
-
-    @property
-    def is_sim(self) -> bool:
-        return self.network == "sim"
-
-
-def _loopback_url(url: str) -> bool:
-    return is_loopback(urlsplit(url).hostname or "")
 
 
 class JournalSettings(_Strict):

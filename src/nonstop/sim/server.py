@@ -21,49 +21,17 @@ from nonstop.sim.faults import FaultRegistry
 from nonstop.sim.persistence import StateKeeper
 from nonstop.sim.rest import make_rest_app
 from nonstop.sim.runtime import VenueRuntime
+from nonstop.venues.binance_profile import BINANCE
+from nonstop.venues.profile import Network
 
 log = structlog.get_logger("nonstop.sim")
 __all__ = ["DEMO_CREDENTIALS", "SimServer", "ccxt_config"]
 
 
 def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
-    """The ccxt `binance` config that points the unmodified client at a simulator endpoint."""
-    ws = ("wss://" + base_url.removeprefix("https://")) if base_url.startswith("https://") else (
-        "ws://" + base_url.removeprefix("http://")
-    )
-    stray = base_url + "/unsupported"
-    return {
-        "apiKey": api_key,
-        "secret": secret,
-        "enableRateLimit": False,
-        "urls": {
-            "api": {
-                "public": base_url + "/api/v3",
-                "private": base_url + "/api/v3",
-                "v1": base_url + "/api/v1",
-                "sapi": base_url + "/sapi/v1",
-                "sapiV2": stray,
-                "sapiV3": stray,
-                "sapiV4": stray,
-                "fapiPublic": stray,
-                "fapiPrivate": stray,
-                "fapiPublicV2": stray,
-                "fapiPrivateV2": stray,
-                "dapiPublic": stray,
-                "dapiPrivate": stray,
-                "eapiPublic": stray,
-                "eapiPrivate": stray,
-                "papi": stray,
-                "ws": {"spot": ws + "/ws", "margin": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
-            }
-        },
-        "options": {
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "adjustForTimeDifference": False,
-        },
-    }
+    """The ccxt `binance` config that points the unmodified client at a simulator endpoint: ccxt's own
+    URL set at the simulator's host (`nonstop.venues.profile`, the `sim` network), as the engine uses."""
+    return BINANCE.ccxt_config(BINANCE.pointed_at(Network.SIM, base_url), api_key, secret)
 
 
 class SimServer:
