@@ -34,6 +34,7 @@ from nonstop.connectivity.errors import (
     RateLimitedError,
     RequestNotSent,
     RequestRejectedError,
+    VenueUnavailableError,
 )
 from nonstop.errors import ModelError
 from nonstop.execution.recorder import Recorder
@@ -222,8 +223,10 @@ class OrderManager:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
             await self._in_doubt(cid, "venue reports the client order id already in use")
             return
-        except (AuthError, RequestRejectedError, RateLimitedError, RequestNotSent) as err:
-            # refused by the venue (a 429 included), or never sent at all: it did not execute
+        except (AuthError, RequestRejectedError, RateLimitedError, VenueUnavailableError, RequestNotSent) as err:
+            # refused by the venue (a 429 included), answered "not executed" (maintenance, 503 "try
+            # again": on a write the classifier gives VenueUnavailableError only for answers that say
+            # so; any other 5xx is OutcomeUnknownError), or never sent at all: it did not execute
             await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
             return
         except ConnectivityError as err:  # anything else: the outcome is unknown

@@ -188,10 +188,17 @@ class OrderExpired(OrderEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BalanceSnapshot(Event):
-    """Every balance of one venue; replaces what the state held for it."""
+    """Every balance of one venue; replaces what the state held for it.
+
+    `includes` names the fills (`fill_key`s) journaled since the venue's previous snapshot that
+    these balances already contain; fills journaled since then but not named stay *pending*: the
+    next comparison adds them to these balances (see `EngineState.balance_pending`). None (older
+    journals) means every fill journaled before it.
+    """
 
     venue: str
     balances: tuple[Balance, ...]
+    includes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
