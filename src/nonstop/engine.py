@@ -23,7 +23,7 @@ from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Credentials, EngineVenue, Settings
-from nonstop.connectivity.errors import ConnectivityError
+from nonstop.connectivity.errors import ConnectivityError, RequestNotSent, VenueError
 from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
@@ -48,6 +48,8 @@ from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
+LOCAL_REFUSAL_RETRY_S = 1.0  # our own breakers refused (nothing sent): the probes reopen them, look again soon
+STREAM_MAX_BACKOFF_S = 2.0  # a user stream reconnects at least this often; REST polling stands in meanwhile
 CLEAN_PASSES_TRIES = 5
 STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
@@ -320,6 +322,9 @@ class Engine:
                         f"venue {name} unreachable",
                         f"{err}; retrying in {backoff:.1f} s",
                     )
+                    if isinstance(err, RequestNotSent):  # refused by our breakers: probes close them on an answer
+                        await self.clock.sleep(LOCAL_REFUSAL_RETRY_S)
+                        continue
                     await self.clock.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
@@ -381,8 +386,8 @@ class Engine:
                     f"{err}; REST polling stands in",
                 )
                 log.warning("user_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             if venue.name in self._stream_down:
                 self._stream_down.discard(venue.name)
@@ -399,8 +404,8 @@ class Engine:
                 reports = await venue.watch_order_updates()
             except ConnectivityError as err:
                 log.info("order_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             backoff = 0.5
             for report in reports:
@@ -450,3 +455,10 @@ class Engine:
                     await final.reconcile(name, self._instruments(venue, self.trading.strategy))
         except TimeoutError:
             log.warning("stop_reconcile_timed_out")
+
+
+def _stream_wait(err: ConnectivityError, backoff: float) -> float:
+    """How long a user stream waits before reconnecting: its short backoff, or longer when the venue
+    asked for it (Retry-After on a 429 / ban): reconnects never hammer a venue that said wait."""
+    retry_after = err.retry_after if isinstance(err, VenueError) else None
+    return max(backoff, retry_after or 0.0)
