@@ -36,7 +36,7 @@ from nonstop.connectivity.errors import (
     RequestRejectedError,
     VenueUnavailableError,
 )
-from nonstop.errors import ModelError
+from nonstop.errors import JournalUnwritable, ModelError
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
@@ -258,8 +258,11 @@ class OrderManager:
                 if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
                     return
                 await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
-                if await self.settle(cid):
-                    return
+                try:
+                    if await self.settle(cid):
+                        return
+                except JournalUnwritable:
+                    continue  # nothing can be recorded now: look again after the next delay
         finally:
             if self._resolving.get(cid.value) is asyncio.current_task():
                 del self._resolving[cid.value]
@@ -321,6 +324,29 @@ class OrderManager:
             log.info("cancel_resend_failed", client_order_id=order.client_order_id.value, error=str(err))
             return
         await self.apply_report(report)
+
+    # ------------------------------------------------------- while the journal is down
+    async def cancel_unjournaled(self, cid: ClientOrderId) -> bool:
+        """Cancel on the venue without journaling: only while the journal takes no writes, when a
+        cancel (which can only shrink exposure) is the one safe request. True if the venue took it;
+        `refresh_from_venue` settles the order's record once the journal writes again."""
+        order = self.state.order(cid)
+        try:
+            await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
+        except OrderNotFoundError:
+            return False  # already gone (filled or canceled): the refresh finds out which
+        except ConnectivityError as err:
+            log.warning("unjournaled_cancel_failed", client_order_id=cid.value, error=str(err))
+            return False
+        log.warning("canceled_unjournaled", client_order_id=cid.value)
+        return True
+
+    async def refresh_from_venue(self, cid: ClientOrderId) -> None:
+        """Record what the venue says of the order now (after an unjournaled cancel)."""
+        order = self.state.order(cid)
+        report = await self._venue(order.instrument_id).fetch_order(order.instrument_id, cid.value)
+        if report is not None:
+            await self.apply_report(report)
 
     # -------------------------------------------------------------------- cancel
     async def cancel(self, cid: ClientOrderId) -> None:

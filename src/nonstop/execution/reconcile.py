@@ -23,6 +23,7 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.connectivity.errors import ConnectivityError
+from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
 from nonstop.model import (
     Balance,
@@ -108,7 +109,7 @@ class Reconciler:
                 await self._orders(result, venue, iid)
                 await self._fills(result, venue, iid)
             await self._balances(result, venue)
-        except ConnectivityError as err:
+        except (ConnectivityError, JournalUnwritable) as err:
             result.errors.append(str(err))
             log.warning("reconcile_incomplete", venue=venue_name, error=str(err))
         log.info(

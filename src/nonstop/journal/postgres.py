@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, ModelError
+from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, JournalWriteFailed, ModelError
 from nonstop.journal.base import (
     SNAPSHOTS_KEPT,
     Durability,
@@ -160,9 +160,10 @@ class PostgresJournal:
             yield
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as err:
             unknown = " (outcome unknown: the write may have been committed)" if what == "append" else ""
-            raise JournalError(
-                f"postgres journal {self.schema}: {what} failed: {type(err).__name__}: {err}{unknown}"
-            ) from err
+            message = f"postgres journal {self.schema}: {what} failed: {type(err).__name__}: {err}{unknown}"
+            if what in ("append", "write_snapshot"):
+                raise JournalWriteFailed(message, location=self.location, outcome_unknown=what == "append") from err
+            raise JournalError(message) from err
 
     # -- writes -------------------------------------------------------------------------------
 

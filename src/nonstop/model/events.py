@@ -278,9 +278,24 @@ class BreakerChanged(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JournalOutage(Event):
+    """The journal took no writes from `started` until this record (its `ts`), because of `error`;
+    written first thing once it takes writes again. `canceled` names the orders canceled on the
+    venues meanwhile (unjournaled, to shrink exposure; their outcome is settled right after).
+
+    The engine's state ignores it, like `AlertRecorded`.
+    """
+
+    started: datetime
+    error: str
+    canceled: tuple[str, ...] = ()
+
+
 for _cls in (
     AlertRecorded,
     BreakerChanged,
+    JournalOutage,
     DegradationChanged,
     OrderIntent,
     OrderSubmitted,

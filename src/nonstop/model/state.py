@@ -47,6 +47,7 @@ from nonstop.model.events import (
     BreakerChanged,
     DegradationChanged,
     Event,
+    JournalOutage,
     OrderEvent,
     OrderFilled,
     OrderIntent,
@@ -168,7 +169,7 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
-        elif isinstance(event, AlertRecorded | BreakerChanged):
+        elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
             raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")
