@@ -127,7 +127,7 @@ class JournalOutageGuard:
 def free_space(location: str) -> str:
     """Free space on the filesystem holding a journal file ("n/a" for a database server)."""
     folder = Path(location).parent
-    if not folder.is_dir():
+    if not Path(location).is_absolute() or not folder.is_dir():
         return "n/a (not a local file)"
     usage = shutil.disk_usage(folder)
     return f"{usage.free / 1e6:.1f} MB of {usage.total / 1e6:.1f} MB"

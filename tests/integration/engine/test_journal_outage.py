@@ -16,6 +16,8 @@ from nonstop.journal import Durability, SQLiteJournal, replay
 from nonstop.model import JournalOutage
 from nonstop.monitor.alert_model import TransitionKind
 from tests.integration.engine.kit import TRADING, eventually, running, settings
+from tests.netproxy import TcpProxy
+from tests.pg import PgServer, make_postgres_fixture
 from tests.simkit import control
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
@@ -99,3 +101,42 @@ async def test_disk_full_halts_cancels_alerts_once_and_resumes_when_space_is_bac
         assert len(outages) == 1
         # the orders the guard canceled unjournaled were settled from the venue once it wrote again
         assert all(state.order(cid).state.is_terminal for cid in outages[0].canceled)
+
+
+postgres_server = make_postgres_fixture(scope="module")
+
+
+@pytest.mark.postgres
+async def test_postgres_going_away_halts_cancels_and_resumes_when_it_is_back(
+    tmp_path: Path, postgres_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = TcpProxy(postgres_server.host, postgres_server.port)
+    await proxy.start()
+    monkeypatch.setenv("NONSTOP_PG_DSN", f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres")
+    base = settings(tmp_path, data_venues=1)
+    journal_cfg = base.engine.journal.model_copy(update={"backend": "postgres", "schema_name": "outage_pg"})
+    engine = Engine(base.model_copy(update={"engine": base.engine.model_copy(update={"journal": journal_cfg})}))
+    try:
+        async with running(engine, duration=100) as e:
+            assert e.recorder is not None and e.alerts is not None and e.state is not None
+            await proxy.cut()  # the database is gone: connections dropped, new ones refused
+            await eventually(lambda: e.recorder.unwritable is not None, 20, "a failed journal write")
+            await eventually(lambda: e.degradation is not None and e.degradation.level == "halted", 10, "HALTED")
+            for _ in range(100):
+                orders = await sim_orders(e)
+                if not any(o["order"] and o["order"]["status"] in ("NEW", "PARTIALLY_FILLED") for o in orders):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("resting orders were left on the venue")
+            sent_during, known = len(await sim_orders(e)), len(e.state.orders)
+            await proxy.restore()
+            await eventually(lambda: e.journal_guard is not None and e.journal_guard.outages == 1, 30,
+                             "the journal writing again")
+            await eventually(lambda: len(e.state.orders) > known, 30, "new orders")
+            assert len(await sim_orders(e)) > sent_during
+            raised = [t for t in e.alerts.history()
+                      if t.key == "journal_unwritable" and t.kind is TransitionKind.RAISED]
+            assert len(raised) == 1
+    finally:
+        await proxy.close()
