@@ -16,20 +16,21 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
-from nonstop.config import Credentials, EngineVenue, Settings
-from nonstop.connectivity.errors import ConnectivityError
-from nonstop.errors import ConfigError
+from nonstop.config import EngineVenue, Settings, require_credentials
+from nonstop.connectivity.errors import ConnectivityError, RequestNotSent, VenueError
+from nonstop.embedded_sim import sim_urls, start_embedded_sim
+from nonstop.errors import ConfigError, JournalError, JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.ha import ownership
 from nonstop.journal import replay
+from nonstop.journal_setup import journal_name
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
@@ -40,14 +41,18 @@ from nonstop.monitor.metrics import Metrics
 from nonstop.monitor.record_keeper import RecordKeeper
 from nonstop.monitor.sampler import SystemSampler
 from nonstop.monitor.scrub import Scrubber
-from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
+from nonstop.outage import JournalOutageGuard
 from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
-from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.clock_sync import ClockWatch
+from nonstop.venues.factory import VenueOptions, build_venue, credentials_for, profile_for
+from nonstop.venues.identity import confirm_identities
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
+LOCAL_REFUSAL_RETRY_S = 1.0  # our own breakers refused (nothing sent): the probes reopen them, look again soon
+STREAM_MAX_BACKOFF_S = 2.0  # a user stream reconnects at least this often; REST polling stands in meanwhile
 CLEAN_PASSES_TRIES = 5
 STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
@@ -70,7 +75,7 @@ class Engine:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.status = EngineStatus()
-        self.sim: SimServer | None = None
+        self.sim: Any = None  # the embedded simulator, in sim mode only (see `nonstop.embedded_sim`)
         self.state: EngineState | None = None
         self.recorder: Recorder | None = None
         self.owner: ownership.Ownership | None = None  # this process's claim on the journal
@@ -87,6 +92,7 @@ class Engine:
         self._stream_down: set[str] = set()
         self._secrets: list[str] = []
         self.records = RecordKeeper(self._alert, self._clear)
+        self.journal_guard: JournalOutageGuard | None = None
 
     # ----------------------------------------------------------------- wiring
     @property
@@ -98,49 +104,29 @@ class Engine:
         eng = self.settings.engine
         if eng.data_venues is not None:
             return list(eng.data_venues)
-        if not eng.embedded_sim:
+        if not eng.runs_embedded_sim:  # no hidden data venues: a real-venue config lists its own
             return []
         trading = {v.name for v in eng.venues}
         return [EngineVenue(name=v.name) for v in self.settings.sim.venues if v.name not in trading]
 
-    def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[BinanceVenue, Any]:
-        """The venue adapter and a ccxt.pro client for its market-data websockets (first endpoint)."""
-        sim_default = DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
-        try:
-            creds = Credentials.from_env(cfg.credentials_env, default=sim_default)
-        except ConfigError:
-            if trading:
-                raise
-            creds = Credentials(api_key="", secret="")  # market data is public
-        urls = cfg.urls
-        if not urls:
-            if self.sim is None or cfg.name not in self.sim.venues:
-                raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
-            urls = self.sim.venues[cfg.name].urls
+    def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[VenuePort, Any]:
+        """The venue adapter (built from its profile) and a ccxt.pro client for its market data."""
+        creds = credentials_for(cfg, trading=trading)
         self._secrets += [x for x in (creds.api_key, creds.secret) if x]
-        configs = [ccxt_config(u, creds.api_key, creds.secret) for u in urls]
-        for c in configs:
-            c["options"]["recvWindow"] = self.settings.engine.recv_window_ms
-        venue = BinanceVenue(
-            cfg.name,
-            configs,
-            timeout_ms=self.settings.engine.request_timeout_ms,
-            connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute),
-            clock=self.clock,
-        )
+        eng = self.settings.engine
+        venue, ws = build_venue(cfg, profile_for(cfg, sim_urls(self.sim)), creds,
+                                VenueOptions(eng.request_timeout_ms, eng.recv_window_ms), self.clock, trading=trading)
         venue.on_breaker_change = self.records.breaker_sink  # journaled, logged, alerted
-        ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
         return venue, ws
 
     async def run(self, duration: float | None = None) -> None:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
+            require_credentials(self.settings)  # before the journal is opened
             journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
-            if eng.embedded_sim:
-                self.sim = SimServer(self.settings.sim, self.clock)
-                await self.sim.start()
-                stack.push_async_callback(self.sim.stop)
+            if eng.runs_embedded_sim:
+                self.sim = await start_embedded_sim(self.settings, self.clock, stack)
             state = self.state = await replay(journal)
             recorder = self.recorder = Recorder(journal, state, self.owner.epoch)
             venues = self.venues
@@ -165,6 +151,10 @@ class Engine:
                 last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)
+            guard = self.journal_guard = JournalOutageGuard(
+                recorder, manager, instance=eng.instance, clock=self.clock,
+                raise_alert=self._alert, resolve_alert=self._clear,
+            )
             trading_loop = self.trading = TradingLoop(
                 self.settings,
                 self.clock,
@@ -185,10 +175,16 @@ class Engine:
             try:
                 async with asyncio.timeout(duration):
                     await self._connect(venues)
+                    clock_watch = ClockWatch(venues, eng.recv_window_ms, self.clock, self._alert, self._clear)
+                    await clock_watch.check_all()
+                    networks = {c.name: (c.exchange, c.network) for c in eng.venues}
+                    await confirm_identities(venues, networks, state, recorder.record, self.clock,
+                                             journal_name(self.settings))
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(ownership.exit_when_lost(recorder), name="ownership")
                         tg.create_task(trading_loop.run_data(), name="market-data")
+                        tg.create_task(guard.run(), name="journal-outage")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
                         await trading_loop.wait_for_prices(PRICE_WARMUP_S)
                         history = self.settings.data.history.path or self.settings.data_dir / "history.sqlite"
@@ -211,6 +207,7 @@ class Engine:
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self.records.run(recorder.record), name="record-keeper")
                         tg.create_task(probe.run(), name="engine-probe")
+                        tg.create_task(clock_watch.run(), name="clock-watch")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
@@ -318,6 +315,9 @@ class Engine:
                         f"venue {name} unreachable",
                         f"{err}; retrying in {backoff:.1f} s",
                     )
+                    if isinstance(err, RequestNotSent):  # refused by our breakers: probes close them on an answer
+                        await self.clock.sleep(LOCAL_REFUSAL_RETRY_S)
+                        continue
                     await self.clock.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
@@ -347,6 +347,9 @@ class Engine:
                 self.readiness.set_reconciled(True)
                 log.info("reconcile_clean", passes=passes)
                 return
+            reasons = [f"{r.venue}: {d.kind.value}: {d.detail}" for r in results for d in r.differences]
+            reasons += [f"{r.venue}: error: {e}" for r in results for e in r.errors]
+            log.warning("reconcile_not_clean", passes=passes, reasons=reasons)
             if all(not r.errors for r in results) and passes >= CLEAN_PASSES_TRIES:
                 log.error("reconcile_not_converging", passes=passes)
             await self.clock.sleep(backoff)
@@ -379,14 +382,18 @@ class Engine:
                     f"{err}; REST polling stands in",
                 )
                 log.warning("user_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             if venue.name in self._stream_down:
                 self._stream_down.discard(venue.name)
                 self._clear(f"user_stream_down:{venue.name}", "stream restored")
             backoff = 0.5
-            orphans = await manager.apply_fills(fills)
+            try:
+                orphans = await manager.apply_fills(fills)
+            except JournalUnwritable:  # the next reconciliation pass brings them in
+                log.warning("fills_not_journaled", venue=venue.name, count=len(fills))
+                continue
             for fill in orphans:
                 log.info("fill_not_ours", venue=venue.name, trade_id=fill.trade_id.value)
 
@@ -397,12 +404,15 @@ class Engine:
                 reports = await venue.watch_order_updates()
             except ConnectivityError as err:
                 log.info("order_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             backoff = 0.5
-            for report in reports:
-                await manager.apply_report(report)
+            try:
+                for report in reports:
+                    await manager.apply_report(report)
+            except JournalUnwritable:  # settled from the venue once the journal writes again
+                log.warning("order_updates_not_journaled", venue=venue.name, count=len(reports))
 
     async def _snapshots(self, recorder: Recorder) -> None:
         every = self.settings.engine.journal.snapshot_every
@@ -410,7 +420,11 @@ class Engine:
         while True:
             await self.clock.sleep(5.0)
             if recorder.state.last_seq - last >= every:
-                last = await recorder.snapshot()
+                try:
+                    last = await recorder.snapshot()
+                except JournalError as err:  # replay just takes longer; the next round tries again
+                    log.warning("snapshot_failed", error=str(err))
+                    continue
                 log.info("snapshot_written", seq=last)
 
     async def _stop(self, manager: OrderManager, recorder: Recorder) -> None:
@@ -418,6 +432,14 @@ class Engine:
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
         if not self._began_trading or recorder.lost is not None:  # fenced: the orders are the new holder's
+            return
+        if recorder.unwritable is not None and self.journal_guard is not None:
+            # nothing can be recorded: cancel what rests (unjournaled); the next start reconciles
+            if self.settings.engine.cancel_on_stop:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                        await self.journal_guard.contain()
+            log.warning("stopped_with_journal_unwritable", error=str(recorder.unwritable))
             return
         state = recorder.state
         instance = self.settings.engine.instance
@@ -448,3 +470,10 @@ class Engine:
                     await final.reconcile(name, self._instruments(venue, self.trading.strategy))
         except TimeoutError:
             log.warning("stop_reconcile_timed_out")
+
+
+def _stream_wait(err: ConnectivityError, backoff: float) -> float:
+    """How long a user stream waits before reconnecting: its short backoff, or longer when the venue
+    asked for it (Retry-After on a 429 / ban): reconnects never hammer a venue that said wait."""
+    retry_after = err.retry_after if isinstance(err, VenueError) else None
+    return max(backoff, retry_after or 0.0)

@@ -10,6 +10,8 @@ NonstopError
 │   └── UnknownOrder         an event refers to a client order id the state has never seen
 └── JournalError         the durable journal failed (journal/)
     ├── JournalClosed        the journal is not open (never opened, or closed)
+    ├── JournalWriteFailed   a write did not reach the journal (full disk, I/O error, lost database)
+    ├── JournalUnwritable    the recorder cannot write right now: nothing new may be recorded or sent
     ├── JournalHeld          another live process holds the journal (names host, pid, since)
     ├── OwnershipLost        this process no longer owns the journal: it must stop sending at once
     │   ├── FencedOut            a write carried a fencing epoch lower than the highest recorded one
@@ -55,6 +57,23 @@ class UnknownOrder(ModelError):
 
 class JournalError(NonstopError):
     """The durable journal failed."""
+
+
+class JournalWriteFailed(JournalError):
+    """A write did not reach the journal (a full disk, an I/O error, a lost database connection).
+
+    `outcome_unknown` is True when the write may have been committed all the same (a connection
+    lost after the statement left, as with PostgreSQL); the reader must look before writing again.
+    """
+
+    def __init__(self, message: str, *, location: str, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.location = location
+        self.outcome_unknown = outcome_unknown
+
+
+class JournalUnwritable(JournalError):
+    """The recorder cannot write its journal right now: nothing new may be recorded (or sent)."""
 
 
 class JournalClosed(JournalError):

@@ -11,6 +11,12 @@ does not directly follow the last seq folded here (`ForeignWrite`: someone else 
 this process no longer owns the journal. The recorder then records nothing more, ever: `lost` is
 set, `lost_event` fires (the engine exits on it) and every later `record` raises the same error,
 so nothing that is journaled before it is sent (orders, cancels) can be sent again.
+
+A journal that stops taking writes (a full disk, a lost database) makes the recorder *unwritable*:
+the failed append raises `JournalUnwritable`, every later `record` fails fast with it (nothing new
+can be recorded, so nothing new may be sent), and listeners in `on_unwritable` are told once.
+`try_resume` writes again when the journal can: it first folds in whatever an append of unknown
+outcome did commit, then appends the events given (the outage's own record).
 """
 
 from __future__ import annotations
@@ -21,7 +27,14 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from nonstop.errors import ForeignWrite, IllegalTransition, OwnershipLost
+from nonstop.errors import (
+    ForeignWrite,
+    IllegalTransition,
+    JournalError,
+    JournalUnwritable,
+    JournalWriteFailed,
+    OwnershipLost,
+)
 from nonstop.journal import Journal
 from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
 
@@ -39,6 +52,8 @@ class Recorder:
         self.listeners: list[Listener] = []
         self.lost: OwnershipLost | None = None  # set once: this process no longer owns the journal
         self.lost_event = asyncio.Event()
+        self.on_unwritable: list[Callable[[JournalWriteFailed], None]] = []
+        self.unwritable: JournalWriteFailed | None = None
         self._lock = asyncio.Lock()
 
     def _lose(self, err: OwnershipLost) -> None:
@@ -98,6 +113,8 @@ class Recorder:
         async with self._lock:
             if self.lost is not None:
                 raise self.lost
+            if self.unwritable is not None:
+                raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
             kept = self.applicable(events)
             if not kept:
                 return []
@@ -127,15 +144,68 @@ class Recorder:
         except OwnershipLost as err:
             self._lose(err)
             raise
+        except JournalWriteFailed as err:
+            self.unwritable = err
+            log.critical("journal_unwritable", location=err.location, error=str(err))
+            for callback in list(self.on_unwritable):
+                callback(err)
+            raise JournalUnwritable(f"the journal takes no writes: {err}") from err
         first = last - len(kept) + 1
+        self._check_follows(first)
+        for offset, event in enumerate(kept):
+            self.state.apply(event, seq=first + offset)
+
+    def _check_follows(self, first: int) -> None:
+        """An append must land right after the last seq folded here; anything else is a foreign write."""
         if first != self.state.last_seq + 1:
             err = ForeignWrite(
                 f"journal append came back at seq {first}, but the last seq folded here is {self.state.last_seq}: "
                 "another process wrote to this journal; stopping")
             self._lose(err)
             raise err
-        for offset, event in enumerate(kept):
-            self.state.apply(event, seq=first + offset)
+
+    async def try_resume(self, *events: Event) -> bool:
+        """Write `events` if the journal takes writes again; True once the recorder is writable.
+
+        An append whose outcome was unknown may have been committed: those records are read back
+        and folded first (they were validated before they were sent), so the state stays the fold.
+        """
+        async with self._lock:
+            failed = self.unwritable
+            if failed is None:
+                return True
+            if self.lost is not None:
+                return False
+            caught_up: list[Event] = []
+            try:
+                if failed.outcome_unknown:
+                    async for record in self.journal.read(self.state.last_seq + 1):
+                        if record.epoch != self.epoch:  # not the lost append: another writer's
+                            raise ForeignWrite(f"journal seq {record.seq} was written with epoch {record.epoch}, "
+                                               f"not this process's {self.epoch}; stopping")
+                        self.state.apply(record.event, seq=record.seq)
+                        caught_up.append(record.event)
+                kept = self.applicable(events)
+                last = await self.journal.append(kept, epoch=self.epoch) if kept else self.state.last_seq
+                if kept:
+                    self._check_follows(last - len(kept) + 1)
+            except OwnershipLost as err:
+                self._lose(err)
+                return False
+            except JournalWriteFailed as err:
+                self.unwritable = err
+                return False
+            except JournalError as err:  # a read while the database is still away
+                log.info("journal_resume_failed", error=str(err))
+                return False
+            first = last - len(kept) + 1
+            for offset, event in enumerate(kept):
+                self.state.apply(event, seq=first + offset)
+            self.unwritable = None
+        for event in [*caught_up, *kept]:
+            for listener in list(self.listeners):
+                listener(event)
+        return True
 
     async def snapshot(self) -> int:
         """Write a snapshot of the current state; returns its seq. Refused once ownership is lost."""
