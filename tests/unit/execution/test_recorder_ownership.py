@@ -78,3 +78,20 @@ async def test_recorder_that_lost_its_journal_writes_no_snapshot(tmp_path: Path)
         assert await journal.latest_snapshot() is None
     finally:
         await journal.close()
+
+
+async def test_recorder_resuming_after_an_outage_into_a_newer_epoch_is_fenced_not_resumed(tmp_path: Path) -> None:
+    from nonstop.errors import JournalWriteFailed
+
+    journal = SQLiteJournal(tmp_path / "j.sqlite")
+    await journal.open()
+    try:
+        recorder = Recorder(journal, await replay(journal), 1)
+        await recorder.record(_balance(1))
+        recorder.unwritable = JournalWriteFailed("disk full", location=str(tmp_path), outcome_unknown=True)
+        await journal.claim_next_epoch(JournalHolder(host="h2", pid=2, instance="a1", since=TS))  # taken meanwhile
+        assert await recorder.try_resume(_balance(2)) is False
+        assert isinstance(recorder.lost, FencedOut) and recorder.lost_event.is_set()
+        assert await journal.last_seq() == 1
+    finally:
+        await journal.close()
