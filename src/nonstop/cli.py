@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="nonstop: a fault-tolerant crypto trading engine",
 )
-chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
+chaos = typer.Typer(no_args_is_help=True)
 app.add_typer(chaos, name="chaos")
 app.add_typer(journal_app, name="journal")
 NOT_OWNER_EXIT = 3  # refused (another engine holds the journal) or fenced (another took it over)
@@ -120,7 +120,7 @@ def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
-    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
+    """Run the engine: by default the example market maker on the embedded simulator, journal in SQLite."""
     settings = _settings(config, trading=True)
     from nonstop.engine import Engine
 
@@ -146,8 +146,20 @@ def status(
 
 
 # ---------------------------------------------------------------------- chaos
-ControlOpt = Annotated[str, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")]
+ControlOpt = Annotated[
+    str | None, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")
+]
 DEFAULT_CONTROL = "http://127.0.0.1:8900"
+
+
+@chaos.callback()
+def chaos_options(ctx: typer.Context, control: ControlOpt = None) -> None:
+    """Inject and clear faults in a running simulator (the `sim` command)."""
+    ctx.obj = control  # `nonstop chaos --control URL set ...` as well as `nonstop chaos set ... --control URL`
+
+
+def _url(ctx: typer.Context, control: str | None) -> str:
+    return control or ctx.obj or DEFAULT_CONTROL
 
 
 def _control(method: str, url: str, body: dict[str, Any] | None = None) -> Any:
@@ -180,6 +192,7 @@ def _param(items: list[str]) -> dict[str, str]:
 
 @chaos.command("set")
 def chaos_set(
+    ctx: typer.Context,
     kind: Annotated[
         str,
         typer.Argument(
@@ -193,7 +206,7 @@ def chaos_set(
     probability: Annotated[float, typer.Option(help="chance that a request is hit, in (0, 1]")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="seconds until the fault clears itself")] = None,
     param: Annotated[list[str] | None, typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20")] = None,
-    control: ControlOpt = DEFAULT_CONTROL,
+    control: ControlOpt = None,
 ) -> None:
     """Inject a fault; prints it (with its id) as JSON."""
     body = {
@@ -204,16 +217,18 @@ def chaos_set(
         "duration_s": duration,
         "params": _param(param or []),
     }
-    typer.echo(json.dumps(_control("POST", f"{control}/control/faults", body)))
+    typer.echo(json.dumps(_control("POST", f"{_url(ctx, control)}/control/faults", body)))
 
 
 @chaos.command("clear")
 def chaos_clear(
+    ctx: typer.Context,
     fault_id: Annotated[int | None, typer.Argument(help="fault id; all faults if omitted")] = None,
     venue: Annotated[str | None, typer.Option(help="only this venue's faults")] = None,
-    control: ControlOpt = DEFAULT_CONTROL,
+    control: ControlOpt = None,
 ) -> None:
     """Clear one fault, or all of them."""
+    control = _url(ctx, control)
     if fault_id is not None:
         data = _control("DELETE", f"{control}/control/faults/{fault_id}")
     else:
@@ -222,15 +237,15 @@ def chaos_clear(
 
 
 @chaos.command("list")
-def chaos_list(control: ControlOpt = DEFAULT_CONTROL) -> None:
+def chaos_list(ctx: typer.Context, control: ControlOpt = None) -> None:
     """Active faults."""
-    typer.echo(json.dumps(_control("GET", f"{control}/control/faults"), indent=2))
+    typer.echo(json.dumps(_control("GET", f"{_url(ctx, control)}/control/faults"), indent=2))
 
 
 @chaos.command("log")
-def chaos_log(control: ControlOpt = DEFAULT_CONTROL) -> None:
+def chaos_log(ctx: typer.Context, control: ControlOpt = None) -> None:
     """Every fault set, cleared or expired, with UTC timestamps."""
-    for entry in _control("GET", f"{control}/control/faults/log"):
+    for entry in _control("GET", f"{_url(ctx, control)}/control/faults/log"):
         typer.echo(json.dumps(entry))
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nonstop import config_check
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.strategy.degradation import DegradationSettings
@@ -303,6 +304,9 @@ class ApiSettings(_Strict):
     host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0 = a free port
     token_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_API_TOKEN"
+    # a port that is taken stops start-up (true), or (false) the engine trades on and warns until it is free
+    required: bool = True
+    retry_s: Annotated[float, Field(ge=0.1, le=3600)] = 30.0  # required = false: how often it tries again
 
 
 class MonitorSettings(_Strict):
@@ -362,12 +366,16 @@ def _find_secrets(data: Any, path: str = "") -> list[str]:
     return found
 
 
-def _describe(err: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for e in err.errors():
+def _describe(err: ValidationError | None, source: str, strict: list[str], hints: dict[str, str]) -> str:
+    lines = [f"invalid configuration in {source}:", *strict]
+    for e in err.errors() if err is not None else []:
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         value = e.get("input")
         shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        if e["type"] == "extra_forbidden":
+            hint = f"; did you mean {hints[key]!r}?" if key in hints else ""
+            lines.append(f"  {key}: unknown key{hint}")
+            continue
         lines.append(f"  {key} = {shown}: {e['msg']}")
     return "\n".join(lines)
 
@@ -380,10 +388,14 @@ def parse_settings(data: dict[str, Any], source: str = "<dict>") -> Settings:
             f"invalid configuration in {source}: {', '.join(secrets)}: secrets are not allowed in the "
             "config file; set them in environment variables (e.g. NONSTOP_SIM_API_KEY/_API_SECRET)"
         )
+    strict, hints = config_check.check(Settings, data)  # no silent coercion; "did you mean"
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source)) from None
+        raise ConfigError(_describe(err, source, strict, hints)) from None
+    if strict:
+        raise ConfigError(_describe(None, source, strict, hints))
+    return settings
 
 
 def load_settings(path: Path | None) -> Settings:

@@ -251,6 +251,14 @@ class Engine:
         except ValueError as err:
             raise ConfigError(f"monitor.api: {err} (token from environment variable {cfg.token_env})") from None
         self.api = ApiServer(app, cfg.host, cfg.port)
+        if cfg.required:  # a taken port stops start-up here (monitor.api.required = false: warn and retry)
+            try:
+                self.api.bind()
+            except ApiServerError as err:
+                raise ConfigError(
+                    f"{err}: the HTTP API and dashboard cannot start; stop what uses the port, set "
+                    "monitor.api.port to a free one, or set monitor.api.required = false to trade without it"
+                ) from None
         task = asyncio.create_task(self._serve_api(self.api), name="api")
 
         async def stop_api() -> None:
@@ -260,16 +268,20 @@ class Engine:
         stack.push_async_callback(stop_api)
 
     async def _serve_api(self, server: ApiServer) -> None:
-        try:
-            await server.serve()
-        except (ApiServerError, OSError) as err:
-            log.error("api_unavailable", error=str(err))
-            self._alert(
-                "api_unavailable",
-                AlertLevel.WARNING,
-                "HTTP API and dashboard unavailable",
-                f"{err}; the engine keeps trading",
-            )
+        retry_s = self.settings.monitor.api.retry_s
+        while True:  # only with monitor.api.required = false can the port be taken here
+            try:
+                await server.serve()
+                return
+            except (ApiServerError, OSError) as err:
+                log.warning("api_unavailable", error=str(err), retry_in_s=retry_s)
+                self._alert(
+                    "api_unavailable",
+                    AlertLevel.WARNING,
+                    "HTTP API and dashboard unavailable",
+                    f"{err}; the engine keeps trading and tries again every {retry_s:g} s",
+                )
+            await self.clock.sleep(retry_s)
 
     def _alert(self, key: str, level: AlertLevel, title: str, body: str = "") -> None:
         if self.alerts is not None:

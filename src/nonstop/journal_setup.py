@@ -30,7 +30,13 @@ def open_journal(settings: Settings, *, read_only: bool = False) -> Journal:
     path = journal_path(settings)
     if read_only:
         return SQLiteJournal(path, durability=durability, read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot create the journal's folder {path.parent}: {err.strerror}; set data_dir or "
+            "engine.journal.path to a folder you can write"
+        ) from None
     return SQLiteJournal(path, durability=durability)
 
 

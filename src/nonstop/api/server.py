@@ -83,6 +83,7 @@ class ApiServer:
             timeout_graceful_shutdown=grace_s,
         )
         self._server = _Server(config, self.started)
+        self._sock: socket.socket | None = None
 
     @property
     def port(self) -> int:
@@ -92,6 +93,12 @@ class ApiServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self._port}"
+
+    def bind(self) -> None:
+        """Take the port now (ApiServerError naming host and port if it is taken); `serve` then uses it."""
+        if self._sock is None:
+            self._sock = _bind(self.host, self._port)
+            self._port = self._sock.getsockname()[1]
 
     def stop(self) -> None:
         """Ask the server to stop (`should_exit`); `serve()` returns once it has shut down."""
@@ -103,8 +110,9 @@ class ApiServer:
 
         Runs the source's background work (`app.state.source.run()`) beside the server.
         """
-        sock = _bind(self.host, self._port)
-        self._port = sock.getsockname()[1]
+        self.bind()
+        sock, self._sock = self._sock, None
+        assert sock is not None
         source = getattr(self.app.state, "source", None)
         try:
             async with asyncio.TaskGroup() as tg:

@@ -250,9 +250,18 @@ class SQLiteJournal:
             except sqlite3.DatabaseError as err:
                 raise JournalError(f"sqlite journal {self.path}: cannot open read-only: {err}") from err
             return
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn: sqlite3.Connection | None = None
         try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as err:  # a folder we may not write to (the WAL needs one)
+            if conn is not None:
+                conn.close()
+            raise JournalError(
+                f"cannot open the journal {self.path}: {err}; the folder {self.path.parent} must exist and be "
+                "writable by this user (set data_dir or engine.journal.path to a folder you can write)"
+            ) from None
+        try:
             if mode != "wal":
                 raise JournalError(f"sqlite journal {self.path}: cannot enable WAL mode (got {mode!r})")
             sync = "NORMAL" if self.durability is Durability.OS else "FULL"
