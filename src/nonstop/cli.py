@@ -119,9 +119,15 @@ def sim(
 def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings, errors and the stop summary")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lines too")] = False,
 ) -> None:
     """Run the engine: by default the example market maker on the embedded simulator, journal in SQLite."""
     settings = _settings(config, trading=True)
+    if quiet or verbose:
+        level = "debug" if verbose else "warning"
+        settings = settings.model_copy(update={"log": settings.log.model_copy(update={"level": level})})
+        logs.configure(settings.log)
     from nonstop.engine import Engine
 
     _run_until_signalled(Engine(settings).run(duration), config=config)
@@ -131,8 +137,9 @@ def run(
 def status(
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    watch: Annotated[float | None, typer.Option("--watch", help="refresh in place every this many seconds")] = None,
 ) -> None:
-    """Orders, balances, positions and journal position of an instance (running or stopped)."""
+    """Running or stopped, PnL, orders, balances, positions, reconciliation and alerts of an instance."""
     settings = _settings(config)
     logs.configure(settings.log.model_copy(update={"level": "warning"}))
     from nonstop import status as status_view
@@ -141,6 +148,9 @@ def status(
     if settings.engine.journal.backend == "sqlite" and not path.exists():
         typer.echo(f"error: no journal at {path}: has this instance ever run?", err=True)
         raise typer.Exit(1)
+    if watch is not None:
+        _run_until_signalled(status_view.watch(settings, max(watch, 0.5)))
+        return
     data = _run(status_view.collect(settings))
     typer.echo(json.dumps(data, indent=2) if as_json else status_view.render(data))
 

@@ -35,6 +35,7 @@ class _Strict(BaseModel):
 class LogSettings(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
+    summary_every_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0  # the console's periodic summary line
 
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]

@@ -34,6 +34,7 @@ from nonstop.journal_setup import journal_name
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
+from nonstop.monitor.console_report import ConsoleReport
 from nonstop.monitor.engine_probe import EngineProbe
 from nonstop.monitor.event_watch import EventWatch
 from nonstop.monitor.health import Readiness
@@ -172,6 +173,9 @@ class Engine:
                 recorder=recorder,
             )
             recorder.listeners.append(probe.on_event)
+            report = ConsoleReport(state, self.clock, level=self._level_label, mark=probe.mark,
+                                   interval_s=self.settings.log.summary_every_s)  # console lines
+            recorder.listeners.append(report.on_event)
             try:
                 async with asyncio.timeout(duration):
                     await self._connect(venues)
@@ -207,12 +211,14 @@ class Engine:
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self.records.run(recorder.record), name="record-keeper")
                         tg.create_task(probe.run(), name="engine-probe")
+                        tg.create_task(report.run(), name="console-summary")
                         tg.create_task(clock_watch.run(), name="clock-watch")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
                 self.status.phase = "stopping"
                 await self._stop(manager, recorder)
+                report.stop_summary()
         self.status.phase = "stopped"
 
     # ------------------------------------------------------------ monitoring
@@ -282,6 +288,9 @@ class Engine:
                     f"{err}; the engine keeps trading and tries again every {retry_s:g} s",
                 )
             await self.clock.sleep(retry_s)
+
+    def _level_label(self) -> str:
+        return self.degradation.level if self.degradation is not None else self.status.phase
 
     def _alert(self, key: str, level: AlertLevel, title: str, body: str = "") -> None:
         if self.alerts is not None:

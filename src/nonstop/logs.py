@@ -27,7 +27,7 @@ def configure(settings: LogSettings, *, stream: Any = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if settings.format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(colors=False, sort_keys=False)  # fields in the order logged
     )
     structlog.configure(
         processors=[

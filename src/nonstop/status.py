@@ -8,8 +8,10 @@ beside the writer) and replays into its own state.
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
+from nonstop import status_figures as figures
 from nonstop.config import Settings
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
@@ -24,6 +26,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
         state = await replay(journal)
         epoch = await journal.current_epoch()
         holder = await journal.holder()
+        tail = await figures.journal_tail(journal, state.last_seq)
     finally:
         await journal.close()
     open_orders = [
@@ -34,6 +37,10 @@ async def collect(settings: Settings) -> dict[str, Any]:
         for o in state.open_orders()
     ]
     return {
+        "instance": figures.running(holder),
+        "pnl": figures.strategy_pnl(state),
+        "balances_now": figures.current_balances(state),
+        **tail.to_dict(),
         "journal": {"backend": journal.backend, "last_seq": state.last_seq, "epoch": epoch,
                     "holder": (None if holder is None else
                                {"host": holder.host, "pid": holder.pid, "instance": holder.instance,
@@ -58,7 +65,9 @@ async def collect(settings: Settings) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> str:
     """A terminal-friendly view of `collect`'s result."""
     j = data["journal"]
-    lines = [f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
+    inst = data.get("instance", {"state": "unknown", "detail": ""})
+    lines = [f"instance  {inst['state']}: {inst['detail']}",
+             f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
              f"snapshot at {j['snapshot_seq']}  state {j['state_hash'][:16]}",
              "holder    " + (f"{h['host']} pid {h['pid']} (instance {h['instance']}, epoch {h['epoch']}) since "
                             f"{h['since']}" if (h := j["holder"]) else "none recorded"),
@@ -71,9 +80,44 @@ def render(data: dict[str, Any]) -> str:
                      f"{o['price']}  filled {o['filled']}  {o['state']}")
     for inst, qty in data["positions"].items():
         lines.append(f"position  {inst:<28} {qty}")
-    for venue, assets in data["balances"].items():
-        shown = "  ".join(f"{a} {b['free']}+{b['locked']}" for a, b in assets.items())
+    for venue, assets in data.get("balances_now", {}).items():
+        shown = "  ".join(f"{a} {b['now']}" + (f" ({b['fills_since']} since snapshot)" if Decimal(b["fills_since"])
+                                                 else "") for a, b in assets.items())
         lines.append(f"balances  {venue:<12} {shown}")
+    for strategy, p in data.get("pnl", {}).items():
+        lines.append(f"pnl       {strategy:<12} {Decimal(p['pnl']):+.2f} {p['quote']}  (realized "
+                     f"{Decimal(p['realized']):+.2f}, unrealized {Decimal(p['unrealized']):+.2f} at the last fill, "
+                     f"fees {Decimal(p['fees']):.2f})")
+    for venue, r in data.get("last_reconcile", {}).items():
+        lines.append(f"reconcile {venue:<12} {r['result']} at {r['at']}" +
+                     (f": {'; '.join(r['differences'])}" if r["differences"] else ""))
+    for a in data.get("open_alerts", []):
+        lines.append(f"alert     {a['level']:<8} {a['title'] or a['key']} since {a['since']}")
     if data["reconcile_differences"]:
         lines.append(f"reconcile differences recorded: {data['reconcile_differences']}")
     return "\n".join(lines)
+
+
+def table(data: dict[str, Any]) -> Any:
+    """`render` as a rich table (for `nonstop status --watch`)."""
+    from rich.table import Table
+
+    out = Table(show_header=False, box=None, pad_edge=False)
+    out.add_column(style="bold")
+    out.add_column()
+    for line in render(data).splitlines():
+        label, _, rest = line.partition(" ")
+        out.add_row(label, rest.strip())
+    return out
+
+
+async def watch(settings: Settings, every_s: float) -> None:
+    """Refresh the status in place every `every_s` seconds until interrupted."""
+    import asyncio
+
+    from rich.live import Live
+
+    with Live(table(await collect(settings)), auto_refresh=False) as live:
+        while True:
+            await asyncio.sleep(every_s)
+            live.update(table(await collect(settings)), refresh=True)

@@ -122,7 +122,9 @@ class RedundantFeed:
         event = FeedSwitched(
             self.clock.now(), self.clock.monotonic(), self.spec.name, self.spec.instrument_id.symbol, old, new, reason
         )
-        log.warning("feed_switched", source=event.source, symbol=event.symbol, old=old, new=new, reason=reason)
+        # the first switch (from NONE at start) and a return to the websocket are normal: info
+        emit = log.warning if new is not Transport.WS and old is not Transport.NONE else log.info
+        emit("feed_switched", source=event.source, symbol=event.symbol, old=old, new=new, reason=reason)
         if self._on_switch is not None:
             self._on_switch(event)
 

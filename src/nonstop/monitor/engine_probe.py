@@ -283,6 +283,10 @@ class EngineProbe:
     def _mark(self, instrument: InstrumentId) -> Decimal | None:
         return self._mid(instrument.symbol)
 
+    def mark(self, instrument: InstrumentId) -> Decimal | None:
+        """The consensus mid of `instrument`'s symbol (None without a trustworthy price)."""
+        return self._mark(instrument)
+
     # ---- the recorder listener -----------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
