@@ -155,6 +155,50 @@ def status(
     typer.echo(json.dumps(data, indent=2) if as_json else status_view.render(data))
 
 
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="fills | orders | balances")],
+    config: ConfigOpt = None,
+    since: Annotated[str | None, typer.Option(help="from this UTC time on (ISO 8601, e.g. 2026-01-01)")] = None,
+    until: Annotated[str | None, typer.Option(help="before this UTC time (ISO 8601)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | json | parquet")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here (parquet needs it)")] = None,
+) -> None:
+    """Fills, orders or balance snapshots from the journal, as CSV, JSON or Parquet (times in UTC)."""
+    settings = _settings(config)
+    logs.configure(settings.log.model_copy(update={"level": "warning"}))
+    from nonstop import exports
+
+    problem = (f"export {kind!r}: choose fills, orders or balances" if kind not in ("fills", "orders", "balances")
+               else f"--format {fmt!r}: choose csv, json or parquet" if fmt not in ("csv", "json", "parquet")
+               else "--format parquet writes a file: add --output FILE.parquet" if fmt == "parquet" and not output
+               else None)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+    path = settings.engine.journal.path or settings.data_dir / "journal.sqlite"
+    if settings.engine.journal.backend == "sqlite" and not path.exists():
+        typer.echo(f"error: no journal at {path}: has this instance ever run?", err=True)
+        raise typer.Exit(1)
+    try:
+        window = exports.parse_time(since, "--since"), exports.parse_time(until, "--until")
+        rows = _run(exports.collect(settings, kind, *window))  # type: ignore[arg-type]
+        if fmt == "parquet":
+            assert output is not None
+            exports.write_parquet(kind, rows, output)  # type: ignore[arg-type]
+            typer.echo(f"{len(rows)} {kind} written to {output}", err=True)
+            return
+        text = exports.to_csv(kind, rows) if fmt == "csv" else exports.to_json(rows)  # type: ignore[arg-type]
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(rows)} {kind} written to {output}", err=True)
+
+
 # ---------------------------------------------------------------------- chaos
 ControlOpt = Annotated[
     str | None, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")
