@@ -26,6 +26,8 @@ from typing import Any, Protocol, get_args
 
 import structlog
 
+from nonstop.api.market_panel import MarketPanel
+from nonstop.api.plain_text import plain
 from nonstop.api.series import Series
 from nonstop.api.views import (
     AlertEventView,
@@ -137,6 +139,7 @@ class EngineSource:
         self._latency: dict[tuple[str, str], Series] = {}
         self._equity = Series(series_len)
         self._unpriced: list[str] = []
+        self.market = MarketPanel(engine, series_len)  # price panel, data venues' feeds, strategy PnL
         quote = engine.settings.engine.strategy.symbol.split("/")[1]
         self.equity_currency = quote
 
@@ -153,11 +156,12 @@ class EngineSource:
 
     def status(self) -> StatusView:
         st = self._engine.status
+        halted = self.switch.halted or self._engine_halted()
         return StatusView(
-            phase=st.phase,
+            phase="halted" if halted and st.phase == "trading" else st.phase,  # never "trading" beside HALTED
             reconciled=st.reconciled,
             ready=self.readiness()[0] == 200,
-            halted=self.switch.halted or self._engine_halted(),
+            halted=halted,
             instance=self._engine.settings.engine.instance,
         )
 
@@ -190,10 +194,16 @@ class EngineSource:
     def venues(self) -> list[VenueView]:
         out = []
         connected = self._engine.status.venues_connected
-        for name, venue in sorted(self._engine.venues.items()):
+        feeds = self.market.feed_quality()
+        data = getattr(self._engine, "data_venues", None) or {}
+        every = [(n, v, "trading") for n, v in sorted(self._engine.venues.items())]
+        every += [(n, v, "data") for n, v in sorted(data.items())]
+        for name, venue, role in every:
             pool = getattr(getattr(venue, "gateway", None), "pool", None)
+            was = bool(connected.get(name)) or (role == "data" and feeds.get(name, "").startswith("ok"))
             if pool is None:
-                out.append(VenueView(name=name, connected=bool(connected.get(name)), breaker="unknown", endpoints=[]))
+                out.append(VenueView(name=name, connected=was, breaker="unknown", endpoints=[], role=role,
+                                     feed=feeds.get(name)))
                 continue
             endpoints = [
                 EndpointView(
@@ -207,12 +217,18 @@ class EngineSource:
                 )
                 for snap in pool.snapshot()
             ]
+            breaker = _text(pool.breaker.state)
+            reachable = breaker != "open" and any(e.health != "ejected" for e in endpoints)
+            if role == "data":  # never "connected" by the engine's order path: its feed tells
+                was = bool(endpoints) or name in feeds
             out.append(
                 VenueView(
                     name=name,
-                    connected=bool(connected.get(name)),
-                    breaker=_text(pool.breaker.state),
+                    connected=was and reachable,  # an outage (every endpoint ejected, breaker open) says no
+                    breaker=breaker,
                     endpoints=endpoints,
+                    role=role,
+                    feed=feeds.get(name),
                 )
             )
         return out
@@ -293,8 +309,8 @@ class EngineSource:
             AlertView(
                 key=a.key,
                 level=a.level.label,
-                title=a.title,
-                body=a.body,
+                title=plain(a.title),
+                body=plain(a.body),
                 status=a.status.value,
                 first_seen=a.first_seen,
                 last_seen=a.last_seen,
@@ -312,8 +328,8 @@ class EngineSource:
                     kind=t.kind.value,
                     key=t.key,
                     level=t.level.label,
-                    title=t.alert.title if t.alert else "",
-                    detail=t.detail,
+                    title=plain(t.alert.title) if t.alert else "",
+                    detail=plain(t.detail),
                 )
             )
             if len(recent) >= limit:
@@ -328,6 +344,8 @@ class EngineSource:
             equity=self._equity.points(),
             equity_currency=self.equity_currency,
             unpriced_assets=list(self._unpriced),
+            prices=self.market.prices(),
+            pnl=self.market.pnl(),
         )
 
     def metrics(self) -> tuple[bytes, str]:
@@ -374,6 +392,7 @@ class EngineSource:
         equity = self.equity()
         if equity is not None:
             self._equity.add(t, float(equity))
+        self.market.sample(t)
 
     def _marks(self, state: EngineState) -> dict[str, Decimal]:
         """Price in the equity currency per asset: engine.marks first, else the latest fill price."""

@@ -26,9 +26,13 @@ class EndpointView(BaseModel):
 
 class VenueView(BaseModel):
     name: str
-    connected: bool
+    connected: bool = Field(description="connected now: false while every endpoint is ejected or the venue "
+                            "breaker is open (an outage), not only before the first connection")
     breaker: str = Field(description="venue-wide breaker: closed | half_open | open | unknown")
     endpoints: list[EndpointView]
+    role: str = Field(default="trading", description="trading | data (market data only, never an order)")
+    feed: str | None = Field(default=None, description="its market-data feed: ok | stale | frozen | missing | ... "
+                             "and the transport (ws | rest)")
 
 
 class StatusView(BaseModel):
@@ -121,11 +125,51 @@ class LatencySeries(BaseModel):
     points: list[SeriesPoint]
 
 
+class SourcePriceView(BaseModel):
+    source: str = Field(description="the venue that quoted it")
+    status: str = Field(description="ok (counted) | stale | frozen | missing | empty | crossed | outlier ...")
+    transport: str = Field(description="ws | rest: what delivered its latest update")
+    mid: str | None
+    age_s: float | None
+    deviation_bps: str | None = Field(description="from the median of the sources")
+    points: list[SeriesPoint] = Field(default_factory=list, description="its mid over time")
+
+
+class PriceMarker(BaseModel):
+    t: float | None = Field(description="seconds since the Unix epoch (fills); None for a resting order")
+    price: str
+    side: str
+    quantity: str
+
+
+class PriceView(BaseModel):
+    """One symbol's price: the consensus mid, each source, our resting orders and recent fills."""
+
+    symbol: str
+    mid: str | None = Field(description="consensus mid; None when no price is trustworthy")
+    bid: str | None
+    ask: str | None
+    reason: str = Field(description="why there is no trustworthy price (empty when there is)")
+    sources: list[SourcePriceView]
+    points: list[SeriesPoint] = Field(description="consensus mid over time")
+    orders: list[PriceMarker] = Field(description="our resting orders in this symbol")
+    fills: list[PriceMarker] = Field(description="our fills within the chart's time span")
+
+
+class StrategyPnlSeries(BaseModel):
+    strategy: str
+    currency: str
+    pnl: str = Field(description="now: realized - fees + unrealized at the consensus mid")
+    points: list[SeriesPoint]
+
+
 class SeriesView(BaseModel):
     latency: list[LatencySeries] = Field(description="EWMA latency per endpoint, in ms")
     equity: list[SeriesPoint] = Field(description="account equity in `equity_currency`")
     equity_currency: str
     unpriced_assets: list[str] = Field(description="assets left out of equity for want of a price")
+    prices: list[PriceView] = Field(default_factory=list, description="the market, per traded symbol")
+    pnl: list[StrategyPnlSeries] = Field(default_factory=list, description="PnL per strategy over time")
 
 
 class Snapshot(BaseModel):

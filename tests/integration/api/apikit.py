@@ -62,10 +62,11 @@ class Running:
 
 @asynccontextmanager
 async def running_engine_api(
-    data_dir: Path, *, token: str | None = TOKEN, interval_s: float = 0.2, stream_interval_s: float = 0.3
+    data_dir: Path, *, token: str | None = TOKEN, interval_s: float = 0.2, stream_interval_s: float = 0.3,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Running]:
     """An engine trading on its embedded simulator, with the API on 127.0.0.1 (free port)."""
-    engine = Engine(engine_settings(data_dir, interval_s=interval_s))
+    engine = Engine(settings or engine_settings(data_dir, interval_s=interval_s))
     app = create_engine_app(
         engine, token=token, bind_host="127.0.0.1", stream_interval_s=stream_interval_s, sample_interval_s=0.2
     )

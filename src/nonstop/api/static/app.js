@@ -73,6 +73,8 @@ function render(doc) {
     eps.forEach((e, i) => {
       vrows.push([
         i === 0 ? [v.name + (v.breaker !== "closed" ? " (venue " + v.breaker + ")" : ""), v.breaker === "closed" ? "" : stateClass(v.breaker)] : "",
+        i === 0 ? (v.role || "trading") : "",
+        i === 0 ? [v.feed || "–", (v.feed || "").startsWith("ok") ? "state-ok" : (v.feed ? "state-warn" : "")] : "",
         e ? e.url : "–",
         i === 0 ? [v.connected ? "yes" : "no", v.connected ? "state-ok" : "state-bad"] : "",
         e ? [e.health, stateClass(e.health)] : "–",
@@ -84,7 +86,7 @@ function render(doc) {
       ]);
     });
   }
-  fillBody("venues", vrows, 9, "no venues");
+  fillBody("venues", vrows, 11, "no venues");
 
   $("orders-count").textContent = doc.orders.length;
   fillBody("orders", doc.orders.map((o) => [
@@ -133,10 +135,56 @@ function drawSeries(series) {
     item.appendChild(document.createTextNode(s.label));
     legend.appendChild(item);
   }
+  drawPrice(series.prices || []);
+  const pnl = (series.pnl || []).map((s, i) => ({ label: s.strategy + " " + s.pnl + " " + s.currency, color: COLORS[(i + 1) % COLORS.length], points: s.points }));
+  drawChart($("pnl-chart"), pnl, { unit: "" });
+  legendOf("pnl-legend", pnl);
+  $("pnl-now").textContent = (series.pnl || []).map((s) => s.strategy + " " + s.pnl + " " + s.currency).join(" · ");
   $("eq-ccy").textContent = "(" + series.equity_currency + ")";
   drawChart($("equity-chart"), [{ label: "equity", color: COLORS[1], points: series.equity }], { unit: "" });
   $("equity-note").textContent = series.unpriced_assets.length
     ? "not priced (left out): " + series.unpriced_assets.join(", ") : "";
+}
+
+function legendOf(id, lines) {
+  const legend = $(id);
+  legend.replaceChildren();
+  for (const s of lines) {
+    const item = el("span", null);
+    const swatch = el("i");
+    swatch.style.background = s.color;
+    item.appendChild(swatch);
+    item.appendChild(document.createTextNode(s.label));
+    legend.appendChild(item);
+  }
+}
+
+// the market: consensus mid (bold), each source, our resting orders (dashed) and fills (dots)
+function drawPrice(prices) {
+  const p = prices[0];
+  if (!p) {
+    $("price-symbol").textContent = "";
+    $("price-mid").textContent = "no market data yet";
+    drawChart($("price-chart"), [], { unit: "" });
+    fillBody("price-sources", [], 6, "no sources yet");
+    return;
+  }
+  $("price-symbol").textContent = p.symbol;
+  $("price-mid").textContent = p.mid ? "mid " + p.mid : "no trustworthy price: " + p.reason;
+  $("price-mid").className = "price-mid " + (p.mid ? "state-ok" : "state-bad");
+  const lines = [{ label: "consensus mid", color: "#e6edf3", points: p.points, width: 2.4 }];
+  p.sources.forEach((s, i) => lines.push({ label: s.source, color: COLORS[(i + 2) % COLORS.length], points: s.points, width: 1 }));
+  const levels = p.orders.map((o) => ({ v: parseFloat(o.price), color: o.side === "buy" ? "#2fbf71" : "#e5484d", label: o.side + " " + o.quantity + " @ " + o.price }));
+  const dots = p.fills.map((f) => ({ t: f.t, v: parseFloat(f.price), color: f.side === "buy" ? "#2fbf71" : "#e5484d" }));
+  drawChart($("price-chart"), lines, { unit: "", levels, dots, precise: true });
+  $("price-chart").dataset.orders = String(levels.length);
+  $("price-chart").dataset.fills = String(dots.length);
+  $("price-orders").textContent = levels.length ? "our orders: " + levels.map((l) => l.label).join(" · ") : "no resting orders";
+  legendOf("price-legend", lines.concat(levels.length ? [{ label: "our orders (dashed), fills (dots)", color: "#9aa5b1" }] : []));
+  fillBody("price-sources", p.sources.map((s) => [
+    s.source, [s.status, s.status === "ok" ? "state-ok" : "state-bad"], s.transport, [s.mid ?? "–", "num"],
+    [s.age_s === null ? "–" : s.age_s.toFixed(1), "num"], [s.deviation_bps ?? "–", "num"],
+  ]), 6, "no sources");
 }
 
 // ---- a small line chart on a canvas ---------------------------------------------------------------
@@ -157,8 +205,11 @@ function drawChart(canvas, lines, opts) {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  const pad = { l: 56, r: 10, t: 10, b: 22 };
+  const pad = { l: opts.precise ? 70 : 56, r: 10, t: 10, b: 22 };
+  const levels = opts.levels || [], dots = opts.dots || [];
   const pts = lines.flatMap((l) => l.points);
+  const t0pts = pts.length ? Math.min(...pts.map((p) => p.t)) : 0;
+  const scaled = pts.concat(levels.map((l) => ({ t: t0pts, v: l.v })), dots.filter((d) => d.t >= t0pts));
   ctx.font = "11px system-ui, sans-serif";
   ctx.fillStyle = "#8593a3";
   if (!pts.length) {
@@ -166,7 +217,7 @@ function drawChart(canvas, lines, opts) {
     return;
   }
   let t0 = Math.min(...pts.map((p) => p.t)), t1 = Math.max(...pts.map((p) => p.t));
-  let v0 = Math.min(...pts.map((p) => p.v)), v1 = Math.max(...pts.map((p) => p.v));
+  let v0 = Math.min(...scaled.map((p) => p.v)), v1 = Math.max(...scaled.map((p) => p.v));
   if (opts.zeroBased) v0 = Math.min(0, v0);
   if (t1 === t0) t1 = t0 + 1;
   if (v1 === v0) { v1 += Math.abs(v1) * 0.001 || 1; v0 -= Math.abs(v0) * 0.001 || (opts.zeroBased ? 0 : 1); }
@@ -180,7 +231,7 @@ function drawChart(canvas, lines, opts) {
   for (let i = 0; i <= 4; i++) {
     const v = v0 + ((v1 - v0) * i) / 4, yy = Math.round(y(v)) + 0.5;
     ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
-    ctx.fillText(niceNum(v) + (opts.unit ? " " + opts.unit : ""), 4, yy + 4);
+    ctx.fillText((opts.precise ? v.toFixed(2) : niceNum(v)) + (opts.unit ? " " + opts.unit : ""), 4, yy + 4);
   }
   let previous = "";
   for (let i = 0; i <= 3; i++) {
@@ -193,10 +244,23 @@ function drawChart(canvas, lines, opts) {
   for (const line of lines) {
     if (!line.points.length) continue;
     ctx.strokeStyle = line.color;
-    ctx.lineWidth = 1.6;
+    ctx.lineWidth = line.width || 1.6;
     ctx.beginPath();
     line.points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.v)) : ctx.moveTo(x(p.t), y(p.v))));
     ctx.stroke();
+  }
+  ctx.setLineDash([5, 4]);
+  for (const l of levels) {
+    const yy = Math.round(y(l.v)) + 0.5;
+    ctx.strokeStyle = l.color;
+    ctx.lineWidth = 1;
+    ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  for (const d of dots) {
+    if (d.t < t0) continue;
+    ctx.fillStyle = d.color;
+    ctx.beginPath(); ctx.arc(x(Math.min(d.t, t1)), y(d.v), 3.5, 0, 2 * Math.PI); ctx.fill();
   }
 }
 
