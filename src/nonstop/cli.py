@@ -153,7 +153,7 @@ def chaos_set(
         str,
         typer.Argument(
             help="latency | blackhole | reset | http_error | maintenance | rate_limit | "
-            "drop_order_response | ws_disconnect | frozen_feed | price_spike | "
+            "drop_order_response | error_after_execute | ws_disconnect | frozen_feed | price_spike | "
             "venue_outage"
         ),
     ],
@@ -161,7 +161,10 @@ def chaos_set(
     endpoint: Annotated[int | None, typer.Option(help="endpoint index (0-based); all endpoints if omitted")] = None,
     probability: Annotated[float, typer.Option(help="chance that a request is hit, in (0, 1]")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="seconds until the fault clears itself")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20, mode=close, code=1008"),
+    ] = None,
     control: ControlOpt = DEFAULT_CONTROL,
 ) -> None:
     """Inject a fault; prints it (with its id) as JSON."""
