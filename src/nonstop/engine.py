@@ -16,7 +16,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.api import create_engine_app
@@ -128,7 +127,7 @@ class Engine:
             clock=self.clock,
         )
         venue.on_breaker_change = self.records.breaker_sink  # journaled, logged, alerted
-        ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
+        ws = venue.market_data_client()  # its REST snapshots go through the venue's rate limiter
         return venue, ws
 
     async def run(self, duration: float | None = None) -> None:
