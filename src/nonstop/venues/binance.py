@@ -57,6 +57,7 @@ from nonstop.model import (
     VenueOrderId,
 )
 from nonstop.venues.binance_market import MarketDataClient
+from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 
@@ -109,8 +110,9 @@ def _ccxt_weights() -> WeightTable:
     return WeightTable.from_ccxt_binance()
 
 
-class _BinanceClient(ccxt_pro.binance):  # type: ignore[misc]
-    """ccxt's client, handing every HTTP answer's status and headers to the gateway."""
+class _BinanceClient(RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
+    """ccxt's client, handing every HTTP answer's status and headers to the gateway (its websocket
+    futures retrieved, see `ccxt_futures.py`)."""
 
     def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
                          response_body: Any, request_headers: Any, request_body: Any) -> Any:

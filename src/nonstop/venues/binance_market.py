@@ -13,7 +13,8 @@ strikes that turn the venue's 429s into a 418 IP ban for the whole engine. Here:
 * markets come from the adapter, which loads them through the gateway, and candles (history
   warm-up, `fetch_ohlcv`) are fetched through it too;
 * any other REST request this client would make is refused (`RequestNotSent`) and logged: it would
-  bypass the limiter. Websocket frames themselves are not REST weight and go out as ccxt sends them.
+  bypass the limiter. Websocket frames themselves are not REST weight and go out as ccxt sends them;
+* its websocket futures are retrieved (`ccxt_futures.py`), so failed reconnects log no plain tracebacks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.connectivity import RequestNotSent
+from nonstop.venues.ccxt_futures import RetrievedFutures
 
 if TYPE_CHECKING:
     from nonstop.venues.binance import BinanceVenue
@@ -33,7 +35,7 @@ __all__ = ["MarketDataClient"]
 log = structlog.get_logger("nonstop.venues.binance_market")
 
 
-class MarketDataClient(ccxt_pro.binance):  # type: ignore[misc]
+class MarketDataClient(RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
     """`ccxt.pro.binance` for public market-data streams; REST only through `venue`'s gateway."""
 
     def __init__(self, venue: BinanceVenue, config: dict[str, Any]) -> None:
