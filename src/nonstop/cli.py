@@ -206,6 +206,27 @@ def chaos_log(control: ControlOpt = DEFAULT_CONTROL) -> None:
         typer.echo(json.dumps(entry))
 
 
+@chaos.command("counters")
+def chaos_counters(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """How many 429 and 418 answers the venue has given (a client that got a 418 was banned)."""
+    typer.echo(json.dumps(_control("GET", f"{control}/control/venues/{venue}/counters")))
+
+
+@chaos.command("trades")
+def chaos_trades(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    symbol: Annotated[str | None, typer.Option(help="venue symbol, e.g. BTCUSDT; all if omitted")] = None,
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """The simulator account's trades (fills) on a venue, one JSON object per line."""
+    query = f"?symbol={symbol}" if symbol else ""
+    for trade in _control("GET", f"{control}/control/venues/{venue}/trades{query}"):
+        typer.echo(json.dumps(trade))
+
+
 def main() -> None:
     try:
         app()
