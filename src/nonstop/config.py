@@ -197,7 +197,7 @@ class EngineSettings(_Strict):
     # an order found unknown at the venue after its recvWindow is re-sent (same client id) only while
     # its intent is younger than this; older, it is closed locally as never sent (OrderNeverSent) and
     # the strategy decides afresh, so an old intent never goes out at today's prices (invariant 14)
-    max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     cancel_on_stop: bool = True
 
     @model_validator(mode="after")

@@ -433,6 +433,7 @@ class Engine:
         """Once trading has begun: cancel our open orders (if configured), then reconcile one last
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
+        manager.stopping = True  # a lookup during the stop never re-sends an order
         if not self._began_trading or recorder.lost is not None:  # fenced: the orders are the new holder's
             return
         if recorder.unwritable is not None and self.journal_guard is not None:

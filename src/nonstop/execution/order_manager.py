@@ -80,7 +80,7 @@ class InDoubtPolicy:
     delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
     repeat_s: float = 15.0  # after the schedule, keep looking at this period until settled
     recv_window_s: float = 10.0  # ccxt's Binance default; a request older than this is refused
-    max_resend_age_s: float = 5.0  # an unknown order whose intent is older is closed, never re-sent
+    max_resend_age_s: float = 10.0  # an unknown order whose intent is older is closed, never re-sent
 
 
 class OrderManager:
@@ -106,6 +106,7 @@ class OrderManager:
         # When each unsettled order was last sent. After a restart it is at the latest when the
         # previous process last wrote to the journal (`last_alive`), or, not knowing, "just now".
         self._submitted_at: dict[str, datetime] = {}
+        self.stopping = False  # set by the engine's stop: lookups still settle orders, nothing is re-sent
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
         self._locks: dict[str, asyncio.Lock] = {}
         for order in self.state.orders.values():
@@ -324,6 +325,8 @@ class OrderManager:
             return False  # the original request could still arrive and be accepted: not yet
         if order.state is not OrderState.IN_DOUBT:
             return False
+        if self.stopping:
+            return False  # never a new send while stopping: the next start settles it
         age = (self.clock.now() - order.intent_ts).total_seconds() if order.intent_ts is not None else None
         if age is None or age >= self.policy.max_resend_age_s:
             shown = f"{age:.1f} s" if age is not None else "of unknown age"
