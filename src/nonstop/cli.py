@@ -308,22 +308,24 @@ def chaos_log(ctx: typer.Context, control: ControlOpt = None) -> None:
 
 @chaos.command("counters")
 def chaos_counters(
+    ctx: typer.Context,
     venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
-    control: ControlOpt = DEFAULT_CONTROL,
+    control: ControlOpt = None,
 ) -> None:
     """How many 429 and 418 answers the venue has given (a client that got a 418 was banned)."""
-    typer.echo(json.dumps(_control("GET", f"{control}/control/venues/{venue}/counters")))
+    typer.echo(json.dumps(_control("GET", f"{_url(ctx, control)}/control/venues/{venue}/counters")))
 
 
 @chaos.command("trades")
 def chaos_trades(
+    ctx: typer.Context,
     venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
     symbol: Annotated[str | None, typer.Option(help="venue symbol, e.g. BTCUSDT; all if omitted")] = None,
-    control: ControlOpt = DEFAULT_CONTROL,
+    control: ControlOpt = None,
 ) -> None:
     """The simulator account's trades (fills) on a venue, one JSON object per line."""
     query = f"?symbol={symbol}" if symbol else ""
-    for trade in _control("GET", f"{control}/control/venues/{venue}/trades{query}"):
+    for trade in _control("GET", f"{_url(ctx, control)}/control/venues/{venue}/trades{query}"):
         typer.echo(json.dumps(trade))
 
 
