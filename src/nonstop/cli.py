@@ -119,7 +119,7 @@ def sim(
 def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings, errors and the stop summary")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lines too")] = False,
 ) -> None:
     """Run the engine: by default the example market maker on the embedded simulator, journal in SQLite."""
