@@ -279,17 +279,20 @@ class Engine:
         retry_s = self.settings.monitor.api.retry_s
         while True:  # only with monitor.api.required = false can the port be taken here
             try:
-                await server.serve()
-                return
-            except (ApiServerError, OSError) as err:
+                server.bind()
+                break
+            except ApiServerError as err:
                 log.warning("api_unavailable", error=str(err), retry_in_s=retry_s)
-                self._alert(
-                    "api_unavailable",
-                    AlertLevel.WARNING,
-                    "HTTP API and dashboard unavailable",
-                    f"{err}; the engine keeps trading and tries again every {retry_s:g} s",
-                )
+                self._alert("api_unavailable", AlertLevel.WARNING, "HTTP API and dashboard unavailable",
+                            f"{err}; the engine keeps trading and tries again every {retry_s:g} s")
             await self.clock.sleep(retry_s)
+        self._clear("api_unavailable", f"listening on {server.url}")
+        try:
+            await server.serve()
+        except (ApiServerError, OSError) as err:
+            log.error("api_failed", error=str(err))
+            self._alert("api_unavailable", AlertLevel.WARNING, "HTTP API and dashboard unavailable",
+                        f"{err}; the engine keeps trading")
 
     def _level_label(self) -> str:
         return self.degradation.level if self.degradation is not None else self.status.phase
