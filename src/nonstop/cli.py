@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import aiohttp
+import structlog
 import typer
 
 from nonstop import logs
@@ -88,12 +89,39 @@ def sim(
 def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="HA role: 'auto' (stand by, lead when the lease is free) or 'single'; "
+                     "default: engine.ha.role"),
+    ] = None,
 ) -> None:
-    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
+    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite.
+
+    Exits with status 3 when it was fenced (another engine took the HA lease over).
+    """
     settings = _settings(config)
+    if role is not None:
+        from nonstop.config import parse_settings
+
+        data = settings.model_dump(mode="json", exclude_none=True)
+        data["engine"].setdefault("ha", {})["role"] = role
+        try:
+            settings = parse_settings(data, "--role")
+        except NonstopError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
     from nonstop.engine import Engine
 
-    _run_until_signalled(Engine(settings).run(duration))
+    engine = Engine(settings)
+    try:
+        _run_until_signalled(engine.run(duration))
+    except Exception as err:  # re-raised unless it is the consequence of being fenced
+        if engine.fenced is None:
+            raise
+        structlog.get_logger("nonstop.cli").info("stopped_after_fencing", error_type=type(err).__name__)
+    if engine.fenced is not None:
+        typer.echo(f"error: {engine.fenced}", err=True)
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -28,7 +28,8 @@ from nonstop.errors import ConfigError
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
-from nonstop.journal import replay
+from nonstop.ha.role import Leadership
+from nonstop.journal import Journal, replay
 from nonstop.journal_setup import open_journal
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
@@ -58,7 +59,7 @@ PRICE_WARMUP_S = 10.0  # longest wait for every feed source before the strategy 
 class EngineStatus:
     """What the engine is doing, for logs and (later) the API."""
 
-    phase: str = "starting"  # starting | connecting | reconciling | trading | stopping | stopped
+    phase: str = "starting"  # starting | standby | connecting | reconciling | trading | stopping | stopped
     reconciled: bool = False
     venues_connected: dict[str, bool] = field(default_factory=dict)
 
@@ -86,6 +87,17 @@ class Engine:
         self._stream_down: set[str] = set()
         self._secrets: list[str] = []
         self.records = RecordKeeper(self._alert, self._clear)
+        self.ha: Leadership | None = None  # the HA role and lease (`engine.ha`)
+
+    @property
+    def fenced(self) -> str | None:
+        """Why this engine was fenced (it lost the HA lease), or None."""
+        return self.ha.fenced if self.ha is not None else None
+
+    def _leadership(self, journal: Journal, state: EngineState) -> Leadership:
+        dsn = os.environ.get(self.settings.engine.journal.dsn_env)
+        return Leadership(self.settings, journal, state, self.clock, readiness=self.readiness,
+                          metrics=self.metrics, alert=self._alert, dsn=dsn)
 
     # ----------------------------------------------------------------- wiring
     @property
@@ -143,8 +155,11 @@ class Engine:
             await journal.open()
             stack.push_async_callback(journal.close)
             state = self.state = await replay(journal)
-            epoch = max(await journal.current_epoch(), 1)
-            await journal.claim_epoch(epoch)
+            ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
+            epoch = 0  # HA: none until this engine leads (`ha.lead()` below)
+            if not ha.active:
+                epoch = max(await journal.current_epoch(), 1)
+                await journal.claim_epoch(epoch)
             recorder = self.recorder = Recorder(journal, state, epoch)
             venues = self.venues
             sources: list[MarketSource] = []
@@ -154,11 +169,14 @@ class Engine:
                 stack.push_async_callback(venue.close)
                 stack.push_async_callback(ws.close)
                 sources.append(MarketSource(venue, ws, trading))
+            await self._start_monitoring(stack, recorder)
+            await self._start_api(stack)
+            if ha.active:  # a standby waits here, following the journal, until it holds the lease
+                self.status.phase = "standby"
+                recorder.epoch = await ha.lead()
             last_alive = None  # when the previous run last wrote: no submit of it can be younger
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
-            await self._start_monitoring(stack, recorder)
-            await self._start_api(stack)
             manager = self.manager = OrderManager(
                 recorder,
                 venues,
@@ -166,6 +184,7 @@ class Engine:
                 self.clock,
                 InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000),
                 last_alive=last_alive,
+                may_send=ha.may_send,
             )
             stack.push_async_callback(manager.close)
             trading_loop = self.trading = TradingLoop(
@@ -239,7 +258,8 @@ class Engine:
             return order.instrument_id.venue if order is not None else "unknown"
 
         recorder.listeners.append(EventWatch(self.metrics, self.alerts, venue_of).on_event)
-        self.readiness.set_leader(True, "single instance (no HA lease configured)")
+        if self.ha is None or not self.ha.active:
+            self.readiness.set_leader(True, "single instance (no HA lease configured)")
         self.readiness.set_trading_enabled(True)
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
@@ -419,8 +439,8 @@ class Engine:
         """Once trading has begun: cancel our open orders (if configured), then reconcile one last
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
-        if not self._began_trading:
-            return
+        if not self._began_trading or (self.ha is not None and not self.ha.may_send()):
+            return  # nothing to stop yet, or fenced: another engine owns the venue orders now
         state = recorder.state
         instance = self.settings.engine.instance
         for _ in range(STOP_ROUNDS):  # a submit cut short by the stop settles in the reconcile: cancel it too

@@ -21,7 +21,9 @@ def open_journal(settings: Settings) -> Journal:
             raise ConfigError(
                 f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
             )
-        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
+        ha = settings.engine.ha
+        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability,
+                               idle_in_transaction_timeout_s=ha.lease_ttl_s if ha.role == "auto" else None)
     path = cfg.path or settings.data_dir / "journal.sqlite"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SQLiteJournal(path, durability=durability)
