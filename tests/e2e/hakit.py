@@ -5,15 +5,19 @@ simulator's order records name the node that sent each order (`sender`)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.crashkit import EngineRun, SimProcess, control, engine_config, start_engine
+from tests.e2e.crashkit import NONSTOP, EngineRun, SimProcess, control, engine_config, start_engine
 
 NODE_KEYS = {name: (f"ha-key-{name}", f"ha-secret-{name}") for name in ("a", "b", "c")}
 
@@ -25,7 +29,8 @@ def register_nodes(sim: SimProcess) -> None:
 
 
 def ha_config(workdir: Path, sim: SimProcess, *, schema: str, ttl_s: float = 2.0) -> Path:
-    config = engine_config(workdir, sim, journal=f'backend = "postgres"\ndurability = "group"\nschema_name = "{schema}"')
+    journal = f'backend = "postgres"\ndurability = "group"\nschema_name = "{schema}"'
+    config = engine_config(workdir, sim, journal=journal)
     with config.open("a") as f:
         f.write(f'[engine.ha]\nrole = "auto"\nlease_ttl_s = {ttl_s}\npoll_s = 0.5\n')
     return config
@@ -57,6 +62,26 @@ def orders_by_sender(sim: SimProcess, *, after_ms: int = 0) -> Counter[str]:
 
 def order_times(sim: SimProcess, sender: str) -> list[int]:
     return [r["time"] for r in control(sim, "GET", "/control/venues/binance-a/orders") if r["sender"] == sender]
+
+
+def api(run: EngineRun, path: str) -> tuple[int, str]:
+    """GET `path` from the node's HTTP API (its URL from the log); (status, body)."""
+    import urllib.error
+    import urllib.request
+
+    url = next(json.loads(line)["url"] for line in run.log().splitlines() if '"api_server_starting"' in line)
+    try:
+        with urllib.request.urlopen(url + path, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def cli_status(config: Path, dsn: str) -> dict[str, Any]:
+    """`nonstop status --json` of the instance, as a separate process."""
+    out = subprocess.run([*NONSTOP, "status", "--config", str(config), "--json"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "NONSTOP_PG_DSN": dsn}, check=True)
+    return json.loads(out.stdout)
 
 
 def stop(run: EngineRun, timeout_s: float = 60) -> int:

@@ -5,6 +5,7 @@ same venue account, so the simulator's own order records say which node sent eac
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -17,6 +18,8 @@ from nonstop.config import load_settings
 from tests.e2e.crashkit import EngineRun, SimProcess, control, kill9, start_sim
 from tests.e2e.hakit import (
     BlackholeProxy,
+    api,
+    cli_status,
     ha_config,
     is_standby,
     order_times,
@@ -65,12 +68,25 @@ def test_ha_leader_sigkilled_standby_trades(tmp_path: Path, postgres_server: PgS
     try:
         config, a, b = _pair(tmp_path, sim, postgres_server, "ha_kill")
         wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
+        code, ready = api(b, "/readyz")
+        assert code == 503 and "leader: standby" in ready, ready
+        assert 'nonstop_ha_role{role="standby"} 1.0' in api(b, "/metrics")[1]
+        before = cli_status(config, postgres_server.dsn)["ha"]
+        assert before["role"] == "auto" and before["lease"]["epoch"] == 1 and before["leader"] is not None
         killed_at = time.time()
         kill9(a)
         wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
         assert b.reached_trading(), b.log()[-3000:]
         wait_for(lambda: bool(_new_orders(sim, "node-b", killed_at)), 20, "an order from node b")
         assert '"event": "ha_leader"' in b.log() and '"previous_holder": "' in b.log()
+        metrics = api(b, "/metrics")[1]
+        assert 'nonstop_ha_role{role="leader"} 1.0' in metrics and "nonstop_ha_epoch 2.0" in metrics
+        status = json.loads(api(b, "/api/status")[1])
+        assert status["role"] == "leader" and status["epoch"] == 2, status
+        after = cli_status(config, postgres_server.dsn)["ha"]
+        assert after["lease"]["epoch"] == 2 and after["leader"] == status["holder"] != before["leader"]
+        alerts = json.loads(api(b, "/api/alerts")[1])
+        assert any(a["key"] == "ha_takeover" for a in alerts["active"]), alerts
         assert stop(b) == 0, b.log()[-3000:]
         figures = _verify(config, sim, postgres_server.dsn)
     finally:
