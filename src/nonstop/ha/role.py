@@ -132,6 +132,8 @@ class Leadership:
     async def __aenter__(self) -> Leadership:
         if self.active:
             self._set_role(Role.STANDBY, "standby: waiting for the lease")
+        else:
+            self.metrics.ha_role(str(Role.SINGLE), 0, 0.0)
         return self
 
     async def __aexit__(
