@@ -253,6 +253,9 @@ class Leadership:
         log.error("ha_fenced", instance=self.instance, holder=self.holder, epoch=self.epoch, reason=reason,
                   now=holder)
         self.alert("ha_fenced", AlertLevel.CRITICAL, f"instance {self.instance}: leader fenced", self.fenced)
+        terminate = getattr(self.journal, "terminate", None)
+        if cancel_run and terminate is not None:
+            terminate()  # its writes are refused now; do not wait for a partitioned database on the way out
         if cancel_run and self._run_task is not None and not self._run_task.done():
             self._run_task.cancel()
 

@@ -147,6 +147,13 @@ class PostgresJournal:
                 await self._pool.close()
                 self._pool = None
 
+    def terminate(self) -> None:
+        """Drop every connection now, without waiting for queries in flight (they fail with
+        JournalError). For a fenced writer cut off from the server: its appends are refused anyway,
+        and a graceful close would wait for the network to time out. `close()` still follows."""
+        if self._pool is not None:
+            self._pool.terminate()
+
     async def __aenter__(self) -> PostgresJournal:
         await self.open()
         return self
