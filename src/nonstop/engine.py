@@ -97,7 +97,11 @@ class Engine:
     def _leadership(self, journal: Journal, state: EngineState) -> Leadership:
         dsn = os.environ.get(self.settings.engine.journal.dsn_env)
         return Leadership(self.settings, journal, state, self.clock, readiness=self.readiness,
-                          metrics=self.metrics, alert=self._alert, dsn=dsn)
+                          metrics=self.metrics, alert=self._alert, drain_alerts=self._drain_alerts, dsn=dsn)
+
+    async def _drain_alerts(self) -> None:
+        if self.alerts is not None:
+            await self.alerts.drain()
 
     # ----------------------------------------------------------------- wiring
     @property

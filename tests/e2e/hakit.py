@@ -36,10 +36,11 @@ def ha_config(workdir: Path, sim: SimProcess, *, schema: str, ttl_s: float = 2.0
     return config
 
 
-def start_node(workdir: Path, config: Path, node: str, n: int, dsn: str) -> EngineRun:
+def start_node(workdir: Path, config: Path, node: str, n: int, dsn: str, *, alert_hook: str = "") -> EngineRun:
     key, secret = NODE_KEYS[node]
     return start_engine(workdir, config, n, env={
-        "NONSTOP_PG_DSN": dsn, "NONSTOP_SIM_API_KEY": key, "NONSTOP_SIM_API_SECRET": secret})
+        "NONSTOP_PG_DSN": dsn, "NONSTOP_SIM_API_KEY": key, "NONSTOP_SIM_API_SECRET": secret,
+        **({"NONSTOP_TEST_ALERT_HOOK": alert_hook} if alert_hook else {})})
 
 
 def wait_for(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -89,6 +90,46 @@ def stop(run: EngineRun, timeout_s: float = 60) -> int:
     if run.proc.poll() is None:
         run.proc.send_signal(signal.SIGTERM)
     return run.proc.wait(timeout=timeout_s)
+
+
+class AlertHook:
+    """A webhook receiving the nodes' alerts (Apprise `json://`), in its own thread; `posts` holds the bodies."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        posts = self.posts = []  # type: list[dict[str, Any]]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # the http.server hook name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self._server.server_address[1]}/hooks"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AlertHook:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def titles(self) -> list[str]:
+        return [str(p.get("title", "")) + " " + str(p.get("message", "")) for p in list(self.posts)]
+
+
+def with_alert_hook(config: Path) -> None:
+    """Route every alert of the nodes to one channel whose URL `start_node(alert_hook=...)` sets."""
+    with config.open("a") as f:
+        f.write('[[monitor.alerts.channels]]\nname = "hook"\nurl_env = "NONSTOP_TEST_ALERT_HOOK"\n')
 
 
 class BlackholeProxy:

@@ -17,6 +17,7 @@ import pytest
 from nonstop.config import load_settings
 from tests.e2e.crashkit import EngineRun, SimProcess, control, kill9, start_sim
 from tests.e2e.hakit import (
+    AlertHook,
     BlackholeProxy,
     api,
     cli_status,
@@ -27,6 +28,7 @@ from tests.e2e.hakit import (
     start_node,
     stop,
     wait_for,
+    with_alert_hook,
 )
 from tests.e2e.test_crash_recovery import verify
 from tests.pg import PgServer, make_postgres_fixture
@@ -36,14 +38,18 @@ postgres_server = make_postgres_fixture(scope="module")
 TTL_S = 2.0
 
 
-def _pair(tmp_path: Path, sim: SimProcess, pg: PgServer, schema: str) -> tuple[Path, EngineRun, EngineRun]:
-    """Node a leads and trades; node b is its standby."""
+def _pair(tmp_path: Path, sim: SimProcess, pg: PgServer, schema: str,
+          hook: AlertHook | None = None) -> tuple[Path, EngineRun, EngineRun]:
+    """Node a leads and trades; node b is its standby (alerts to `hook`, if given)."""
     register_nodes(sim)
     config = ha_config(tmp_path, sim, schema=schema, ttl_s=TTL_S)
-    a = start_node(tmp_path, config, "a", 0, pg.dsn)
+    if hook is not None:
+        with_alert_hook(config)
+    url = hook.url if hook is not None else ""
+    a = start_node(tmp_path, config, "a", 0, pg.dsn, alert_hook=url)
     wait_for(lambda: a.reached_trading() or a.proc.poll() is not None, 40, "node a to trade")
     assert a.reached_trading(), a.log()[-3000:]
-    b = start_node(tmp_path, config, "b", 1, pg.dsn)
+    b = start_node(tmp_path, config, "b", 1, pg.dsn, alert_hook=url)
     wait_for(lambda: is_standby(b) or b.proc.poll() is not None, 30, "node b to stand by")
     assert is_standby(b) and not b.reached_trading(), b.log()[-3000:]
     return config, a, b
@@ -138,22 +144,29 @@ def test_ha_paused_leader_sends_nothing_after_takeover_and_exits_fenced(
     tmp_path: Path, postgres_server: PgServer
 ) -> None:
     sim = start_sim(tmp_path)
-    try:
-        config, a, b = _pair(tmp_path, sim, postgres_server, "ha_pause")
-        wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
-        a.proc.send_signal(signal.SIGSTOP)
-        wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
-        taken_over = time.time()  # everything node a had in flight before the pause has arrived by now
-        wait_for(lambda: bool(_new_orders(sim, "node-b", taken_over)), 20, "an order from node b")
-        a.proc.send_signal(signal.SIGCONT)
-        assert a.proc.wait(timeout=60) == 3, a.log()[-3000:]
-        assert "fenced: instance crash1 lost its lease" in a.log(), a.log()[-3000:]
-        assert "the lease is held by" in a.log()
-        late = _new_orders(sim, "node-a", taken_over)
-        assert stop(b) == 0, b.log()[-3000:]
-        figures = _verify(config, sim, postgres_server.dsn)
-    finally:
-        sim.stop()
+    with AlertHook() as hook:
+        try:
+            config, a, b = _pair(tmp_path, sim, postgres_server, "ha_pause", hook)
+            wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
+            a.proc.send_signal(signal.SIGSTOP)
+            wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
+            taken_over = time.time()  # everything node a had in flight before the pause has arrived by now
+            wait_for(lambda: bool(_new_orders(sim, "node-b", taken_over)), 20, "an order from node b")
+            a.proc.send_signal(signal.SIGCONT)
+            assert a.proc.wait(timeout=60) == 3, a.log()[-3000:]
+            assert "fenced: instance crash1 lost its lease" in a.log(), a.log()[-3000:]
+            assert "the lease is held by" in a.log()
+            late = _new_orders(sim, "node-a", taken_over)
+            wait_for(lambda: any("standby took over" in x for x in hook.titles()), 10, "the takeover alert")
+            assert any("leader fenced" in x and "the lease is held by" in x for x in hook.titles()), hook.titles()
+            assert stop(b) == 0, b.log()[-3000:]
+            figures = _verify(config, sim, postgres_server.dsn)
+        finally:
+            for run in (locals().get("a"), locals().get("b")):
+                if run is not None and run.proc.poll() is None:
+                    run.proc.send_signal(signal.SIGCONT)
+                    run.proc.kill()
+            sim.stop()
     assert late == [], f"{len(late)} orders from the paused leader reached the venue after the takeover"
     assert figures["orders"] > 3
 

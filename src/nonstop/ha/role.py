@@ -25,7 +25,7 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from types import TracebackType
 
@@ -39,12 +39,14 @@ from nonstop.ha.standby import JournalFollower
 from nonstop.journal import Journal
 from nonstop.model import EngineState
 from nonstop.monitor.alert_model import AlertLevel
+from nonstop.monitor.errors import MonitorError
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
 
 log = structlog.get_logger("nonstop.ha")
 AlertFn = Callable[[str, AlertLevel, str, str], None]
 RELEASE_TIMEOUT_S = 2.0
+ALERT_DRAIN_S = 3.0  # a fenced engine waits this long at most for its alert to be delivered
 
 
 class Role(StrEnum):
@@ -82,6 +84,7 @@ class Leadership:
         readiness: Readiness,
         metrics: Metrics,
         alert: AlertFn,
+        drain_alerts: Callable[[], Awaitable[None]] | None = None,
         dsn: str | None = None,
     ) -> None:
         ha = settings.engine.ha
@@ -96,6 +99,7 @@ class Leadership:
         self.readiness = readiness
         self.metrics = metrics
         self.alert = alert
+        self.drain_alerts = drain_alerts
         self.role = Role.STANDBY if self.active else Role.SINGLE
         self.epoch = 0
         self.lease: LeaseRow | None = None  # the row as last seen (ours when leading)
@@ -253,6 +257,12 @@ class Leadership:
         log.error("ha_fenced", instance=self.instance, holder=self.holder, epoch=self.epoch, reason=reason,
                   now=holder)
         self.alert("ha_fenced", AlertLevel.CRITICAL, f"instance {self.instance}: leader fenced", self.fenced)
+        if cancel_run and self.drain_alerts is not None:
+            try:  # nothing is sent any more: let the alert leave before the process does
+                async with asyncio.timeout(ALERT_DRAIN_S):
+                    await self.drain_alerts()
+            except (TimeoutError, MonitorError) as err:
+                log.warning("ha_fenced_alert_not_delivered", error=str(err) or type(err).__name__)
         terminate = getattr(self.journal, "terminate", None)
         if cancel_run and terminate is not None:
             terminate()  # its writes are refused now; do not wait for a partitioned database on the way out

@@ -43,3 +43,21 @@ def test_ha_role_metric_is_one_hot() -> None:
     assert "nonstop_ha_epoch 4.0" in text and "nonstop_ha_lease_remaining_seconds 1.9" in text
     with pytest.raises(UnsafeLabel):
         m.ha_role("boss", 1, 0.0)
+
+
+def test_status_render_shows_role_holder_epoch_and_expiry() -> None:
+    from nonstop.status import render
+
+    data = {
+        "ha": {"role": "auto", "lease_ttl_s": 2.0, "leader": "host-2:4711:9f3c",
+               "lease": {"instance": "a1", "holder": "host-2:4711:9f3c", "epoch": 4, "live": True,
+                         "expires_at": "2026-11-29T16:00:02+00:00", "acquired_at": "2026-11-29T15:00:00+00:00",
+                         "remaining_s": 1.6}},
+        "journal": {"backend": "postgres", "last_seq": 9, "epoch": 4, "snapshot_seq": None, "state_hash": "ab" * 16},
+        "orders": {"by_state": {}, "open": []}, "fills": 0, "positions": {}, "balances": {},
+        "reconcile_differences": {}, "degradation": {"level": "normal", "reason": "x", "since": None},
+    }
+    first = render(data).splitlines()[0]
+    assert "role auto" in first and "epoch 4" in first and "leader host-2:4711:9f3c" in first and "in 1.6 s" in first
+    data["ha"]["lease"]["live"] = False
+    assert "no leader: the lease of host-2:4711:9f3c expired" in render(data).splitlines()[0]
