@@ -23,8 +23,8 @@ from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Credentials, EngineVenue, Settings
-from nonstop.connectivity.errors import ConnectivityError
-from nonstop.errors import ConfigError
+from nonstop.connectivity.errors import ConnectivityError, RequestNotSent, VenueError
+from nonstop.errors import ConfigError, JournalError, JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
@@ -41,6 +41,7 @@ from nonstop.monitor.metrics import Metrics
 from nonstop.monitor.record_keeper import RecordKeeper
 from nonstop.monitor.sampler import SystemSampler
 from nonstop.monitor.scrub import Scrubber
+from nonstop.outage import JournalOutageGuard
 from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
 from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
@@ -49,6 +50,8 @@ from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
+LOCAL_REFUSAL_RETRY_S = 1.0  # our own breakers refused (nothing sent): the probes reopen them, look again soon
+STREAM_MAX_BACKOFF_S = 2.0  # a user stream reconnects at least this often; REST polling stands in meanwhile
 CLEAN_PASSES_TRIES = 5
 STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
@@ -87,6 +90,7 @@ class Engine:
         self._stream_down: set[str] = set()
         self._secrets: list[str] = []
         self.records = RecordKeeper(self._alert, self._clear)
+        self.journal_guard: JournalOutageGuard | None = None
         self.ha: Leadership | None = None  # the HA role and lease (`engine.ha`)
 
     @property
@@ -191,6 +195,10 @@ class Engine:
                 may_send=ha.may_send,
             )
             stack.push_async_callback(manager.close)
+            guard = self.journal_guard = JournalOutageGuard(
+                recorder, manager, instance=eng.instance, clock=self.clock,
+                raise_alert=self._alert, resolve_alert=self._clear,
+            )
             trading_loop = self.trading = TradingLoop(
                 self.settings,
                 self.clock,
@@ -214,6 +222,7 @@ class Engine:
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(trading_loop.run_data(), name="market-data")
+                        tg.create_task(guard.run(), name="journal-outage")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
                         await trading_loop.wait_for_prices(PRICE_WARMUP_S)
                         history = self.settings.data.history.path or self.settings.data_dir / "history.sqlite"
@@ -344,6 +353,9 @@ class Engine:
                         f"venue {name} unreachable",
                         f"{err}; retrying in {backoff:.1f} s",
                     )
+                    if isinstance(err, RequestNotSent):  # refused by our breakers: probes close them on an answer
+                        await self.clock.sleep(LOCAL_REFUSAL_RETRY_S)
+                        continue
                     await self.clock.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
@@ -405,14 +417,18 @@ class Engine:
                     f"{err}; REST polling stands in",
                 )
                 log.warning("user_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             if venue.name in self._stream_down:
                 self._stream_down.discard(venue.name)
                 self._clear(f"user_stream_down:{venue.name}", "stream restored")
             backoff = 0.5
-            orphans = await manager.apply_fills(fills)
+            try:
+                orphans = await manager.apply_fills(fills)
+            except JournalUnwritable:  # the next reconciliation pass brings them in
+                log.warning("fills_not_journaled", venue=venue.name, count=len(fills))
+                continue
             for fill in orphans:
                 log.info("fill_not_ours", venue=venue.name, trade_id=fill.trade_id.value)
 
@@ -423,12 +439,15 @@ class Engine:
                 reports = await venue.watch_order_updates()
             except ConnectivityError as err:
                 log.info("order_stream_down", venue=venue.name, error=str(err), retry_in_s=backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                await self.clock.sleep(_stream_wait(err, backoff))
+                backoff = min(backoff * 2, STREAM_MAX_BACKOFF_S)
                 continue
             backoff = 0.5
-            for report in reports:
-                await manager.apply_report(report)
+            try:
+                for report in reports:
+                    await manager.apply_report(report)
+            except JournalUnwritable:  # settled from the venue once the journal writes again
+                log.warning("order_updates_not_journaled", venue=venue.name, count=len(reports))
 
     async def _snapshots(self, recorder: Recorder) -> None:
         every = self.settings.engine.journal.snapshot_every
@@ -436,7 +455,11 @@ class Engine:
         while True:
             await self.clock.sleep(5.0)
             if recorder.state.last_seq - last >= every:
-                last = await recorder.snapshot()
+                try:
+                    last = await recorder.snapshot()
+                except JournalError as err:  # replay just takes longer; the next round tries again
+                    log.warning("snapshot_failed", error=str(err))
+                    continue
                 log.info("snapshot_written", seq=last)
 
     async def _stop(self, manager: OrderManager, recorder: Recorder) -> None:
@@ -445,6 +468,14 @@ class Engine:
         (start-up reconciliation had not settled it yet)."""
         if not self._began_trading or (self.ha is not None and not self.ha.may_send()):
             return  # nothing to stop yet, or fenced: another engine owns the venue orders now
+        if recorder.unwritable is not None and self.journal_guard is not None:
+            # nothing can be recorded: cancel what rests (unjournaled); the next start reconciles
+            if self.settings.engine.cancel_on_stop:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_CANCEL_TIMEOUT_S):
+                        await self.journal_guard.contain()
+            log.warning("stopped_with_journal_unwritable", error=str(recorder.unwritable))
+            return
         state = recorder.state
         instance = self.settings.engine.instance
         for _ in range(STOP_ROUNDS):  # a submit cut short by the stop settles in the reconcile: cancel it too
@@ -474,3 +505,10 @@ class Engine:
                     await final.reconcile(name, self._instruments(venue, self.trading.strategy))
         except TimeoutError:
             log.warning("stop_reconcile_timed_out")
+
+
+def _stream_wait(err: ConnectivityError, backoff: float) -> float:
+    """How long a user stream waits before reconnecting: its short backoff, or longer when the venue
+    asked for it (Retry-After on a 429 / ban): reconnects never hammer a venue that said wait."""
+    retry_after = err.retry_after if isinstance(err, VenueError) else None
+    return max(backoff, retry_after or 0.0)

@@ -58,6 +58,23 @@ class JournalError(NonstopError):
     """The durable journal failed."""
 
 
+class JournalWriteFailed(JournalError):
+    """A write did not reach the journal (a full disk, an I/O error, a lost database connection).
+
+    `outcome_unknown` is True when the write may have been committed all the same (a connection
+    lost after the statement left, as with PostgreSQL); the reader must look before writing again.
+    """
+
+    def __init__(self, message: str, *, location: str, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.location = location
+        self.outcome_unknown = outcome_unknown
+
+
+class JournalUnwritable(JournalError):
+    """The recorder cannot write its journal right now: nothing new may be recorded (or sent)."""
+
+
 class JournalClosed(JournalError):
     """The journal was used before `open()` or after `close()`."""
 

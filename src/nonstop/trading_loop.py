@@ -37,6 +37,7 @@ from nonstop.connectivity import BreakerState
 from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
 from nonstop.data.history import Candle, HistoryError, OhlcvCache
 from nonstop.data.sources import Fetch
+from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
@@ -317,28 +318,40 @@ class TradingLoop:
     async def _carry_out(self, result: GateResult, trigger: str) -> None:
         for intent, why in result.rejected:
             self._refuse(intent, why, trigger)
+        if self.recorder.unwritable is not None and result.allowed:
+            # nothing can be recorded, so nothing is sent: the outage guard has canceled what rested
+            log.debug("intents_dropped_journal_unwritable", count=len(result.allowed), trigger=trigger)
+            return
         for intent in result.allowed:
-            if isinstance(intent, Cancel):
-                await self.manager.cancel(intent.client_order_id)
-                continue
-            why = self._place_refusal(intent)
-            if why:
-                self._refuse(intent, why, trigger)
-                continue
-            await self.manager.place(
-                self.strategy.id,
-                intent.instrument_id,
-                intent.side,
-                intent.quantity,
-                intent.price,
-                order_type=intent.order_type,
-                time_in_force=intent.time_in_force,
-                reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
-            )
+            try:
+                await self._send(intent, trigger)
+            except JournalUnwritable as err:  # nothing can be recorded: the outage guard cancels and halts
+                self._refuse(intent, str(err), trigger)
+
+    async def _send(self, intent: Intent, trigger: str) -> None:
+        if isinstance(intent, Cancel):
+            await self.manager.cancel(intent.client_order_id)
+            return
+        why = self._place_refusal(intent)
+        if why:
+            self._refuse(intent, why, trigger)
+            return
+        await self.manager.place(
+            self.strategy.id,
+            intent.instrument_id,
+            intent.side,
+            intent.quantity,
+            intent.price,
+            order_type=intent.order_type,
+            time_in_force=intent.time_in_force,
+            reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
+        )
 
     def _place_refusal(self, intent: Place) -> str:
         if self.halted is not None:
             return f"halted: {self.halted}"
+        if self.recorder.unwritable is not None:
+            return "the journal takes no writes"
         venue = self.trading_venues.get(intent.instrument_id.venue)
         if venue is None:
             return f"{intent.instrument_id.venue} is not a trading venue"
@@ -397,6 +410,7 @@ class TradingLoop:
             untrusted_instruments=untrusted,
             reconcile_drift=sum(self.reconcile_drift.values()),
             manual_halt=self.halted is not None,
+            journal_unwritable=self.recorder.unwritable is not None,
         )
 
     async def _step(self) -> None:
@@ -418,7 +432,10 @@ class TradingLoop:
     async def _level_changed(self, change: LevelChanged) -> None:
         old, new = LEVEL_LABELS[change.old], LEVEL_LABELS[change.new]
         reason = "; ".join(change.reasons)
-        await self.recorder.record(DegradationChanged(ts=change.ts, old=old, new=new, reasons=change.reasons))
+        try:
+            await self.recorder.record(DegradationChanged(ts=change.ts, old=old, new=new, reasons=change.reasons))
+        except JournalUnwritable:  # the level still changes (in memory, logged, alerted); the journal has it next time
+            log.warning("degradation_not_journaled", old=old, new=new)
         self.degradation = DegradationStatus(new, reason or "trading normally", change.ts)
         worse = change.new > change.old
         (log.warning if worse else log.info)("degradation_changed", old=old, new=new, reasons=list(change.reasons))

@@ -113,6 +113,7 @@ class Permit:
 
     generation: int
     probe: bool
+    early: bool = False  # a probe admitted while OPEN (see `acquire_early_probe`)
 
 
 class CircuitBreaker:
@@ -140,6 +141,7 @@ class CircuitBreaker:
         self._open_for = self.config.open_duration
         self._probes_in_flight = 0
         self._probe_successes = 0
+        self._tripped = False
 
     @property
     def state(self) -> BreakerState:
@@ -174,7 +176,28 @@ class CircuitBreaker:
             self._probes_in_flight += 1
         return Permit(self._generation, probe)
 
+    @property
+    def early_probe_allowed(self) -> bool:
+        """OPEN by failures (not forced by `trip`): a cheap probe may test the endpoint now."""
+        return self.state is BreakerState.OPEN and not self._tripped
+
+    def acquire_early_probe(self) -> Permit | None:
+        """Admit one probe while OPEN, or None when that is not allowed (closed, half-open, or forced
+        open by `trip`, e.g. for a ban or maintenance). A probe that gets an answer closes the breaker
+        at once, so recovery follows the endpoint instead of the open timer; one that fails changes
+        nothing (no event, no longer open time): probes run at the probe interval and cost one ping."""
+        if not self.early_probe_allowed:
+            return None
+        return Permit(self._generation, probe=False, early=True)
+
+    def _early_verdict(self, permit: Permit, answered: bool) -> None:
+        if answered and permit.generation == self._generation and self._state is BreakerState.OPEN:
+            self._transition(BreakerState.CLOSED, "a probe was answered while open")
+
     def on_success(self, permit: Permit) -> None:
+        if permit.early:
+            self._early_verdict(permit, True)
+            return
         if not self._settle(permit):
             return
         if permit.probe:
@@ -186,6 +209,8 @@ class CircuitBreaker:
         self._remember(failed=False)
 
     def on_failure(self, permit: Permit, reason: str) -> None:
+        if permit.early:
+            return
         if not self._settle(permit):
             return
         if permit.probe:
@@ -205,7 +230,8 @@ class CircuitBreaker:
 
     def on_release(self, permit: Permit) -> None:
         """The call ended without a verdict on the endpoint (cancelled, or an error that does not count)."""
-        self._settle(permit)
+        if not permit.early:
+            self._settle(permit)
 
     def record(self, permit: Permit, error: BaseException | None) -> None:
         """Settle `permit` from a call's outcome: None = success; a counting `VenueError` = failure;
@@ -235,6 +261,7 @@ class CircuitBreaker:
         """Force OPEN for `duration` seconds (default: the configured open duration)."""
         self._open_for = duration if duration is not None else self.config.open_duration
         self._open(reason)
+        self._tripped = True
 
     def _open(self, reason: str) -> None:
         self._open_until = self._clock.monotonic() + self._open_for
@@ -257,6 +284,7 @@ class CircuitBreaker:
     def _transition(self, new: BreakerState, reason: str) -> None:
         old = self._state
         self._state = new
+        self._tripped = False
         self._generation += 1
         self._probes_in_flight = 0
         self._probe_successes = 0

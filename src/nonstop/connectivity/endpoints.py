@@ -246,17 +246,21 @@ class EndpointPool:
             self.breaker.record(permit, error)
 
     async def probe(self, ping_fn: RequestFn[object]) -> dict[str, VenueError | None]:
-        """Ping every probing endpoint, and every measured healthy endpoint idle for `remeasure_idle`
-        seconds, once, concurrently; returns each one's outcome."""
+        """Ping every probing endpoint, every endpoint whose breaker failures opened (an answer closes
+        it at once: recovery follows the venue, not the open timer), and every measured healthy
+        endpoint idle for `remeasure_idle` seconds, once, concurrently; returns each one's outcome."""
         targets = [e for e in self.endpoints if e.health is EndpointHealth.PROBING and e.breaker.allows()]
+        early = [e for e in self.endpoints if e.breaker.early_probe_allowed]  # open: an answer closes it
         idle_for = self.config.remeasure_idle
         if idle_for is not None:
             now = self._clock.monotonic()
             targets += [e for e in self.endpoints
                         if e.health is EndpointHealth.HEALTHY and e.in_flight == 0 and e.measured_at is not None
                         and now - e.measured_at >= idle_for]
+        targets += early
         results = await asyncio.gather(
-            *(self._attempt(e, ping_fn, OperationKind.READ) for e in targets), return_exceptions=True
+            *(self._attempt(e, ping_fn, OperationKind.READ, early=e in early) for e in targets),
+            return_exceptions=True,
         )
         outcome: dict[str, VenueError | None] = {}
         for ep, res in zip(targets, results, strict=True):
@@ -324,8 +328,8 @@ class EndpointPool:
         finally:
             await cancel_and_wait(*tasks)
 
-    async def _attempt(self, ep: Endpoint, fn: RequestFn[T], operation: OperationKind) -> T:
-        permit = ep.breaker.acquire()
+    async def _attempt(self, ep: Endpoint, fn: RequestFn[T], operation: OperationKind, *, early: bool = False) -> T:
+        permit = (ep.breaker.acquire_early_probe() if early else None) or ep.breaker.acquire()
         start = self._clock.monotonic()
         foreign: Exception | None = None
         ep.in_flight += 1
@@ -375,7 +379,7 @@ class EndpointPool:
         return ewma * (1 + ep.in_flight)
 
     def _breaker_changed(self, event: BreakerStateChanged) -> None:
-        recovered = event.old is BreakerState.HALF_OPEN and event.new is BreakerState.CLOSED
+        recovered = event.old is not BreakerState.CLOSED and event.new is BreakerState.CLOSED
         if recovered and event.scope is BreakerScope.ENDPOINT and event.name in self._by_url:
             recovered_ep = self._by_url[event.name]
             recovered_ep.stats.forget_latency()  # judge the recovered endpoint afresh

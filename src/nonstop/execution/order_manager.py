@@ -36,8 +36,9 @@ from nonstop.connectivity.errors import (
     RateLimitedError,
     RequestNotSent,
     RequestRejectedError,
+    VenueUnavailableError,
 )
-from nonstop.errors import ModelError, NotLeader
+from nonstop.errors import JournalUnwritable, ModelError, NotLeader
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
@@ -228,8 +229,10 @@ class OrderManager:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
             await self._in_doubt(cid, "venue reports the client order id already in use")
             return
-        except (AuthError, RequestRejectedError, RateLimitedError, RequestNotSent) as err:
-            # refused by the venue (a 429 included), or never sent at all: it did not execute
+        except (AuthError, RequestRejectedError, RateLimitedError, VenueUnavailableError, RequestNotSent) as err:
+            # refused by the venue (a 429 included), answered "not executed" (maintenance, 503 "try
+            # again": on a write the classifier gives VenueUnavailableError only for answers that say
+            # so; any other 5xx is OutcomeUnknownError), or never sent at all: it did not execute
             await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(err)))
             return
         except ConnectivityError as err:  # anything else: the outcome is unknown
@@ -267,8 +270,11 @@ class OrderManager:
                 if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
                     return
                 await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
-                if await self.settle(cid):
-                    return
+                try:
+                    if await self.settle(cid):
+                        return
+                except JournalUnwritable:
+                    continue  # nothing can be recorded now: look again after the next delay
         finally:
             if self._resolving.get(cid.value) is asyncio.current_task():
                 del self._resolving[cid.value]
@@ -331,6 +337,32 @@ class OrderManager:
             log.info("cancel_resend_failed", client_order_id=order.client_order_id.value, error=str(err))
             return
         await self.apply_report(report)
+
+    # ------------------------------------------------------- while the journal is down
+    async def cancel_unjournaled(self, cid: ClientOrderId) -> bool:
+        """Cancel on the venue without journaling: only while the journal takes no writes, when a
+        cancel (which can only shrink exposure) is the one safe request. True if the venue took it;
+        `refresh_from_venue` settles the order's record once the journal writes again."""
+        order = self.state.order(cid)
+        if not self.may_send():  # fenced: the orders are the new leader's to manage
+            log.error("send_refused_not_leader", client_order_id=cid.value, request="unjournaled cancel")
+            return False
+        try:
+            await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
+        except OrderNotFoundError:
+            return False  # already gone (filled or canceled): the refresh finds out which
+        except ConnectivityError as err:
+            log.warning("unjournaled_cancel_failed", client_order_id=cid.value, error=str(err))
+            return False
+        log.warning("canceled_unjournaled", client_order_id=cid.value)
+        return True
+
+    async def refresh_from_venue(self, cid: ClientOrderId) -> None:
+        """Record what the venue says of the order now (after an unjournaled cancel)."""
+        order = self.state.order(cid)
+        report = await self._venue(order.instrument_id).fetch_order(order.instrument_id, cid.value)
+        if report is not None:
+            await self.apply_report(report)
 
     # -------------------------------------------------------------------- cancel
     async def cancel(self, cid: ClientOrderId) -> None:

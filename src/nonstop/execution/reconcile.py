@@ -1,6 +1,11 @@
 """Reconciliation (M6): compare our orders, fills and balances with a venue's, and record every
 difference as an explicit `ReconcileDifference` followed by the events that correct our state.
 
+A difference is recorded only when it is real: a suspected one (an order missing from the open
+list, a fill not journaled yet, a balance off by a fill) is looked at again after `confirm_s`, once
+what was in flight on the user stream has landed; the balance baseline is the journal's own (last
+snapshot plus the fills it did not contain), never an in-memory checkpoint.
+
 A difference is never fatal and never creates an order: an order of ours that we have no record
 of is canceled (contained), an order we thought open and is gone is settled from the venue's
 record, a fill we missed is recorded, and balance drift is reported. A pass is *clean* when it
@@ -18,6 +23,7 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.connectivity.errors import ConnectivityError
+from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
 from nonstop.model import (
     Balance,
@@ -25,16 +31,18 @@ from nonstop.model import (
     ClientOrderId,
     DifferenceKind,
     InstrumentId,
+    Order,
     OrderRejected,
     OrderState,
     ReconcileDifference,
     Side,
 )
-from nonstop.venues.port import VenuePort
+from nonstop.venues.port import VenueOrderReport, VenuePort
 
 log = structlog.get_logger("nonstop.reconcile")
 FILL_LOOKBACK = timedelta(minutes=10)
 BALANCE_TOLERANCE = Decimal("0.00000010")
+CONFIRM_S = 1.5  # how long a suspected difference waits for in-flight fills before it is judged again
 _UNSETTLED = (OrderState.SUBMITTING, OrderState.IN_DOUBT, OrderState.PENDING_CANCEL)
 
 
@@ -59,13 +67,14 @@ class Reconciler:
         instance: str,
         clock: Clock,
         on_difference: Callable[[ReconcileDifference], None] | None = None,
+        confirm_s: float = CONFIRM_S,
     ) -> None:
         self.manager = manager
         self.venues = venues
         self.prefix = ClientOrderId.prefix(instance)
         self.clock = clock
         self.on_difference = on_difference
-        self._balance_checkpoint: dict[str, tuple[datetime, set[str]]] = {}
+        self.confirm_s = confirm_s
         self._fills_since: dict[InstrumentId, datetime] = {}
 
     @property
@@ -100,7 +109,7 @@ class Reconciler:
                 await self._orders(result, venue, iid)
                 await self._fills(result, venue, iid)
             await self._balances(result, venue)
-        except ConnectivityError as err:
+        except (ConnectivityError, JournalUnwritable) as err:
             result.errors.append(str(err))
             log.warning("reconcile_incomplete", venue=venue_name, error=str(err))
         log.info(
@@ -128,14 +137,35 @@ class Reconciler:
                 result.errors.append(f"order {order.client_order_id.value} is still unsettled ({order.state})")
                 self.manager.resolve_later(order.client_order_id)
 
+    async def _second_look(self) -> None:
+        """Wait for what is in flight (a fill on the user stream, an order update) to land before a
+        suspected difference is judged again: a difference is recorded only if it is still there."""
+        if self.confirm_s > 0:
+            await self.clock.sleep(self.confirm_s)
+
     async def _orders(self, result: ReconcileResult, venue: VenuePort, iid: InstrumentId) -> None:
         on_venue = {
             r.client_order_id: r for r in await venue.open_orders(iid) if r.client_order_id.startswith(self.prefix)
         }
+        suspects: list[tuple[Order, VenueOrderReport | None]] = []
         for order in [o for o in self.state.orders.values() if o.instrument_id == iid]:
-            cid, report = order.client_order_id, on_venue.pop(order.client_order_id.value, None)
+            report = on_venue.pop(order.client_order_id.value, None)
+            if _order_differs(order, report):
+                suspects.append((order, report))
+        unknown = [(text, r) for text, r in on_venue.items() if text not in self.state.orders]
+        if not suspects and not unknown:
+            return
+        await self._second_look()
+        for before, report in suspects:
+            order = self.state.order(before.client_order_id)
+            cid = order.client_order_id
             if order.state in (OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED) and report is None:
                 gone = await venue.fetch_order(iid, cid.value)
+                if gone is not None and gone.status.is_open:
+                    continue  # it was only missing from a list taken mid-change
+                order = self.state.order(cid)
+                if order.state not in (OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED):
+                    continue  # the stream settled it meanwhile
                 status = gone.status if gone is not None else "no record"
                 await self._difference(
                     result, DifferenceKind.ORDER_GONE, f"order we thought open is {status} on the venue", cid
@@ -143,10 +173,13 @@ class Reconciler:
                 if gone is not None:
                     await self.manager.apply_report(gone)
             elif report is not None and order.state.is_terminal:
+                again = await venue.fetch_order(iid, cid.value)
+                if again is None or not again.status.is_open:
+                    continue  # our cancel (or the fill) reached the venue after its list was taken
                 await self._difference(
                     result,
                     DifferenceKind.STATE_MISMATCH,
-                    f"venue has it {report.status}, we have it {order.state}; canceling",
+                    f"venue has it {again.status}, we have it {order.state}; canceling",
                     cid,
                 )
                 await venue.cancel(iid, cid.value)
@@ -158,7 +191,9 @@ class Reconciler:
                     cid,
                 )
                 await self.manager.apply_report(report)
-        for text, report in on_venue.items():  # ours by prefix, but we have no record: contain it
+        for text, report in unknown:  # ours by prefix, but we have no record: contain it
+            if text in self.state.orders:
+                continue
             await self._difference(
                 result,
                 DifferenceKind.UNKNOWN_ORDER,
@@ -178,12 +213,17 @@ class Reconciler:
             ]
             since = max(known) - FILL_LOOKBACK if known else None
         started = self.clock.now()
-        for fill in await venue.fills(iid, since):
-            cid = self.manager.owner_of(fill)
-            if cid is None:
-                continue  # not an order of this instance
+        missing = [
+            (cid, fill)
+            for fill in await venue.fills(iid, since)
+            if (cid := self.manager.owner_of(fill)) is not None  # else: not an order of this instance
+            and fill.trade_id not in self.state.order(cid).trade_ids
+        ]
+        if missing:
+            await self._second_look()
+        for cid, fill in missing:
             if fill.trade_id in self.state.order(cid).trade_ids:
-                continue
+                continue  # the user stream delivered it meanwhile
             await self._difference(
                 result,
                 DifferenceKind.MISSED_FILL,
@@ -194,34 +234,88 @@ class Reconciler:
         self._fills_since[iid] = started - FILL_LOOKBACK
 
     async def _balances(self, result: ReconcileResult, venue: VenuePort) -> None:
-        at = self.clock.now()
-        balances = await venue.balances()
-        previous = self.state.balances.get(venue.name)
-        checkpoint = self._balance_checkpoint.get(venue.name)
-        if previous is not None and checkpoint is not None:
-            _, seen = checkpoint
-            expected = {a: b.total for a, b in previous.items()}
-            for key, fill in self.state.fills.items():
-                order = self.state.orders[fill.client_order_id.value]
-                if key in seen or order.instrument_id.venue != venue.name or fill.ts > at:
-                    continue
-                sign = 1 if order.side is Side.BUY else -1
-                base, quote = order.instrument_id.base, order.instrument_id.quote
-                expected[base] = expected.get(base, Decimal(0)) + sign * fill.quantity
-                expected[quote] = expected.get(quote, Decimal(0)) - sign * fill.quantity * fill.price
-                expected[fill.fee_asset] = expected.get(fill.fee_asset, Decimal(0)) - fill.fee
-            actual = {b.asset: b.total for b in balances}
-            for asset in sorted(set(expected) | set(actual)):
-                drift = actual.get(asset, Decimal(0)) - expected.get(asset, Decimal(0))
-                if abs(drift) > BALANCE_TOLERANCE:
+        """The venue's balances against the journal's: its last snapshot for this venue plus the
+        fills journaled since that it did not contain (`EngineState.balance_pending`). Exact, and
+        the same in a new process, so a change made while the engine was down is found at start.
+
+        A drift seen once may be a fill already in the venue's answer but not yet journaled, so it
+        is looked at again after `confirm_s`; only the same drift seen twice is recorded. A new
+        snapshot (the next baseline) is written only from a look that matched, or with a confirmed
+        drift (which the difference records); an unconfirmed look leaves the baseline as it was.
+        """
+        first = await self._balance_look(venue)
+        if first.drift:
+            await self._second_look()
+            second = await self._balance_look(venue)
+            if second.drift and _same_drift(first.drift, second.drift):
+                for asset, drift in sorted(second.drift.items()):
                     await self._difference(
                         result,
                         DifferenceKind.BALANCE_DRIFT,
-                        f"{asset}: venue {actual.get(asset, 0)}, expected {expected.get(asset, 0)} (drift {drift})",
+                        f"{asset}: venue {second.actual.get(asset, 0)}, expected "
+                        f"{second.expected.get(asset, 0)} (drift {drift})",
                     )
+            elif second.drift:
+                log.info("balance_drift_unconfirmed", venue=venue.name, first=_text(first.drift),
+                         second=_text(second.drift))
+                return  # in flight: keep the baseline, look again next pass
+            first = second
         await self.manager.recorder.record(
             BalanceSnapshot(
-                ts=at, venue=venue.name, balances=tuple(Balance(b.asset, b.free, b.locked) for b in balances)
+                ts=first.at,
+                venue=venue.name,
+                balances=tuple(Balance(b.asset, b.free, b.locked) for b in first.balances),
+                includes=first.pending,
             )
         )
-        self._balance_checkpoint[venue.name] = (at, {k for k, f in self.state.fills.items() if f.ts <= at})
+
+    async def _balance_look(self, venue: VenuePort) -> _BalanceLook:
+        pending = self.state.balance_pending.get(venue.name, ())  # taken before the venue answers
+        at = self.clock.now()
+        balances = await venue.balances()
+        actual = {b.asset: b.total for b in balances}
+        previous = self.state.balances.get(venue.name)
+        if previous is None:  # the first snapshot ever: it is the baseline
+            return _BalanceLook(at, balances, pending, actual, actual, {})
+        expected = {a: b.total for a, b in previous.items()}
+        for key in pending:
+            fill = self.state.fills[key]
+            order = self.state.orders[fill.client_order_id.value]
+            sign = 1 if order.side is Side.BUY else -1
+            base, quote = order.instrument_id.base, order.instrument_id.quote
+            expected[base] = expected.get(base, Decimal(0)) + sign * fill.quantity
+            expected[quote] = expected.get(quote, Decimal(0)) - sign * fill.quantity * fill.price
+            expected[fill.fee_asset] = expected.get(fill.fee_asset, Decimal(0)) - fill.fee
+        drift = {}
+        for asset in sorted(set(expected) | set(actual)):
+            amount = actual.get(asset, Decimal(0)) - expected.get(asset, Decimal(0))
+            if abs(amount) > BALANCE_TOLERANCE:
+                drift[asset] = amount
+        return _BalanceLook(at, balances, pending, actual, expected, drift)
+
+
+@dataclass(frozen=True, slots=True)
+class _BalanceLook:
+    at: datetime
+    balances: list[Balance]
+    pending: tuple[str, ...]  # the fills this look counted on top of the last snapshot
+    actual: dict[str, Decimal]
+    expected: dict[str, Decimal]
+    drift: dict[str, Decimal]
+
+
+def _order_differs(order: Order, report: VenueOrderReport | None) -> bool:
+    """Whether one order's record and the venue's open-orders list disagree (to be confirmed)."""
+    if order.state in (OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED) and report is None:
+        return True
+    if report is not None and order.state.is_terminal:
+        return True
+    return report is not None and report.filled_qty > order.filled_qty
+
+
+def _same_drift(a: dict[str, Decimal], b: dict[str, Decimal]) -> bool:
+    return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= BALANCE_TOLERANCE for k in a)
+
+
+def _text(drift: dict[str, Decimal]) -> str:
+    return ", ".join(f"{asset} {amount:+}" for asset, amount in sorted(drift.items()))

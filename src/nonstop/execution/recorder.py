@@ -5,6 +5,12 @@ against the current state first (an event the fold would refuse is never written
 never fail on it), appended to the journal under the fencing epoch and awaited until durable, and
 only then applied to the in-memory state and announced to listeners (invariants 1 and 4).
 One lock orders append-and-apply, so the state always equals the fold of the journal.
+
+A journal that stops taking writes (a full disk, a lost database) makes the recorder *unwritable*:
+the failed append raises `JournalUnwritable`, every later `record` fails fast with it (nothing new
+can be recorded, so nothing new may be sent), and listeners in `on_unwritable` are told once.
+`try_resume` writes again when the journal can: it first folds in whatever an append of unknown
+outcome did commit, then appends the events given (the outage's own record).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from nonstop.errors import IllegalTransition
+from nonstop.errors import IllegalTransition, JournalError, JournalUnwritable, JournalWriteFailed
 from nonstop.journal import Journal
 from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
 
@@ -31,6 +37,8 @@ class Recorder:
         self.state = state
         self.epoch = epoch
         self.listeners: list[Listener] = []
+        self.on_unwritable: list[Callable[[JournalWriteFailed], None]] = []
+        self.unwritable: JournalWriteFailed | None = None
         self._lock = asyncio.Lock()
 
     def applicable(self, events: Sequence[Event]) -> list[Event]:
@@ -80,6 +88,8 @@ class Recorder:
         validated against the wrong state (the crash test caught exactly that on shutdown).
         """
         async with self._lock:
+            if self.unwritable is not None:
+                raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
             kept = self.applicable(events)
             if not kept:
                 return []
@@ -104,10 +114,50 @@ class Recorder:
         return self._lock.locked()
 
     async def _commit(self, kept: list[Event]) -> None:
-        last = await self.journal.append(kept, epoch=self.epoch)
+        try:
+            last = await self.journal.append(kept, epoch=self.epoch)
+        except JournalWriteFailed as err:
+            self.unwritable = err
+            log.critical("journal_unwritable", location=err.location, error=str(err))
+            for callback in list(self.on_unwritable):
+                callback(err)
+            raise JournalUnwritable(f"the journal takes no writes: {err}") from err
         first = last - len(kept) + 1
         for offset, event in enumerate(kept):
             self.state.apply(event, seq=first + offset)
+
+    async def try_resume(self, *events: Event) -> bool:
+        """Write `events` if the journal takes writes again; True once the recorder is writable.
+
+        An append whose outcome was unknown may have been committed: those records are read back
+        and folded first (they were validated before they were sent), so the state stays the fold.
+        """
+        async with self._lock:
+            failed = self.unwritable
+            if failed is None:
+                return True
+            caught_up: list[Event] = []
+            try:
+                if failed.outcome_unknown:
+                    async for record in self.journal.read(self.state.last_seq + 1):
+                        self.state.apply(record.event, seq=record.seq)
+                        caught_up.append(record.event)
+                kept = self.applicable(events)
+                last = await self.journal.append(kept, epoch=self.epoch) if kept else self.state.last_seq
+            except JournalWriteFailed as err:
+                self.unwritable = err
+                return False
+            except JournalError as err:  # a read while the database is still away
+                log.info("journal_resume_failed", error=str(err))
+                return False
+            first = last - len(kept) + 1
+            for offset, event in enumerate(kept):
+                self.state.apply(event, seq=first + offset)
+            self.unwritable = None
+        for event in [*caught_up, *kept]:
+            for listener in list(self.listeners):
+                listener(event)
+        return True
 
     async def snapshot(self) -> int:
         """Write a snapshot of the current state; returns its seq."""

@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, ModelError
+from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, JournalWriteFailed, ModelError
 from nonstop.journal.base import (
     SNAPSHOTS_KEPT,
     Durability,
@@ -46,6 +46,7 @@ log = structlog.get_logger("nonstop.journal")
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _PAGE = 2000
+POOL_CLOSE_TIMEOUT_S = 5.0
 _COLUMNS = ("seq", "ts_ms", "epoch", "type", "payload", "checksum")
 
 
@@ -143,9 +144,14 @@ class PostgresJournal:
                 await self._group.close()
         finally:
             self._status = "closed"
-            if self._pool is not None:
-                await self._pool.close()
-                self._pool = None
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                try:  # a graceful close needs the server; one that went away gets its sockets dropped
+                    async with asyncio.timeout(POOL_CLOSE_TIMEOUT_S):
+                        await pool.close()
+                except (TimeoutError, asyncpg.InterfaceError, OSError) as err:
+                    log.warning("postgres_pool_terminated", schema=self.schema, error=repr(err))
+                    pool.terminate()
 
     def terminate(self) -> None:
         """Drop every connection now, without waiting for queries in flight (they fail with
@@ -173,9 +179,10 @@ class PostgresJournal:
             yield
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as err:
             unknown = " (outcome unknown: the write may have been committed)" if what == "append" else ""
-            raise JournalError(
-                f"postgres journal {self.schema}: {what} failed: {type(err).__name__}: {err}{unknown}"
-            ) from err
+            message = f"postgres journal {self.schema}: {what} failed: {type(err).__name__}: {err}{unknown}"
+            if what in ("append", "write_snapshot"):
+                raise JournalWriteFailed(message, location=self.location, outcome_unknown=what == "append") from err
+            raise JournalError(message) from err
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import structlog
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, ModelError
+from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, JournalWriteFailed, ModelError
 from nonstop.journal.base import (
     SNAPSHOTS_KEPT,
     Durability,
@@ -146,15 +146,23 @@ class SQLiteJournal:
             raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
         if self._group is not None:
             return await self._group.submit(items, epoch)
-        (result,) = await self._run(self._write_sync, [(items, epoch)], ts_to_ms(self._clock.now()))
+        (result,) = await self._write_translated([(items, epoch)])
         if isinstance(result, BaseException):
             raise result
         return result
 
     async def _write_group(self, batch: list[PendingAppend]) -> list[int | BaseException]:
-        return await self._run(
-            self._write_sync, [(p.items, p.epoch) for p in batch], ts_to_ms(self._clock.now())
-        )
+        return await self._write_translated([(p.items, p.epoch) for p in batch])
+
+    async def _write_translated(self, batch: Batch) -> list[int | BaseException]:
+        """The one place a failed SQLite write (disk full, I/O error, read-only file) becomes
+        `JournalWriteFailed`, naming the file; the transaction was rolled back, nothing was written."""
+        try:
+            return await self._run(self._write_sync, batch, ts_to_ms(self._clock.now()))
+        except sqlite3.Error as err:
+            raise JournalWriteFailed(
+                f"sqlite journal {self.path}: write failed: {type(err).__name__}: {err}", location=str(self.path)
+            ) from err
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -192,7 +200,12 @@ class SQLiteJournal:
         if state.last_seq != seq:
             raise ValueError(f"snapshot seq {seq} does not match the state's last_seq {state.last_seq}")
         # Copy on the loop (cheap, values are immutable); serialise on the journal thread.
-        await self._run(self._write_snapshot_sync, state.copy(), seq, ts_to_ms(self._clock.now()))
+        try:
+            await self._run(self._write_snapshot_sync, state.copy(), seq, ts_to_ms(self._clock.now()))
+        except sqlite3.Error as err:
+            raise JournalWriteFailed(
+                f"sqlite journal {self.path}: snapshot failed: {type(err).__name__}: {err}", location=str(self.path)
+            ) from err
 
     async def latest_snapshot(self) -> Snapshot | None:
         self._check_open()

@@ -153,6 +153,15 @@ def plan(cls: type) -> tuple[FieldPlan, ...]:
     return result
 
 
+def _added_later(cls: type) -> frozenset[str]:
+    """Optional fields with a default of None: absent from payloads written before they existed,
+    they decode to that default (so an old journal still replays byte for byte)."""
+    return frozenset(
+        f.name for f in dataclasses.fields(cls) if f.default is None and any(p.name == f.name and p.optional
+                                                                             for p in plan(cls))
+    )
+
+
 def check_fields(obj: Any) -> None:
     """Type-check a dataclass instance against its annotations (rejects float for Decimal, naive times)."""
     cls = type(obj)
@@ -191,6 +200,8 @@ def decode_fields(
     kwargs: dict[str, Any] = {}
     for p in plans:
         if p.name not in data:
+            if p.name in _added_later(cls):  # a field added after older journals were written
+                continue
             raise ModelError(f"{cls.__name__}: missing key {p.name!r}")
         raw = data[p.name]
         if raw is None:

@@ -188,10 +188,17 @@ class OrderExpired(OrderEvent):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BalanceSnapshot(Event):
-    """Every balance of one venue; replaces what the state held for it."""
+    """Every balance of one venue; replaces what the state held for it.
+
+    `includes` names the fills (`fill_key`s) journaled since the venue's previous snapshot that
+    these balances already contain; fills journaled since then but not named stay *pending*: the
+    next comparison adds them to these balances (see `EngineState.balance_pending`). None (older
+    journals) means every fill journaled before it.
+    """
 
     venue: str
     balances: tuple[Balance, ...]
+    includes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -271,9 +278,24 @@ class BreakerChanged(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JournalOutage(Event):
+    """The journal took no writes from `started` until this record (its `ts`), because of `error`;
+    written first thing once it takes writes again. `canceled` names the orders canceled on the
+    venues meanwhile (unjournaled, to shrink exposure; their outcome is settled right after).
+
+    The engine's state ignores it, like `AlertRecorded`.
+    """
+
+    started: datetime
+    error: str
+    canceled: tuple[str, ...] = ()
+
+
 for _cls in (
     AlertRecorded,
     BreakerChanged,
+    JournalOutage,
     DegradationChanged,
     OrderIntent,
     OrderSubmitted,

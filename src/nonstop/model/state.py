@@ -12,6 +12,9 @@ What it holds:
   instrument); a repeated key is a no-op, which is what de-duplicates fills;
 - `positions`: net base quantity per instrument, from fills;
 - `balances`: per venue, per asset, as last reported;
+- `balance_pending`: per venue, the fills journaled since its last balance snapshot that the
+  snapshot did not contain (the reconciler's baseline is `balances` plus these: exact, and the
+  same after a restart, so a balance changed while the engine was down is found at start);
 - `differences`: how many reconcile differences of each kind were recorded;
 - `order_seq`: the highest client order sequence used per instance (seeds the id factory);
 - `degradation`: the current degradation level, its reasons and since when (from the last
@@ -20,7 +23,7 @@ What it holds:
 
 `canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
 sha256. Two states are the same state exactly when their hashes are equal. The `degradation` key
-is present only once a `DegradationChanged` was folded in, so states (and snapshots) from before it
+(and `balance_pending`) is present only once it has content, so states (and snapshots) from before it
 existed keep their exact bytes and hash, and load unchanged.
 """
 
@@ -44,6 +47,7 @@ from nonstop.model.events import (
     BreakerChanged,
     DegradationChanged,
     Event,
+    JournalOutage,
     OrderEvent,
     OrderFilled,
     OrderIntent,
@@ -135,6 +139,7 @@ class EngineState:
         self.differences: dict[str, int] = {}
         self.order_seq: dict[str, int] = {}
         self.degradation: DegradationState | None = None
+        self.balance_pending: dict[str, tuple[str, ...]] = {}
         self.last_seq = 0
 
     # -- the fold -----------------------------------------------------------------------------
@@ -150,6 +155,13 @@ class EngineState:
             self._apply_order_event(event)
         elif isinstance(event, BalanceSnapshot):
             self.balances[event.venue] = {b.asset: b for b in event.balances}
+            included = event.includes
+            left = () if included is None else tuple(
+                k for k in self.balance_pending.get(event.venue, ()) if k not in set(included))
+            if left:
+                self.balance_pending[event.venue] = left
+            else:
+                self.balance_pending.pop(event.venue, None)
         elif isinstance(event, BalanceChanged):
             venue = self.balances.setdefault(event.venue, {})
             venue[event.asset] = Balance(event.asset, event.free, event.locked)
@@ -157,7 +169,7 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
-        elif isinstance(event, AlertRecorded | BreakerChanged):
+        elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
             raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")
@@ -183,6 +195,8 @@ class EngineState:
                 return  # the same execution reported again
             new = order.apply(event)
             self.fills[fkey] = event
+            venue = order.instrument_id.venue
+            self.balance_pending[venue] = (*self.balance_pending.get(venue, ()), fkey)
             inst = str(order.instrument_id)
             self.positions[inst] = self.positions.get(inst, Decimal(0)) + order.side.sign * event.quantity
         else:
@@ -227,6 +241,8 @@ class EngineState:
         }
         if self.degradation is not None:  # absent until the first change: older states keep their hash
             data["degradation"] = self.degradation.to_dict()
+        if self.balance_pending:  # likewise
+            data["balance_pending"] = {v: list(keys) for v, keys in self.balance_pending.items()}
         return data
 
     @classmethod
@@ -252,6 +268,9 @@ class EngineState:
             state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
             if "degradation" in data:
                 state.degradation = DegradationState.from_dict(data["degradation"])
+            state.balance_pending = {
+                v: tuple(str(k) for k in keys) for v, keys in data.get("balance_pending", {}).items()
+            }
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -276,6 +295,7 @@ class EngineState:
         other.differences = dict(self.differences)
         other.order_seq = dict(self.order_seq)
         other.degradation = self.degradation
+        other.balance_pending = dict(self.balance_pending)
         other.last_seq = self.last_seq
         return other
 

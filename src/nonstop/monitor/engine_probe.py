@@ -23,10 +23,10 @@
     limit price, or for MARKET / IOC / FOK orders the consensus mid when the intent was recorded
     (the order's price if there was no trusted mid) -> `slippage` histogram and
     `SlippageDetector`; the fill also moves the strategy's PnL book;
-  - BalanceSnapshot (one per reconciliation pass): the venue's balances against the first
-    snapshot of this run plus every fill since (by fill time), cumulatively -> `DriftDetector`
-    (`drift:balances:<venue>`). The reconciler compares each pass with the previous one only, so
-    an offset that appears once is reported once and then absorbed; this catches it persisting.
+  - BalanceSnapshot (written by a reconciliation pass): the venue's balances against the journal's
+    baseline at start (or the run's first snapshot) plus every fill a snapshot since says it
+    contains, cumulatively -> `DriftDetector` (`drift:balances:<venue>`). The reconciler records
+    a drift once and takes the venue's balances as its next baseline; this catches it persisting.
 
 Alerts go through the `AlertSink` given (the engine's `AlertManager`), with the numbers.
 """
@@ -56,6 +56,7 @@ from nonstop.model import (
     OrderSubmitted,
     OrderType,
     TimeInForce,
+    fill_key,
 )
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.detectors import (
@@ -95,33 +96,28 @@ def _remember(store: dict[str, Any], key: str, value: Any) -> None:
 
 
 class _BalanceDrift:
-    """One venue: the first snapshot of the run, the fills since, and the fills not yet snapshotted."""
+    """One venue: a baseline (the journal's last snapshot when the run starts, else the run's first
+    snapshot) plus every fill a later snapshot says it contains (`BalanceSnapshot.includes`), i.e.
+    what the venue's balances must be if nothing but our fills moved them. Counted by the journal's
+    own bookkeeping, never by timestamps, so a fill in flight is never double-counted or missed."""
 
-    def __init__(self) -> None:
-        self.base: dict[str, Decimal] | None = None
-        self.base_ts: datetime | None = None
-        self.last_ts: datetime | None = None
+    def __init__(self, base: dict[str, Decimal] | None = None, pending: dict[str, dict[str, Decimal]] | None = None):
+        self.base = base
         self.delta: dict[str, Decimal] = {}
-        self.pending: list[tuple[datetime, dict[str, Decimal]]] = []
+        self.pending: dict[str, dict[str, Decimal]] = dict(pending or {})
 
-    def fill(self, ts: datetime, change: dict[str, Decimal]) -> None:
-        if self.last_ts is not None and ts <= self.last_ts:  # late: the venue has it in its snapshots already
-            if self.base_ts is not None and ts > self.base_ts:
-                self._add(change)
-            return
-        self.pending.append((ts, change))
+    def fill(self, key: str, change: dict[str, Decimal]) -> None:
+        self.pending[key] = change
         if len(self.pending) > MAX_PENDING_FILLS:  # no snapshot for that long: start over at the next one
             log.warning("drift_baseline_reset", pending=len(self.pending))
-            self.base = self.base_ts = self.last_ts = None
-            self.delta, self.pending = {}, []
+            self.base, self.delta, self.pending = None, {}, {}
 
-    def snapshot(self, ts: datetime, totals: dict[str, Decimal]) -> dict[str, Decimal] | None:
-        """The balances the fills imply at `ts` (None for the first snapshot: it is the baseline)."""
-        due = [c for t, c in self.pending if t <= ts]
-        self.pending = [(t, c) for t, c in self.pending if t > ts]
-        self.last_ts = ts
+    def snapshot(self, totals: dict[str, Decimal], includes: tuple[str, ...] | None) -> dict[str, Decimal] | None:
+        """The balances our fills imply for this snapshot (None for the first one: the baseline)."""
+        keys = list(self.pending) if includes is None else [k for k in includes if k in self.pending]
+        due = [self.pending.pop(k) for k in keys]
         if self.base is None:
-            self.base, self.base_ts = dict(totals), ts
+            self.base = dict(totals)
             return None
         for change in due:
             self._add(change)
@@ -133,6 +129,30 @@ class _BalanceDrift:
     def _add(self, change: dict[str, Decimal]) -> None:
         for asset, amount in change.items():
             self.delta[asset] = self.delta.get(asset, Decimal(0)) + amount
+
+
+def _fill_change(state: EngineState, fill: OrderFilled) -> tuple[str, str, dict[str, Decimal]] | None:
+    """(venue, fill key, balance change) of one of our fills."""
+    order = state.orders.get(fill.client_order_id.value)
+    if order is None:
+        return None
+    iid, sign = order.instrument_id, order.side.sign
+    change = {iid.base: sign * fill.quantity, iid.quote: -sign * fill.quantity * fill.price}
+    change[fill.fee_asset] = change.get(fill.fee_asset, Decimal(0)) - fill.fee
+    return iid.venue, fill_key(iid, fill.trade_id), change
+
+
+def _journal_baselines(state: EngineState) -> dict[str, _BalanceDrift]:
+    """Where the journal left each venue: its last snapshot and the fills it did not contain."""
+    out = {}
+    for venue, assets in state.balances.items():
+        pending = {}
+        for key in state.balance_pending.get(venue, ()):
+            found = _fill_change(state, state.fills[key])
+            if found is not None:
+                pending[key] = found[2]
+        out[venue] = _BalanceDrift({a: b.total for a, b in assets.items()}, pending)
+    return out
 
 
 class EngineProbe:
@@ -182,7 +202,7 @@ class EngineProbe:
         self._filled: dict[str, bool] = {}  # orders counted as "filled" (a late repeat is not recounted)
         self._expected: dict[str, Decimal] = {}  # MARKET / IOC / FOK: the mid when the intent was recorded
         self._measured: dict[tuple[str, str], float] = {}
-        self._balances: dict[str, _BalanceDrift] = {}
+        self._balances: dict[str, _BalanceDrift] = _journal_baselines(state)
         self._busy_seq: int | None = None
         self._busy_since: float | None = None
         for fill in state.fills.values():  # what earlier runs filled; later fills come through on_event
@@ -320,13 +340,13 @@ class EngineProbe:
         if expected is not None and expected > 0:
             bps = self.slippage.observe(iid.venue, strategy, order.side.value, expected, fill.price)
             self.metrics.slippage(iid.venue, strategy, bps)
-        sign = order.side.sign
-        change = {iid.base: sign * fill.quantity, iid.quote: -sign * fill.quantity * fill.price}
-        change[fill.fee_asset] = change.get(fill.fee_asset, Decimal(0)) - fill.fee
-        self._balances.setdefault(iid.venue, _BalanceDrift()).fill(fill.ts, change)
+        found = _fill_change(self.state, fill)
+        if found is not None:
+            venue, key, change = found
+            self._balances.setdefault(venue, _BalanceDrift()).fill(key, change)
 
     def _balance_snapshot(self, snap: BalanceSnapshot) -> None:
         totals = {b.asset: b.total for b in snap.balances}
-        expected = self._balances.setdefault(snap.venue, _BalanceDrift()).snapshot(snap.ts, totals)
+        expected = self._balances.setdefault(snap.venue, _BalanceDrift()).snapshot(totals, snap.includes)
         if expected is not None:
             self.drift.compare(snap.venue, "balances", expected, totals)

@@ -15,11 +15,13 @@ from collections.abc import Callable
 import structlog
 
 from nonstop.connectivity.breaker import BreakerScope, BreakerState, BreakerStateChanged
+from nonstop.errors import JournalUnwritable
 from nonstop.model import AlertRecorded, BreakerChanged, Event
 from nonstop.monitor.alert_model import AlertLevel, AlertTransition
 
 log = structlog.get_logger("nonstop.monitor")
 QUEUE_SIZE = 1000
+RETRY_UNWRITABLE_S = 1.0
 RaiseAlert = Callable[[str, AlertLevel, str, str], object]
 ResolveAlert = Callable[[str, str], object]
 
@@ -74,6 +76,11 @@ class RecordKeeper:
         """Drain the queue into the journal (`record` is `Recorder.record`) until cancelled."""
         while True:
             event = await self._queue.get()
-            result = record(event)
-            if asyncio.iscoroutine(result):
-                await result
+            while True:
+                try:
+                    result = record(event)
+                    if asyncio.iscoroutine(result):
+                        await result
+                    break
+                except JournalUnwritable:  # kept (the queue is bounded) until the journal writes again
+                    await asyncio.sleep(RETRY_UNWRITABLE_S)

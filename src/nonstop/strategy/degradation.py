@@ -90,6 +90,7 @@ class DegradationInputs:
     untrusted_instruments: int = 0  # instruments without a trustworthy price
     reconcile_drift: int = 0  # unresolved reconciliation differences
     manual_halt: bool = False
+    journal_unwritable: bool = False  # nothing can be recorded, so nothing new may be sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,8 @@ class DegradationLadder:
             calls.append((Level.HALTED, "every venue is down"))
         if i.manual_halt:
             calls.append((Level.HALTED, "halted by an operator"))
+        if i.journal_unwritable:
+            calls.append((Level.HALTED, "the journal takes no writes"))
         calls.sort(key=lambda c: -c[0])
         return (calls[0][0] if calls else Level.NORMAL), tuple(r for _, r in calls)
 

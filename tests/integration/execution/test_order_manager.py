@@ -146,3 +146,17 @@ async def test_slow_and_flaky_endpoints_never_produce_a_second_venue_order(tmp_p
         for cid in placed:
             received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
             assert len([x for x in received if x["order_id"] is not None]) <= 1
+
+
+async def test_maintenance_answer_to_a_submit_is_a_rejection_not_in_doubt(tmp_path: Path) -> None:
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+        bid = await _bid(r)
+        await set_fault(sim, "maintenance")
+        cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 50)
+        order = r.recorder.state.order(cid)
+        assert order.state is OrderState.REJECTED, order.state
+        assert "maintenance" in order.reason.lower()
+        await control(sim, "DELETE", "/control/faults")
+        received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
+        assert all(x["rejected"] for x in received)  # nothing executed on the venue
+        assert not r.manager.state.in_doubt()

@@ -76,3 +76,24 @@ async def test_balance_drift_is_reported(tmp_path: Path) -> None:
         result = await r.reconciler.reconcile("alpha", [r.btc])
         drift = [d for d in result.differences if d.kind is DifferenceKind.BALANCE_DRIFT]
         assert {d.detail.split(":")[0] for d in drift} == {"BTC", "USDT"}
+
+
+async def test_balance_changed_while_the_engine_was_down_is_found_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with running_sim(venues=1, endpoints=1, tick_ms=60_000) as sim:
+        async with rig(sim, path) as r:
+            assert (await r.reconciler.reconcile("alpha", [r.btc])).clean  # the journal's baseline
+        ex = ccxt_async.binance(sim.ccxt_config("alpha", 0))
+        try:  # the engine is down; a person buys by hand on the same account
+            await ex.create_order("BTC/USDT", "market", "buy", 0.002, None, {"clientOrderId": "manual-1"})
+        finally:
+            await ex.close()
+        async with rig(sim, path) as r:  # a new process: nothing in memory, only the journal
+            result = await r.reconciler.reconcile("alpha", [r.btc])
+            drift = {d.detail.split(":")[0]: d.detail for d in result.differences
+                     if d.kind is DifferenceKind.BALANCE_DRIFT}
+            assert set(drift) == {"BTC", "USDT"}, result.differences
+            assert "(drift 0.001998)" in drift["BTC"]  # 0.002 bought, less the 0.1 % fee taken in BTC
+            assert (await r.reconciler.reconcile("alpha", [r.btc])).clean  # recorded once, then the baseline
+        async with rig(sim, path) as r:  # and a third process does not report it again
+            assert (await r.reconciler.reconcile("alpha", [r.btc])).clean

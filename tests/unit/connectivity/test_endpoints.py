@@ -235,13 +235,29 @@ async def test_pool_probe_brings_recovered_endpoint_back(clock: ManualClock) -> 
     p = pool(clock, events=events)
     eject(p, "http://a")
     assert p.endpoints[0].health is EndpointHealth.EJECTED
-    assert await p.probe(Fake(clock, {})) == {}  # not yet probing
-    clock.advance(5.0)
-    outcome = await p.probe(Fake(clock, {}))
+    outcome = await p.probe(Fake(clock, {}))  # open, but a probe may test it: the answer closes it at once
     assert outcome == {"http://a": None}
     assert p.endpoints[0].health is EndpointHealth.HEALTHY
     assert [(e.name, e.new.value) for e in events if e.name == "http://a"] == [
-        ("http://a", "open"), ("http://a", "half_open"), ("http://a", "closed")]
+        ("http://a", "open"), ("http://a", "closed")]
+
+
+async def test_pool_probe_of_an_open_endpoint_that_fails_changes_nothing(clock: ManualClock) -> None:
+    events: list[BreakerStateChanged] = []
+    p = pool(clock, events=events)
+    eject(p, "http://a")
+    for _ in range(3):  # probes every interval while the endpoint is down: no event, no longer open time
+        outcome = await p.probe(Fake(clock, {"http://a": TransientNetworkError("refused")}))
+        assert isinstance(outcome["http://a"], TransientNetworkError)
+    assert p.endpoints[0].health is EndpointHealth.EJECTED
+    assert [e.new.value for e in events if e.name == "http://a"] == ["open"]
+    assert p.breaker.endpoint("http://a").retry_in() == pytest.approx(5.0)
+
+
+async def test_pool_never_probes_early_a_breaker_forced_open(clock: ManualClock) -> None:
+    p = pool(clock)
+    p.breaker.endpoint("http://a").trip("banned", 30.0)
+    assert await p.probe(Fake(clock, {})) == {}
 
 
 async def test_pool_probe_failure_keeps_endpoint_ejected(clock: ManualClock) -> None:

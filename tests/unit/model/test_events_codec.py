@@ -18,6 +18,7 @@ from nonstop.model import (
     DifferenceKind,
     Event,
     InstrumentId,
+    JournalOutage,
     Liquidity,
     OrderAccepted,
     OrderCanceled,
@@ -59,7 +60,9 @@ def one_of_each() -> list[Event]:
         OrderCancelRejected(**c, reason="unknown order"),
         OrderCanceled(**c, reason="user"),
         OrderExpired(**c),
-        BalanceSnapshot(ts=TS, venue="binance-a", balances=(Balance("USDT", Decimal("100.5"), Decimal("1")),)),
+        BalanceSnapshot(ts=TS, venue="binance-a", balances=(Balance("USDT", Decimal("100.5"), Decimal("1")),),
+                        includes=("binance-a|BTC/USDT|77",)),
+        JournalOutage(ts=TS, started=TS, error="disk full", canceled=(COID.value,)),
         BalanceChanged(ts=TS, venue="binance-a", asset="BTC", free=Decimal("0.1")),
         ReconcileDifference(ts=TS, venue="binance-a", kind=DifferenceKind.MISSED_FILL, detail="trade 77",
                             client_order_id=COID),
@@ -158,3 +161,9 @@ def test_events_are_immutable_and_ids_unique() -> None:
     assert a.event_id != b.event_id
     with pytest.raises(AttributeError):
         a.ts = TS  # type: ignore[misc]
+
+
+def test_events_a_field_added_later_decodes_to_its_default_from_an_old_payload() -> None:
+    old = BalanceSnapshot(ts=TS, venue="binance-a", balances=()).to_dict()
+    del old["includes"]  # as written before the field existed
+    assert event_from_dict(old) == BalanceSnapshot(ts=TS, venue="binance-a", balances=(), event_id=old["event_id"])

@@ -70,8 +70,17 @@ class Harness:
     def __init__(self, clock: ManualClock, **probe: Any) -> None:
         self.clock, self.state, self.metrics, self.sink = clock, EngineState(), Metrics(), Sink()
         self.hub: Hub = probe.pop("hub", Hub())
-        self.probe = EngineProbe(self.metrics, self.sink, clock, state=self.state, venues=probe.pop("venues", {}),
-                                 hub=self.hub, symbols=[SYMBOL], strategies=["mm"], **probe)
+        self.probe = EngineProbe(
+            self.metrics,
+            self.sink,
+            clock,
+            state=self.state,
+            venues=probe.pop("venues", {}),
+            hub=self.hub,
+            symbols=[SYMBOL],
+            strategies=["mm"],
+            **probe,
+        )
         self.seq = 0
         self.orders = 0
 
@@ -84,29 +93,67 @@ class Harness:
     def value(self, name: str, **labels: str) -> float | None:
         return self.metrics.registry.get_sample_value(name, labels)
 
-    def order(self, side: Side, qty: str, price: str | None, *, kind: OrderType = OrderType.LIMIT,
-              tif: TimeInForce = TimeInForce.GTC, rtt_s: float = 0.01) -> ClientOrderId:
+    def order(
+        self,
+        side: Side,
+        qty: str,
+        price: str | None,
+        *,
+        kind: OrderType = OrderType.LIMIT,
+        tif: TimeInForce = TimeInForce.GTC,
+        rtt_s: float = 0.01,
+    ) -> ClientOrderId:
         self.orders += 1
         cid = ClientOrderId.build("a1", "mm", self.orders)
         now = self.clock.now()
         self.record(
-            OrderIntent(ts=now, client_order_id=cid, instrument_id=BTC, side=side, order_type=kind,
-                        quantity=D(qty), price=None if price is None else D(price), time_in_force=tif),
+            OrderIntent(
+                ts=now,
+                client_order_id=cid,
+                instrument_id=BTC,
+                side=side,
+                order_type=kind,
+                quantity=D(qty),
+                price=None if price is None else D(price),
+                time_in_force=tif,
+            ),
             OrderSubmitted(ts=now, client_order_id=cid),
-            OrderAccepted(ts=now + timedelta(seconds=rtt_s), client_order_id=cid,
-                          venue_order_id=VenueOrderId(str(self.orders))),
+            OrderAccepted(
+                ts=now + timedelta(seconds=rtt_s), client_order_id=cid, venue_order_id=VenueOrderId(str(self.orders))
+            ),
         )
         return cid
 
     def fill(self, cid: ClientOrderId, qty: str, price: str, *, fee: str = "0", ts: datetime | None = None) -> None:
-        self.record(OrderFilled(ts=ts or self.clock.now(), client_order_id=cid, trade_id=TradeId(f"t{self.seq}"),
-                                price=D(price), quantity=D(qty), fee=D(fee), fee_asset="USDT"))
+        self.record(
+            OrderFilled(
+                ts=ts or self.clock.now(),
+                client_order_id=cid,
+                trade_id=TradeId(f"t{self.seq}"),
+                price=D(price),
+                quantity=D(qty),
+                fee=D(fee),
+                fee_asset="USDT",
+            )
+        )
 
 
-def quality(source: str, *, age: float, unchanged: float = 0.0, dev: str = "0",
-            status: SourceStatus = SourceStatus.OK) -> SourceQuality:
-    return SourceQuality(source=source, transport="ws", status=status, age_s=age, unchanged_s=unchanged,
-                         deviation_bps=D(dev), gaps=0, max_gap_s=0.0, updates=10, bid=D("100"), ask=D("102"))
+def quality(
+    source: str, *, age: float, unchanged: float = 0.0, dev: str = "0", status: SourceStatus = SourceStatus.OK
+) -> SourceQuality:
+    return SourceQuality(
+        source=source,
+        transport="ws",
+        status=status,
+        age_s=age,
+        unchanged_s=unchanged,
+        deviation_bps=D(dev),
+        gaps=0,
+        max_gap_s=0.0,
+        updates=10,
+        bid=D("100"),
+        ask=D("102"),
+    )
 
 
 # ---- endpoints and breakers ----------------------------------------------------------------------
@@ -133,8 +180,10 @@ def test_probe_endpoints_publish_latency_per_measurement_up_and_one_hot_breaker_
     assert h.value(count, venue=VENUE, endpoint=URLS[0]) == 2
     assert h.value("nonstop_endpoint_up", venue=VENUE, endpoint=URLS[0]) == 1
     assert h.value("nonstop_endpoint_up", venue=VENUE, endpoint=URLS[1]) == 0
-    assert [h.value("nonstop_breaker_state", venue=VENUE, endpoint=URLS[1], state=s)
-            for s in ("closed", "open", "half_open")] == [0, 1, 0]
+    assert [
+        h.value("nonstop_breaker_state", venue=VENUE, endpoint=URLS[1], state=s)
+        for s in ("closed", "open", "half_open")
+    ] == [0, 1, 0]
     assert h.value("nonstop_breaker_state", venue=VENUE, endpoint="*", state="closed") == 1  # 1 of 2 open
     ep0.breaker.trip("5 consecutive failures")
     h.probe.sample()
@@ -183,8 +232,9 @@ def test_probe_counts_filled_once_per_order_and_ioc_limit_expects_the_mid() -> N
 def test_probe_books_fills_of_earlier_runs_from_the_state() -> None:
     first = Harness(ManualClock(), hub=Hub(mid=None))
     first.fill(first.order(Side.BUY, "2", "100"), "2", "100")
-    later = EngineProbe(Metrics(), None, ManualClock(), state=first.state, venues={}, hub=Hub(mid=D("110")),
-                        symbols=[SYMBOL])
+    later = EngineProbe(
+        Metrics(), None, ManualClock(), state=first.state, venues={}, hub=Hub(mid=D("110")), symbols=[SYMBOL]
+    )
     later.sample()
     assert later.metrics.registry.get_sample_value("nonstop_strategy_pnl_quote", {"strategy": "mm"}) == 20.0
 
@@ -215,8 +265,9 @@ def test_probe_alerts_balance_drift_only_when_it_persists_and_resolves_when_clea
     h.probe.drift = DriftDetector(h.sink, clock, confirm_s=5, critical_s=60)
 
     def snapshot(usdt: str, btc: str) -> None:
-        h.record(BalanceSnapshot(ts=clock.now(), venue=VENUE,
-                                 balances=(Balance("USDT", D(usdt)), Balance("BTC", D(btc)))))
+        h.record(
+            BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D(usdt)), Balance("BTC", D(btc))))
+        )
 
     snapshot("1000", "0")  # the baseline
     clock.advance(1)
@@ -244,13 +295,15 @@ def test_probe_late_fill_before_the_last_snapshot_counts_without_false_drift() -
     h.record(BalanceSnapshot(ts=t0, venue=VENUE, balances=(Balance("USDT", D("1000")),)))
     cid = h.order(Side.BUY, "0.01", "100")
     clock.advance(2)
-    h.record(BalanceSnapshot(ts=clock.now(), venue=VENUE,
-                             balances=(Balance("USDT", D("999")), Balance("BTC", D("0.01")))))
+    h.record(
+        BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D("999")), Balance("BTC", D("0.01"))))
+    )
     assert h.sink.raised  # the venue has a fill we have not recorded yet (confirm_s=0: raised at once)
     h.fill(cid, "0.01", "100", ts=t0 + timedelta(seconds=1))  # found by reconciliation, dated before
     clock.advance(1)
-    h.record(BalanceSnapshot(ts=clock.now(), venue=VENUE,
-                             balances=(Balance("USDT", D("999")), Balance("BTC", D("0.01")))))
+    h.record(
+        BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D("999")), Balance("BTC", D("0.01"))))
+    )
     assert h.sink.resolved and h.sink.resolved[-1][0] == f"drift:balances:{VENUE}"
 
 
@@ -318,3 +371,45 @@ def test_probe_listener_logs_and_counts_a_failure_instead_of_raising_into_the_re
     h.hub.fail = RuntimeError("consensus exploded")
     cid = h.order(Side.BUY, "1", None, kind=OrderType.MARKET)  # the listener asks the hub for the mid
     assert h.probe.failures == 1 and h.state.orders[cid.value] is not None
+
+
+def test_probe_baseline_is_the_journals_so_a_change_made_while_down_is_drift() -> None:
+    clock = ManualClock()
+    first = Harness(clock)
+    first.record(BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D("1000")),), includes=()))
+    cid = first.order(Side.BUY, "0.01", "100")
+    first.fill(cid, "0.01", "100", fee="0.1")  # journaled after the snapshot: pending
+    # a new process: its probe starts from the journal's state (a snapshot and one pending fill)
+    probe = EngineProbe(Metrics(), first.sink, clock, state=first.state, venues={}, symbols=[SYMBOL])
+    probe.drift = DriftDetector(first.sink, clock, confirm_s=0)
+    snap = BalanceSnapshot(
+        ts=clock.now(),
+        venue=VENUE,
+        balances=(Balance("USDT", D("998.9")), Balance("BTC", D("0.02"))),
+        includes=tuple(first.state.balance_pending[VENUE]),
+    )
+    first.state.apply(snap, seq=first.seq + 1)
+    probe.on_event(snap)
+    key, _, _, body = first.sink.raised[-1]
+    assert key == f"drift:balances:{VENUE}" and "BTC: internal 0.01 vs venue 0.02" in body
+
+
+def test_probe_fill_not_in_a_snapshot_stays_pending_without_false_drift() -> None:
+    clock = ManualClock()
+    h = Harness(clock)
+    h.probe.drift = DriftDetector(h.sink, clock, confirm_s=0)
+    h.record(BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D("1000")),), includes=()))
+    cid = h.order(Side.BUY, "0.01", "100")
+    h.fill(cid, "0.01", "100", fee="0.1")
+    # the venue answered before the fill: a snapshot that does not include it
+    h.record(BalanceSnapshot(ts=clock.now(), venue=VENUE, balances=(Balance("USDT", D("1000")),), includes=()))
+    assert h.sink.raised == [] and h.state.balance_pending[VENUE]
+    h.record(
+        BalanceSnapshot(
+            ts=clock.now(),
+            venue=VENUE,
+            balances=(Balance("USDT", D("998.9")), Balance("BTC", D("0.01"))),
+            includes=tuple(h.state.balance_pending[VENUE]),
+        )
+    )
+    assert h.sink.raised == [] and VENUE not in h.state.balance_pending
