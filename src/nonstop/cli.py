@@ -121,7 +121,7 @@ def run(
         structlog.get_logger("nonstop.cli").info("stopped_after_fencing", error_type=type(err).__name__)
     if engine.fenced is not None:
         typer.echo(f"error: {engine.fenced}", err=True)
-        raise typer.Exit(3)
+        raise typer.Exit(3)  # nonstop.ha.role.FENCED_EXIT_CODE
 
 
 @app.command()

@@ -25,6 +25,8 @@ import asyncio
 import os
 import secrets
 import socket
+import sys
+import threading
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from types import TracebackType
@@ -47,6 +49,8 @@ log = structlog.get_logger("nonstop.ha")
 AlertFn = Callable[[str, AlertLevel, str, str], None]
 RELEASE_TIMEOUT_S = 2.0
 ALERT_DRAIN_S = 3.0  # a fenced engine waits this long at most for its alert to be delivered
+FENCED_EXIT_S = 15.0  # a fenced engine that has not finished stopping by then exits hard (status 3)
+FENCED_EXIT_CODE = 3
 
 
 class Role(StrEnum):
@@ -267,7 +271,25 @@ class Leadership:
         if cancel_run and terminate is not None:
             terminate()  # its writes are refused now; do not wait for a partitioned database on the way out
         if cancel_run and self._run_task is not None and not self._run_task.done():
+            self._arm_exit_watchdog()
             self._run_task.cancel()
+
+    def _arm_exit_watchdog(self) -> None:
+        """A fenced process must not linger: it sends nothing (every send is refused, the journal's
+        connections are dropped), and if its orderly stop has not finished within FENCED_EXIT_S —
+        a task that does not honour its cancellation, a close waiting on a partitioned network —
+        it exits from a timer thread, with the fencing message and status 3. Nothing is lost: what
+        it journaled is in PostgreSQL, and the new leader owns the venue orders."""
+        message = self.fenced or "fenced"
+
+        def hard_exit() -> None:
+            sys.stderr.write(f"error: {message} (forced exit: the stop did not finish within {FENCED_EXIT_S:g} s)\n")
+            sys.stderr.flush()
+            os._exit(FENCED_EXIT_CODE)
+
+        timer = threading.Timer(FENCED_EXIT_S, hard_exit)
+        timer.daemon = True
+        timer.start()
 
     async def _describe_holder(self) -> str:
         assert self._store is not None
