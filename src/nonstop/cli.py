@@ -16,7 +16,7 @@ import structlog
 import typer
 
 from nonstop import logs
-from nonstop.config import Settings, load_settings
+from nonstop.config import Settings, load_settings, require_credentials
 from nonstop.errors import NonstopError
 
 T = TypeVar("T")
@@ -26,15 +26,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="nonstop: a fault-tolerant crypto trading engine",
 )
-chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (`nonstop sim`).")
+chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
 app.add_typer(chaos, name="chaos")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, trading: bool = False) -> Settings:
+    """The validated config; `trading`: also the key env vars of live/testnet trading venues."""
     try:
         settings = load_settings(config)
+        if trading:
+            require_credentials(settings, source=str(config))
     except NonstopError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -69,20 +72,18 @@ def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
 def sim(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="keep orders, trades and balances in this folder across restarts")
+    ] = None,
 ) -> None:
     """Run the Binance-compatible exchange simulator (several venues, several endpoints each)."""
     settings = _settings(config)
-    from nonstop.sim.server import SimServer
+    from nonstop.embedded_sim import serve_simulator
 
-    async def main() -> None:
-        async with SimServer(settings.sim) as server:
-            typer.echo(
-                json.dumps({"control": server.control_url, "venues": {n: rt.urls for n, rt in server.venues.items()}}),
-                err=True,
-            )
-            await asyncio.sleep(duration if duration is not None else float("inf"))
+    def announce(info: dict[str, Any]) -> None:
+        typer.echo(json.dumps(info), err=True)
 
-    _run_until_signalled(main())
+    _run_until_signalled(serve_simulator(settings, duration, state, announce))
 
 
 @app.command()
@@ -99,17 +100,9 @@ def run(
 
     Exits with status 3 when it was fenced (another engine took the HA lease over).
     """
-    settings = _settings(config)
+    settings = _settings(config, trading=True)
     if role is not None:
-        from nonstop.config import parse_settings
-
-        data = settings.model_dump(mode="json", exclude_none=True)
-        data["engine"].setdefault("ha", {})["role"] = role
-        try:
-            settings = parse_settings(data, "--role")
-        except NonstopError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
+        settings = _with_role(settings, role)
     from nonstop.engine import Engine
 
     engine = Engine(settings)
@@ -122,6 +115,19 @@ def run(
     if engine.fenced is not None:
         typer.echo(f"error: {engine.fenced}", err=True)
         raise typer.Exit(3)  # nonstop.ha.role.FENCED_EXIT_CODE
+
+
+def _with_role(settings: Settings, role: str) -> Settings:
+    """`settings` with `engine.ha.role` set from the command line (checked like the config key)."""
+    eng = settings.engine
+    if role not in ("single", "auto"):
+        typer.echo(f"error: --role {role!r}: must be 'auto' or 'single'", err=True)
+        raise typer.Exit(2)
+    if role == "auto" and eng.journal.backend != "postgres":
+        typer.echo("error: --role auto needs engine.journal.backend = 'postgres' (the lease lives there)", err=True)
+        raise typer.Exit(2)
+    ha = eng.ha.model_copy(update={"role": role})
+    return settings.model_copy(update={"engine": eng.model_copy(update={"ha": ha})})
 
 
 @app.command()

@@ -52,6 +52,7 @@ from nonstop.model.events import (
     OrderFilled,
     OrderIntent,
     ReconcileDifference,
+    VenueIdentified,
     event_from_dict,
 )
 from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
@@ -139,6 +140,7 @@ class EngineState:
         self.differences: dict[str, int] = {}
         self.order_seq: dict[str, int] = {}
         self.degradation: DegradationState | None = None
+        self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
         self.balance_pending: dict[str, tuple[str, ...]] = {}
         self.last_seq = 0
 
@@ -169,6 +171,10 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
+        elif isinstance(event, VenueIdentified):
+            self.venue_accounts[event.venue] = {
+                "exchange": event.exchange, "network": event.network, "account": event.account
+            }
         elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
@@ -241,6 +247,8 @@ class EngineState:
         }
         if self.degradation is not None:  # absent until the first change: older states keep their hash
             data["degradation"] = self.degradation.to_dict()
+        if self.venue_accounts:  # absent until a venue is identified: older states keep their hash
+            data["venue_accounts"] = {v: dict(a) for v, a in self.venue_accounts.items()}
         if self.balance_pending:  # likewise
             data["balance_pending"] = {v: list(keys) for v, keys in self.balance_pending.items()}
         return data
@@ -268,6 +276,10 @@ class EngineState:
             state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
             if "degradation" in data:
                 state.degradation = DegradationState.from_dict(data["degradation"])
+            state.venue_accounts = {
+                str(v): {k: str(a[k]) for k in ("exchange", "network", "account")}
+                for v, a in data.get("venue_accounts", {}).items()
+            }
             state.balance_pending = {
                 v: tuple(str(k) for k in keys) for v, keys in data.get("balance_pending", {}).items()
             }
@@ -295,6 +307,7 @@ class EngineState:
         other.differences = dict(self.differences)
         other.order_seq = dict(self.order_seq)
         other.degradation = self.degradation
+        other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
         other.balance_pending = dict(self.balance_pending)
         other.last_seq = self.last_seq
         return other

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -100,3 +101,8 @@ class ReceivedOrder:
     order_id: int | None
     rejected: str | None
     sender: str = ""  # the label of the API key that signed the request (several keys per account)
+
+
+def account_uid(api_key: str) -> int:
+    """The account id the venue reports (Binance's `uid`): stable per API key, so it survives restarts."""
+    return int.from_bytes(hashlib.sha256(api_key.encode()).digest()[:4], "big") % 900_000_000 + 100_000_000
