@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import aiohttp
 import structlog
@@ -17,7 +17,8 @@ import typer
 
 from nonstop import logs
 from nonstop.config import Settings, load_settings, require_credentials
-from nonstop.errors import NonstopError
+from nonstop.errors import CorruptRecord, FoldRefused, JournalHeld, NonstopError, OwnershipLost
+from nonstop.journal_cli import journal_app, way_out
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -28,6 +29,8 @@ app = typer.Typer(
 )
 chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
 app.add_typer(chaos, name="chaos")
+app.add_typer(journal_app, name="journal")
+NOT_OWNER_EXIT = 3  # refused (another engine holds the journal) or fenced (another took it over)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
 
@@ -55,17 +58,44 @@ async def _until_signalled(main: Any) -> None:
         await task
 
 
-def _run(main: Coroutine[Any, Any, T]) -> T:
-    """Run `main` on a new event loop; a NonstopError ends the command with its message and exit 1."""
+def _first_error(group: BaseExceptionGroup[Any]) -> NonstopError | None:
+    """The NonstopError that ended a task group (the engine's supervised tasks), if one did."""
+    for exc in group.exceptions:
+        if isinstance(exc, NonstopError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def _run(main: Coroutine[Any, Any, T], *, config: Path | None = None) -> T:
+    """Run `main` on a new event loop; a NonstopError ends the command with its message and exit 1
+    (3 when this process does not, or no longer, own its journal)."""
     try:
         return asyncio.run(main)
     except NonstopError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        _fail(err, config)
+    except BaseExceptionGroup as group:
+        err = _first_error(group)
+        if err is None:
+            raise
+        _fail(err, config)
 
 
-def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    _run(_until_signalled(main))
+def _fail(err: NonstopError, config: Path | None) -> NoReturn:
+    typer.echo(f"error: {err}", err=True)
+    if isinstance(err, OwnershipLost):
+        typer.echo("error: this engine no longer owns its journal: it stopped sending at once and exits "
+                   "(its open orders are the new holder's to manage)", err=True)
+    if isinstance(err, CorruptRecord | FoldRefused):
+        typer.echo(f"error: {way_out(err, config)}", err=True)
+    raise typer.Exit(NOT_OWNER_EXIT if isinstance(err, OwnershipLost | JournalHeld) else 1) from None
+
+
+def _run_until_signalled(main: Coroutine[Any, Any, None], *, config: Path | None = None) -> None:
+    _run(_until_signalled(main), config=config)
 
 
 @app.command()
@@ -107,7 +137,7 @@ def run(
 
     engine = Engine(settings)
     try:
-        _run_until_signalled(engine.run(duration))
+        _run_until_signalled(engine.run(duration), config=config)
     except Exception as err:  # re-raised unless it is the consequence of being fenced
         if engine.fenced is None:
             raise
@@ -187,7 +217,7 @@ def chaos_set(
         str,
         typer.Argument(
             help="latency | blackhole | reset | http_error | maintenance | rate_limit | "
-            "drop_order_response | ws_disconnect | frozen_feed | price_spike | "
+            "drop_order_response | error_after_execute | ws_disconnect | frozen_feed | price_spike | "
             "venue_outage"
         ),
     ],
@@ -195,7 +225,10 @@ def chaos_set(
     endpoint: Annotated[int | None, typer.Option(help="endpoint index (0-based); all endpoints if omitted")] = None,
     probability: Annotated[float, typer.Option(help="chance that a request is hit, in (0, 1]")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="seconds until the fault clears itself")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20, mode=close, code=1008"),
+    ] = None,
     control: ControlOpt = DEFAULT_CONTROL,
 ) -> None:
     """Inject a fault; prints it (with its id) as JSON."""
@@ -235,6 +268,27 @@ def chaos_log(control: ControlOpt = DEFAULT_CONTROL) -> None:
     """Every fault set, cleared or expired, with UTC timestamps."""
     for entry in _control("GET", f"{control}/control/faults/log"):
         typer.echo(json.dumps(entry))
+
+
+@chaos.command("counters")
+def chaos_counters(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """How many 429 and 418 answers the venue has given (a client that got a 418 was banned)."""
+    typer.echo(json.dumps(_control("GET", f"{control}/control/venues/{venue}/counters")))
+
+
+@chaos.command("trades")
+def chaos_trades(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    symbol: Annotated[str | None, typer.Option(help="venue symbol, e.g. BTCUSDT; all if omitted")] = None,
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """The simulator account's trades (fills) on a venue, one JSON object per line."""
+    query = f"?symbol={symbol}" if symbol else ""
+    for trade in _control("GET", f"{control}/control/venues/{venue}/trades{query}"):
+        typer.echo(json.dumps(trade))
 
 
 def main() -> None:

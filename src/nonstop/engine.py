@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from nonstop import logs
 from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
@@ -28,6 +29,7 @@ from nonstop.errors import ConfigError, JournalError, JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
+from nonstop.ha import ownership
 from nonstop.ha.role import Leadership
 from nonstop.journal import Journal, replay
 from nonstop.journal_setup import journal_name, open_journal
@@ -78,6 +80,7 @@ class Engine:
         self.sim: Any = None  # the embedded simulator, in sim mode only (see `nonstop.embedded_sim`)
         self.state: EngineState | None = None
         self.recorder: Recorder | None = None
+        self.owner: ownership.Ownership | None = None  # this process's claim on the journal
         self.venues: dict[str, VenuePort] = {}
         self.manager: OrderManager | None = None
         self.metrics = Metrics()
@@ -137,18 +140,19 @@ class Engine:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(logs.loop_errors_logged(asyncio.get_running_loop()))  # structured, never plain
             require_credentials(self.settings)  # before the journal is opened
+            if eng.ha.role == "auto":  # the HA lease is the claim (`ha.lead()` below), not the single-instance lock
+                journal = open_journal(self.settings)
+                await journal.open()
+                stack.push_async_callback(journal.close)
+            else:
+                journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
             if eng.runs_embedded_sim:
                 self.sim = await start_embedded_sim(self.settings, self.clock, stack)
-            journal = open_journal(self.settings)
-            await journal.open()
-            stack.push_async_callback(journal.close)
             state = self.state = await replay(journal)
             ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
-            epoch = 0  # HA: none until this engine leads (`ha.lead()` below)
-            if not ha.active:
-                epoch = max(await journal.current_epoch(), 1)
-                await journal.claim_epoch(epoch)
+            epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
             recorder = self.recorder = Recorder(journal, state, epoch)
             venues = self.venues
             sources: list[MarketSource] = []
@@ -171,7 +175,7 @@ class Engine:
                 venues,
                 ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)),
                 self.clock,
-                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000),
+                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000, max_resend_age_s=eng.max_resend_age_s),
                 last_alive=last_alive,
                 may_send=ha.may_send,
             )
@@ -207,6 +211,7 @@ class Engine:
                                              journal_name(self.settings))
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
+                        tg.create_task(ownership.exit_when_lost(recorder), name="ownership")
                         tg.create_task(trading_loop.run_data(), name="market-data")
                         tg.create_task(guard.run(), name="journal-outage")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
@@ -456,8 +461,10 @@ class Engine:
         """Once trading has begun: cancel our open orders (if configured), then reconcile one last
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
-        if not self._began_trading or (self.ha is not None and not self.ha.may_send()):
-            return  # nothing to stop yet, or fenced: another engine owns the venue orders now
+        manager.stopping = True  # a lookup during the stop never re-sends an order
+        fenced = recorder.lost is not None or (self.ha is not None and not self.ha.may_send())
+        if not self._began_trading or fenced:  # fenced: the orders are the new holder's
+            return
         if recorder.unwritable is not None and self.journal_guard is not None:
             # nothing can be recorded: cancel what rests (unjournaled); the next start reconciles
             if self.settings.engine.cancel_on_stop:

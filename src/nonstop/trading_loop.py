@@ -33,7 +33,7 @@ from ccxt.base import errors as ccxt_base_errors
 
 from nonstop.clock import Clock
 from nonstop.config import Settings, StrategySettings
-from nonstop.connectivity import BreakerState
+from nonstop.connectivity import BreakerState, ConnectivityError
 from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
 from nonstop.data.history import Candle, HistoryError, OhlcvCache
 from nonstop.data.sources import Fetch
@@ -52,6 +52,7 @@ from nonstop.model import (
     OrderExpired,
     OrderFilled,
     OrderInDoubt,
+    OrderNeverSent,
     OrderRejected,
 )
 from nonstop.monitor.alert_model import AlertLevel
@@ -73,7 +74,8 @@ log = structlog.get_logger("nonstop.trading")
 LADDER_INTERVAL_S = 1.0
 ORDER_EVENT_QUEUE = 10_000
 LEVEL_LABELS: dict[Level, str] = dict(zip(Level, DEGRADATION_LEVELS, strict=True))
-_UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired)
+_UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired,
+            OrderNeverSent)  # a stale intent closed unsent: the strategy decides afresh
 ALERT_KEY = "degradation"
 
 
@@ -251,7 +253,7 @@ class TradingLoop:
                     self.settings.data.history) as cache:
                 candles = await cache.candles(iid.symbol, "1m", start, end)
                 fetched = cache.requests
-        except (TimeoutError, HistoryError, ccxt_base_errors.BaseError) as err:
+        except (TimeoutError, HistoryError, ConnectivityError, ccxt_base_errors.BaseError) as err:
             log.warning("warm_up_incomplete", instrument=str(iid), error=str(err))
             fetched = -1
         self.runner.warm_up({iid: candles})

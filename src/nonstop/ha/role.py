@@ -37,6 +37,7 @@ from nonstop.clock import Clock
 from nonstop.config import Settings
 from nonstop.errors import ConfigError, FencedOut
 from nonstop.ha.lease import LeaseClock, LeaseError, LeaseRow, LeaseStore
+from nonstop.ha.ownership import this_process
 from nonstop.ha.standby import JournalFollower
 from nonstop.journal import Journal
 from nonstop.model import EngineState
@@ -186,7 +187,8 @@ class Leadership:
         self.epoch, self.lease = row.epoch, row
         self.role = Role.LEADER
         self._keeper = asyncio.create_task(self._keep(store), name="ha-lease")
-        await self.journal.claim_epoch(row.epoch)  # every older leader's append is refused from here on
+        # every older leader's append is refused from here on; the journal records who holds it
+        await self.journal.claim_epoch(row.epoch, this_process(self.instance, self.clock))
         caught_up = await follower.catch_up()
         self._set_role(Role.LEADER, f"leader: lease held at epoch {row.epoch}")
         self.took_over_from = row.previous_holder
