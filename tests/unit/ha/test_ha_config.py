@@ -53,7 +53,8 @@ def test_status_render_shows_role_holder_epoch_and_expiry() -> None:
                "lease": {"instance": "a1", "holder": "host-2:4711:9f3c", "epoch": 4, "live": True,
                          "expires_at": "2026-11-29T16:00:02+00:00", "acquired_at": "2026-11-29T15:00:00+00:00",
                          "remaining_s": 1.6}},
-        "journal": {"backend": "postgres", "last_seq": 9, "epoch": 4, "snapshot_seq": None, "state_hash": "ab" * 16},
+        "journal": {"backend": "postgres", "last_seq": 9, "epoch": 4, "snapshot_seq": None, "state_hash": "ab" * 16,
+                    "holder": None},
         "orders": {"by_state": {}, "open": []}, "fills": 0, "positions": {}, "balances": {},
         "reconcile_differences": {}, "degradation": {"level": "normal", "reason": "x", "since": None},
     }
