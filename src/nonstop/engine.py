@@ -55,6 +55,7 @@ log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
 LOCAL_REFUSAL_RETRY_S = 1.0  # our own breakers refused (nothing sent): the probes reopen them, look again soon
 STREAM_MAX_BACKOFF_S = 2.0  # a user stream reconnects at least this often; REST polling stands in meanwhile
+UNWRITABLE_PAUSE_S = 1.0  # a user stream waits this long after updates it could not record
 CLEAN_PASSES_TRIES = 5
 STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
@@ -423,6 +424,7 @@ class Engine:
                 orphans = await manager.apply_fills(fills)
             except JournalUnwritable:  # the next reconciliation pass brings them in
                 log.warning("fills_not_journaled", venue=venue.name, count=len(fills))
+                await self.clock.sleep(UNWRITABLE_PAUSE_S)  # never spin on a stream while nothing can be recorded
                 continue
             for fill in orphans:
                 log.info("fill_not_ours", venue=venue.name, trade_id=fill.trade_id.value)
@@ -443,6 +445,7 @@ class Engine:
                     await manager.apply_report(report)
             except JournalUnwritable:  # settled from the venue once the journal writes again
                 log.warning("order_updates_not_journaled", venue=venue.name, count=len(reports))
+                await self.clock.sleep(UNWRITABLE_PAUSE_S)
 
     async def _snapshots(self, recorder: Recorder) -> None:
         every = self.settings.engine.journal.snapshot_every
