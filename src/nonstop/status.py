@@ -98,8 +98,8 @@ def render(data: dict[str, Any]) -> str:
         state = (f"leader {lease['holder']}, lease expires {lease['expires_at']} (in {lease['remaining_s']:.1f} s)"
                  if lease["live"] else f"no leader: the lease of {lease['holder']} expired {lease['expires_at']}")
         ha_line = f"ha        role {ha['role']}  epoch {lease['epoch']}  {state}"
-    inst = data.get("instance", {"state": "unknown", "detail": ""})
-    lines = [f"instance  {inst['state']}: {inst['detail']}", ha_line,
+    inst = data.get("instance")
+    lines = [ha_line, *([f"instance  {inst['state']}: {inst['detail']}"] if inst else []),
              f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
              f"snapshot at {j['snapshot_seq']}  state {j['state_hash'][:16]}",
              "holder    " + (f"{h['host']} pid {h['pid']} (instance {h['instance']}, epoch {h['epoch']}) since "

@@ -78,4 +78,4 @@ def test_console_lines_and_status_follow_the_trading(tmp_path: Path) -> None:
     assert fills == after["fills"]  # a fresh journal: every fill of it came in this run
     text = subprocess.run([*NONSTOP, "status", "--config", str(config)], capture_output=True, text=True, timeout=60,
                           check=False).stdout
-    assert text.startswith("instance  stopped") and "pnl       mm" in text
+    assert "\ninstance  stopped" in text and "pnl       mm" in text
