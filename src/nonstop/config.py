@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.model.identifiers import ANY_VENUE
 from nonstop.strategy.degradation import DegradationSettings
 
 # the venue settings live with the venues; re-exported here with the rest of the config
@@ -149,6 +150,7 @@ class StrategySettings(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)  # your strategy's own parameters (its `Params` model)
     path: Path | None = None  # a folder to import your strategy from
     id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
+    # the venue it trades on, or "auto": each order routed to the best trading venue (M12)
     venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
     size: PositiveDecimal = Decimal("0.001")
@@ -203,10 +205,14 @@ class EngineSettings(_Strict):
     @model_validator(mode="after")
     def _strategy_venue_known(self) -> EngineSettings:
         names = [v.name for v in self.venues]
-        if self.strategy.venue not in names:
-            raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names}")
+        if self.strategy.venue not in [*names, ANY_VENUE]:
+            raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names} "
+                             f"(or {ANY_VENUE!r}: each order routed to the best venue)")
         if len(set(names)) != len(names):
             raise ValueError(f"engine venue names must be unique, got {names}")
+        if ANY_VENUE in names:
+            raise ValueError(f"{ANY_VENUE!r} is reserved (strategy.venue = {ANY_VENUE!r} routes each order); "
+                             "name the venue otherwise")
         data = [v.name for v in self.data_venues or []]
         if len(set(data)) != len(data) or set(data) & set(names):
             raise ValueError(f"data_venues must be unique and not trading venues, got {data} (venues {names})")

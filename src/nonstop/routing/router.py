@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from prometheus_client import Counter, Gauge
 
 from nonstop.clock import Clock
 from nonstop.model import ClientOrderId, EngineState, Event, OrderRejected, RouteDecided, Side
@@ -68,7 +67,7 @@ class Router:
         clock: Clock,
         state: Callable[[], EngineState],
         *,
-        registry: Any | None = None,
+        metrics: Any | None = None,
         alerts: Any | None = None,
         fee_bps: Mapping[str, Decimal] | None = None,
     ) -> None:
@@ -78,15 +77,11 @@ class Router:
         self.alerts = alerts
         self.fee_bps = dict(fee_bps or {})
         self.decisions: deque[RoutedOrder] = deque(maxlen=HISTORY)
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # orders routed, per venue
+        self.total = 0  # decisions made (a decision without a venue too)
         self._rejects: dict[str, deque[float]] = {v: deque(maxlen=100) for v in self.venues}
         self._away: set[str] = set()  # venues routing has moved away from (down), alerted
-        self._decisions_metric = self._score_metric = None
-        if registry is not None:
-            self._decisions_metric = Counter("nonstop_route_decisions", "Routed orders per chosen venue.",
-                                             ["venue"], registry=registry)
-            self._score_metric = Gauge("nonstop_route_score", "The router's latest score per venue "
-                                       "(0..100, -1 when excluded).", ["venue"], registry=registry)
+        self.metrics = metrics  # nonstop.monitor.metrics.Metrics (route_decision, route_score)
 
     # ---------------------------------------------------------------- inputs
     def on_event(self, event: Event) -> None:
@@ -125,10 +120,11 @@ class Router:
         decision = decide(side, health, offers)
         self._observe(health, decision)
         self.decisions.append(RoutedOrder(self.clock.now(), symbol, side, quantity, decision))
+        self.total += 1
         if decision.venue is not None:
             self.counts[decision.venue] = self.counts.get(decision.venue, 0) + 1
-            if self._decisions_metric is not None:
-                self._decisions_metric.labels(decision.venue).inc()
+            if self.metrics is not None:
+                self.metrics.route_decision(decision.venue)
         log.info("order_routed", symbol=symbol, side=side.value, quantity=str(quantity), venue=decision.venue,
                  score=decision.score, reason=decision.reason)
         return decision
@@ -146,9 +142,9 @@ class Router:
         self._observe(self.health(), None)
 
     def _observe(self, health: list[VenueHealth], decision: RouteDecision | None) -> None:
-        if self._score_metric is not None and decision is not None:
+        if self.metrics is not None and decision is not None:
             for r in decision.ranking:
-                self._score_metric.labels(r.venue).set(r.score)
+                self.metrics.route_score(r.venue, r.score)
         for h in health:
             why = h.down
             if why and h.venue not in self._away:
@@ -159,6 +155,7 @@ class Router:
                                        f"routing moved away from {h.venue}", why)
             elif not why and h.venue in self._away:
                 self._away.discard(h.venue)
+                self._rejects[h.venue].clear()  # its rejects were the outage's, not its health now
                 log.info("routing_returned", venue=h.venue)
                 if self.alerts is not None:
                     self.alerts.resolve(f"routing:{h.venue}", f"{h.venue} is back in the ranking")
