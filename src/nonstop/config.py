@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.model.identifiers import ANY_VENUE
+from nonstop.routing.settings import RoutingSettings
 from nonstop.strategy.degradation import DegradationSettings
 
 # the venue settings live with the venues; re-exported here with the rest of the config
@@ -190,6 +191,7 @@ class EngineSettings(_Strict):
     data_venues: list[EngineVenue] | None = None
     journal: JournalSettings = JournalSettings()
     strategy: StrategySettings = StrategySettings()
+    routing: RoutingSettings = RoutingSettings()  # strategy.venue = "auto" (M12)
     degradation: DegradationSettings = DegradationSettings()
     reconcile_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0
     request_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 5000

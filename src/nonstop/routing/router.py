@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,9 @@ from nonstop.clock import Clock
 from nonstop.model import ClientOrderId, EngineState, Event, OrderRejected, RouteDecided, Side
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.routing.health import venue_health
+from nonstop.routing.portfolio import portfolio_of
 from nonstop.routing.scoring import RouteDecision, VenueHealth, VenueOffer, decide, has_balance
+from nonstop.routing.stranded import HedgeOrder, HedgePlanner, Stranded, StrandedPolicy, stranded
 
 __all__ = ["RoutedOrder", "Router"]
 
@@ -70,6 +72,8 @@ class Router:
         metrics: Any | None = None,
         alerts: Any | None = None,
         fee_bps: Mapping[str, Decimal] | None = None,
+        policy: StrandedPolicy = StrandedPolicy.HOLD,
+        hedge_after_s: float = 5.0,
     ) -> None:
         self.venues = dict(venues)  # name -> VenuePort, in configuration order
         self.clock = clock
@@ -81,6 +85,10 @@ class Router:
         self.total = 0  # decisions made (a decision without a venue too)
         self._rejects: dict[str, deque[float]] = {v: deque(maxlen=100) for v in self.venues}
         self._away: set[str] = set()  # venues routing has moved away from (down), alerted
+        self.policy = policy
+        self.hedges = HedgePlanner(hedge_after_s)
+        self.stranded: list[Stranded] = []
+        self._stranded_alerts: set[str] = set()
         self.metrics = metrics  # nonstop.monitor.metrics.Metrics (route_decision, route_score)
 
     # ---------------------------------------------------------------- inputs
@@ -136,6 +144,18 @@ class Router:
                             score=Decimal(str(decision.score)), reason=decision.reason,
                             ranking=decision.ranking_texts())
 
+    def hedge_note(self, routed: Callable[[ClientOrderId], RouteDecided] | None, reason: str, symbol: str = "",
+                   venue: str = "") -> Callable[[ClientOrderId], RouteDecided]:
+        """The journal note of a hedge: the routed decision with the hedge's reason first, or (an
+        unwind, whose venue is fixed) a note naming the venue and the reason."""
+        if routed is not None:
+            def note(cid: ClientOrderId) -> RouteDecided:
+                decided = routed(cid)
+                return replace(decided, reason=f"{reason}; {decided.reason}")
+            return note
+        return lambda cid: RouteDecided(ts=self.clock.now(), client_order_id=cid, symbol=symbol, venue=venue,
+                                        score=Decimal(0), reason=reason)
+
     # ---------------------------------------------------------------- visibility
     def refresh(self) -> None:
         """Re-measure health (called periodically) so alerts and metrics move without orders too."""
@@ -160,11 +180,41 @@ class Router:
                 if self.alerts is not None:
                     self.alerts.resolve(f"routing:{h.venue}", f"{h.venue} is back in the ranking")
 
+    # ---------------------------------------------------------------- stranded exposure
+    def stranded_step(self, steps: Mapping[str, Decimal]) -> list[HedgeOrder]:
+        """Find exposure stranded on downed venues (shown, alerted) and, with the `hedge` policy, the
+        hedge / unwind orders to send now (`steps`: step size per symbol)."""
+        state = self._state()
+        down = {h.venue: h.down for h in self.health() if h.down}
+        portfolio = portfolio_of(state)
+        self.stranded = stranded(portfolio, down)
+        keys = set()
+        for s in self.stranded:
+            key = f"stranded:{s.venue}:{s.symbol}"
+            keys.add(key)
+            if key not in self._stranded_alerts:
+                self._stranded_alerts.add(key)
+                log.warning("exposure_stranded", venue=s.venue, symbol=s.symbol, quantity=str(s.quantity),
+                            policy=self.policy.value, why=s.why)
+                if self.alerts is not None:
+                    self.alerts.raise_(key, AlertLevel.WARNING, f"{s.quantity} {s.symbol} stranded on {s.venue}",
+                                       f"{s.why}; policy {self.policy.value}")
+        for key in self._stranded_alerts - keys:
+            self._stranded_alerts.discard(key)
+            if self.alerts is not None:
+                self.alerts.resolve(key, "no longer stranded")
+        if self.policy is not StrandedPolicy.HEDGE:
+            return []
+        return self.hedges.plan(state, portfolio, down, self.clock.monotonic(), steps)
+
     def status(self) -> dict[str, Any]:
         """Current health ranking and the last decisions (for status, the API and the dashboard)."""
         return {
             "venues": [{"venue": h.venue, "down": h.down, "health": round(h.score(), 2),
                         "orders_routed": self.counts.get(h.venue, 0)} for h in self.health()],
             "away": sorted(self._away),
+            "stranded": [{"venue": s.venue, "symbol": s.symbol, "quantity": str(s.quantity), "why": s.why}
+                         for s in self.stranded],
+            "policy": self.policy.value,
             "last_decisions": [d.to_dict() for d in list(self.decisions)[-10:]],
         }
