@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from nonstop.api.views import RoutingView
 from nonstop.config import EngineVenue, Settings, StrategySettings
 from nonstop.engine import Engine
 from nonstop.model import ANY_VENUE, InstrumentId, OrderIntent, RouteDecided, Side, TimeInForce
 from nonstop.routing import portfolio_of
 from nonstop.routing.settings import RoutingSettings
 from nonstop.routing.stranded import StrandedPolicy
+from nonstop.status import collect, render
 from tests.integration.engine.kit import SYMBOL, eventually, journal_events, running, settings
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
@@ -72,6 +74,9 @@ async def test_engine_routes_around_a_venue_in_maintenance_and_back(tmp_path: Pa
         await eventually(lambda: bool(router.stranded), 5, "exposure shown as stranded")
         assert engine.alerts is None or any(a.key == f"stranded:{A}:{SYMBOL}" for a in engine.alerts.active())
         assert trading.hedges_sent == 0, "hold: nothing is traded against it"
+        shown = RoutingView(**router.status())  # what /api/routing serves
+        assert shown.away == [A] and shown.stranded[0]["venue"] == A and shown.policy == "hold"
+        assert shown.last_decisions[-1]["venue"] == B
         # the maintenance ends: probes close a's breaker and a is ranked (by score) again
         engine.sim.faults.clear_all(A)
         await eventually(lambda: A not in router._away, 30, "binance-a back in the ranking")
@@ -94,6 +99,9 @@ async def test_engine_routes_around_a_venue_in_maintenance_and_back(tmp_path: Pa
     assert state is not None
     p = portfolio_of(state)
     assert p.position(ANY_VENUE, SYMBOL).quantity == sum(x.quantity for x in p.by_venue(SYMBOL).values())
+    shown = await collect(engine.settings)  # `nonstop status`, replayed from the journal: the same positions
+    assert shown["portfolio"] == p.to_dict()
+    assert "all venues:BTC/USDT" in render(shown)
 
 
 async def test_engine_hedge_policy_offsets_stranded_exposure_and_unwinds_it_reduce_only(tmp_path: Path) -> None:
