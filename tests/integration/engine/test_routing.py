@@ -77,6 +77,9 @@ async def test_engine_routes_around_a_venue_in_maintenance_and_back(tmp_path: Pa
         shown = RoutingView(**router.status())  # what /api/routing serves
         assert shown.away == [A] and shown.stranded[0]["venue"] == A and shown.policy == "hold"
         assert shown.last_decisions[-1]["venue"] == B
+        exposed = engine.metrics.render().decode()
+        assert f'nonstop_route_decisions_total{{venue="{B}"}}' in exposed
+        assert f'nonstop_route_score{{venue="{A}"}} -1.0' in exposed
         # the maintenance ends: probes close a's breaker and a is ranked (by score) again
         engine.sim.faults.clear_all(A)
         await eventually(lambda: A not in router._away, 30, "binance-a back in the ranking")
