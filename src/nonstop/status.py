@@ -105,7 +105,10 @@ def render(data: dict[str, Any]) -> str:
     for o in data["orders"]["open"]:
         lines.append(f"  open    {o['client_order_id']:<24} {o['instrument']:<20} {o['side']:<4} {o['quantity']} @ "
                      f"{o['price']}  filled {o['filled']}  {o['state']}")
-    for p in data["portfolio"]["per_venue"] + data["portfolio"]["aggregated"]:
+    portfolio = data.get("portfolio")  # absent in a document from before M12: the plain positions
+    if portfolio is None:
+        lines += [f"position  {inst:<28} {qty}" for inst, qty in data["positions"].items()]
+    for p in (portfolio or {}).get("per_venue", []) + (portfolio or {}).get("aggregated", []):
         where = "all venues" if p["venue"] == ANY_VENUE else p["venue"]
         lines.append(f"position  {where + ':' + p['symbol']:<28} {p['quantity']}  avg {p['avg_cost']}  "
                      f"realized {p['realized']}")
