@@ -27,6 +27,7 @@ class RunResult:
     lost_fills: list[str]
     balance_difference: dict[str, Decimal]
     alerts: list[dict[str, Any]]
+    foreign_trades: list[dict[str, Any]]  # trades on the account of orders not ours: what explains a balance drift
     verdict: scorecard.Verdict
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class RunResult:
             "lost_fills": self.lost_fills,
             "balance_difference": {a: str(v) for a, v in self.balance_difference.items()},
             "alerts": self.alerts,
+            "foreign_trades": self.foreign_trades,
             "checks": self.verdict.checks,
             "passed": self.verdict.passed,
             "note": r.note,
@@ -83,6 +85,8 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
         duplicates=len(duplicates), lost=len(lost), detect_s=detect, recover_s=recover, must_detect=scenario.must_detect
     )
     checks.checks["balances_match"] = not diff
+    ours = {o["order_id"] for o in sim.orders if str(o["client_order_id"]).startswith(drill.prefix)}
+    foreign = [t for t in sim.trades if t["orderId"] not in ours and lo * 1000 <= int(t["time"]) <= end * 1000]
     alerts = [{"t": t, "key": k, "level": lvl, "transition": tr} for t, k, lvl, tr in journal.alerts if lo <= t <= end]
     return RunResult(
         record,
@@ -101,6 +105,7 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
         lost_fills=lost,
         balance_difference=diff,
         alerts=alerts,
+        foreign_trades=foreign,
         verdict=checks,
     )
 
