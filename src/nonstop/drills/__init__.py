@@ -2,7 +2,7 @@
 
 scenarios  what each scenario injects and must show; `--list`
 setup      the drill's simulator and engine configs, made from the user's
-processes  the real `nonstop sim` / `nonstop run` processes, bounded and always stopped
+processes  the real simulator (`sim` command) and engine (`run`) processes, bounded and always stopped
 observe    looks at the engine's API and the simulator while the drill runs
 runner     the drill: settle, then each scenario (calm, inject, hold, clear, recover)
 evidence   the journal (read-only) and the simulator's records, read afterwards

@@ -1,4 +1,4 @@
-"""The drill's real processes: one `nonstop sim` and the `nonstop run` engines it supervises.
+"""The drill's real processes: the simulator (the `sim` command) and the engines (`run`) it supervises.
 
 Every wait is bounded; `stop()` always ends the process (SIGTERM, then SIGKILL after a grace).
 Each process runs in its own session so a kill reaches nothing else.
