@@ -149,9 +149,9 @@ def status(
 def drill(
     scenarios: Annotated[list[str] | None, typer.Argument(help="scenario names (`--list`); default: all")] = None,
     config: ConfigOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="folder for report.json, report.html, report.md")] = Path(
-        "var/drill"
-    ),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="reports folder; default <data_dir>/drill (the dashboard links it)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="the simulator's market and the fault timing")] = 42,
     repeat: Annotated[int, typer.Option(min=1, max=20, help="run each scenario N times (median and max)")] = 1,
     list_: Annotated[bool, typer.Option("--list", help="name the scenarios, one line each")] = False,
@@ -163,7 +163,8 @@ def drill(
     if list_:
         typer.echo(drills.listing())
         return
-    _settings(config)  # a bad config is named before any process starts
+    settings = _settings(config)  # a bad config is named before any process starts
+    out = out or settings.data_dir / "drill"
     try:
         drills.select(scenarios or [])
     except ValueError as err:
