@@ -111,6 +111,7 @@ class Drill:
         self.engine: EngineHandle | None = None
         self.engine_logs: list[Path] = []
         self.symbol = "BTC/USDT"
+        self.recover_timeout_s = options.recover_timeout_s
 
     # ------------------------------------------------------------------ processes
     async def _start_engine(self, observer: Observer) -> None:
@@ -236,6 +237,8 @@ class Drill:
         data_venue = data[0] if data else venue
         prefix = f"ns-{settings.engine.instance}-"
         self.symbol = settings.engine.strategy.symbol
+        # the ladder climbs one step per `recover_after_s` of calm: from halted that is 4 steps
+        self.recover_timeout_s = max(opts.recover_timeout_s, 4 * settings.engine.degradation.recover_after_s + 60)
         async with aiohttp.ClientSession() as session:
             start_balances = await evidence.balances(session, self.sim.control, venue)
             observer = Observer(
@@ -287,7 +290,7 @@ class Drill:
     ) -> RunRecord:
         opts = self.options
         calm_since = time.time()
-        await self._until_trading(session, observer, venue, prefix, calm_since - opts.calm_s, opts.recover_timeout_s)
+        await self._until_trading(session, observer, venue, prefix, calm_since - opts.calm_s, self.recover_timeout_s)
         await asyncio.sleep(opts.calm_s + self.rng.uniform(0, 1))  # the seed makes the fault timing repeatable
         record = RunRecord(scenario, n, 0.0, 0.0)
         log.info("drill_scenario_start", scenario=scenario.name, repeat=n, at=datetime.now(UTC).isoformat())
@@ -302,12 +305,12 @@ class Drill:
         if scenario.action == "sigkill":
             record.back_up = next((s.t for s in observer.samples if s.t >= record.fault_end and s.up), None)
         recovered = await self._until_trading(
-            session, observer, venue, prefix, record.fault_end, opts.recover_timeout_s
+            session, observer, venue, prefix, record.fault_end, self.recover_timeout_s
         )
         if scenario.action == "sigkill" and record.back_up is None:
             record.back_up = next((s.t for s in observer.samples if s.t >= record.fault_end and s.up), None)
         if not recovered:
-            record.note = f"not trading normally {opts.recover_timeout_s:.0f} s after the fault ended"
+            record.note = f"not trading normally {self.recover_timeout_s:.0f} s after the fault ended"
         await asyncio.sleep(1.0)  # what was in flight at recovery lands before the checkpoint
         assert self.sim is not None
         record.checkpoint = await _checkpoint(session, self.sim.control, venue)
