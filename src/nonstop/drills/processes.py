@@ -115,8 +115,9 @@ class EngineHandle:
     api: str
 
 
-async def start_engine(config: Path, log_path: Path) -> EngineHandle:
-    process = await _spawn("engine", ["run", "--config", str(config)], log_path)
+async def start_engine(config: Path, log_path: Path, *, max_s: float) -> EngineHandle:
+    """`max_s` bounds the engine's life even if the drill itself is killed (it stops by itself)."""
+    process = await _spawn("engine", ["run", "--config", str(config), "--duration", str(int(max_s))], log_path)
     try:
         line = await _first_line(process, '"api_server_starting"', 60)
     except BaseException:

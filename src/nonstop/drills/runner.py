@@ -117,7 +117,7 @@ class Drill:
     async def _start_engine(self, observer: Observer) -> None:
         path = self.layout.out / f"engine-{len(self.engine_logs):02d}.log"
         self.engine_logs.append(path)
-        self.engine = await start_engine(self.layout.engine_config, path)
+        self.engine = await start_engine(self.layout.engine_config, path, max_s=MAX_DRILL_S)
         observer.target.engine_api = self.engine.api
 
     async def _accepted_since(self, session: aiohttp.ClientSession, venue: str, prefix: str, since: float) -> bool:
