@@ -171,7 +171,11 @@ def drill(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     options = drills.DrillOptions(config=config, out=out, seed=seed, repeat=repeat)
-    report = _run(drills.run_drill(options, scenarios or []), config=config)
+    try:
+        report = _run(drills.run_drill(options, scenarios or []), config=config)
+    except asyncio.CancelledError:
+        typer.echo("drill interrupted: the simulator and the engine were stopped; no report written", err=True)
+        raise typer.Exit(130) from None
     typer.echo(drills.summary_table(report))
     typer.echo(f"report: {out / 'report.html'}")
     if not report["passed"]:

@@ -14,6 +14,7 @@ report     report.json, report.html (plots embedded), report.md
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,8 +70,15 @@ async def _report(drill: DrillRun, skipped: list[Scenario]) -> dict[str, Any]:
 
 
 async def run_drill(options: DrillOptions, names: list[str]) -> dict[str, Any]:
-    """Run the named scenarios (the default set if none), write the reports, return report.json's content."""
+    """Run the named scenarios (the default set if none), write the reports, return report.json's content.
+
+    SIGINT and SIGTERM cancel it; the runner then stops both processes before this raises CancelledError."""
     scenarios, skipped = select(names)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
     drill = await Drill(options, scenarios).run()
     return await _report(drill, skipped)
 
