@@ -64,6 +64,7 @@ def test_drill_venue_down_detected_recovered_nothing_lost(drill: tuple[int, dict
     keys = {a["key"].split(":")[0] for a in run["alerts"] if a["transition"] == "raised"}
     assert "breaker_open" in keys, run["alerts"]
     assert run["venue_orders_during_fault"] == 0  # the venue was down: it took nothing
+    assert run["venue_answers"]["http_418"] == 0 and run["checks"]["not_banned"]
 
 
 @pytest.mark.slow

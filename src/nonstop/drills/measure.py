@@ -44,6 +44,7 @@ class RunResult:
             "venue_orders_during_fault": self.venue_orders_during,
             "fills_during_fault": self.fills_during,
             "in_doubt": self.in_doubt,
+            "venue_answers": r.counters,
             "duplicates": self.duplicates,
             "lost_fills": self.lost_fills,
             "balance_difference": {a: str(v) for a, v in self.balance_difference.items()},
@@ -85,6 +86,7 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
         duplicates=len(duplicates), lost=len(lost), detect_s=detect, recover_s=recover, must_detect=scenario.must_detect
     )
     checks.checks["balances_match"] = not diff
+    checks.checks["not_banned"] = record.counters.get("http_418", 0) == 0  # 418: Retry-After was ignored
     ours = {o["order_id"] for o in sim.orders if str(o["client_order_id"]).startswith(drill.prefix)}
     foreign = [t for t in sim.trades if t["orderId"] not in ours and lo * 1000 <= int(t["time"]) <= end * 1000]
     alerts = [{"t": t, "key": k, "level": lvl, "transition": tr} for t, k, lvl, tr in journal.alerts if lo <= t <= end]

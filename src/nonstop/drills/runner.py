@@ -69,6 +69,7 @@ class RunRecord:
     back_up: float | None = None  # sigkill: when the restarted engine's API answered
     fault_ids: list[int] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
+    counters: dict[str, int] = field(default_factory=dict)  # the venue's 429 / 418 answers during the run
     note: str = ""
 
 
@@ -293,6 +294,9 @@ class Drill:
         await self._until_trading(session, observer, venue, prefix, calm_since - opts.calm_s, self.recover_timeout_s)
         await asyncio.sleep(opts.calm_s + self.rng.uniform(0, 1))  # the seed makes the fault timing repeatable
         record = RunRecord(scenario, n, 0.0, 0.0)
+        assert self.sim is not None
+        counters_url = f"{self.sim.control}/control/venues/{venue}/counters"
+        before = await evidence.control_get(session, counters_url)
         log.info("drill_scenario_start", scenario=scenario.name, repeat=n, at=datetime.now(UTC).isoformat())
         try:
             await self._inject(session, scenario, venue, data_venue, record, observer)
@@ -314,6 +318,8 @@ class Drill:
         await asyncio.sleep(1.0)  # what was in flight at recovery lands before the checkpoint
         assert self.sim is not None
         record.checkpoint = await _checkpoint(session, self.sim.control, venue)
+        after = await evidence.control_get(session, counters_url)
+        record.counters = {k: int(after[k]) - int(before.get(k, 0)) for k in after}
         record.ended = time.time()
         log.info("drill_scenario_end", scenario=scenario.name, repeat=n, recovered=recovered)
         return record
