@@ -88,6 +88,18 @@ def plot_run(path: Path, title: str, run: dict[str, Any], samples: list[Sample],
     plt.close(fig)
 
 
+def details(run: dict[str, Any]) -> str:
+    """One run's figures in a line: what happened during the fault and what went out."""
+    raised = sorted({a["key"] for a in run["alerts"] if a["transition"] in ("raised", "escalated", "reopened")})
+    answers = run.get("venue_answers", {})
+    return (f"run {run['repeat'] + 1}: detect {_fmt(run['detect_s'])} s, recover {_fmt(run['recover_s'])} s, "
+            f"unmanaged {_fmt(run['unmanaged_position_s'])} s; during the fault: {run['orders_during_fault']} orders "
+            f"submitted, {run['venue_orders_during_fault']} received by the venue, {run['fills_during_fault']} fills; "
+            f"{run['in_doubt']} in doubt; venue answered 429 x{answers.get('http_429', 0)}, "
+            f"418 x{answers.get('http_418', 0)}; balance difference {run['balance_difference'] or 0}; "
+            f"alerts: {', '.join(raised) or 'none'}" + (f"; {run['note']}" if run["note"] else ""))
+
+
 def row(s: dict[str, Any]) -> list[str]:
     d, r, u = s["detect_s"], s["recover_s"], s["unmanaged_position_s"]
     return [
@@ -136,7 +148,8 @@ def write_reports(out: Path, report: dict[str, Any]) -> None:
     for skipped in report["skipped"]:
         md.append(f"- skipped `{skipped['name']}`: needs {skipped['needs']}")
     for s in report["scenarios"]:
-        md += ["", f"## {s['name']}", "", s["summary"], "", f"![{s['name']}](plots/{s['name']}.png)"]
+        md += ["", f"## {s['name']}", "", s["summary"], ""] + [f"- {details(r)}" for r in s["runs"]]
+        md += ["", f"![{s['name']}](plots/{s['name']}.png)"]
     (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     def cell(v: str, tag: str = "td") -> str:
