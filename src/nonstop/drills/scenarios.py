@@ -97,7 +97,8 @@ CATALOGUE: tuple[Scenario, ...] = (
         "leader_takeover",
         "the leader is SIGKILLed; the PostgreSQL standby takes over",
         action="sigkill",
-        needs="HA leader takeover ([engine.ha], `nonstop run --role auto`, branch ha)",
+        needs="the drill to run a PostgreSQL leader and standby (`--role auto`); HA is in main, "
+             "the drill does not wire it yet",
     ),
     Scenario(
         "venue_down_second_venue",

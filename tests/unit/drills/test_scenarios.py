@@ -31,7 +31,7 @@ def test_select_unknown_name_raises_naming_known_ones() -> None:
 def test_listing_one_line_per_scenario_with_needs() -> None:
     lines = listing().splitlines()
     assert len(lines) == len(CATALOGUE)
-    assert any(line.startswith("leader_takeover") and "needs HA" in line for line in lines)
+    assert any(line.startswith("leader_takeover") and "PostgreSQL leader and standby" in line for line in lines)
 
 
 def test_configs_map_every_venue_onto_the_simulator_and_keep_the_users_strategy(tmp_path: Path) -> None:
