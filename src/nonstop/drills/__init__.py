@@ -18,7 +18,7 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
-from nonstop.drills.evidence import read_journal
+from nonstop.drills.evidence import read_journal, read_log_marks
 from nonstop.drills.runner import Drill, DrillOptions, DrillRun
 from nonstop.drills.scenarios import CATALOGUE, Scenario, listing, select
 
@@ -33,6 +33,7 @@ async def _report(drill: DrillRun, skipped: list[Scenario]) -> dict[str, Any]:
     from nonstop.drills import measure, report
 
     journal = await read_journal(drill.settings)
+    journal.marks.extend(await asyncio.to_thread(read_log_marks, drill.engine_logs))
     sim = drill.sim
     by_scenario: dict[str, list[measure.RunResult]] = {}
     for record in drill.runs:

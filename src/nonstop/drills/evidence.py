@@ -3,8 +3,11 @@ simulator's own records (control API: orders received, trades, duplicates, balan
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -93,6 +96,30 @@ async def read_journal(settings: Settings) -> JournalEvidence:
     finally:
         await journal.close()
     return out
+
+
+NOTICE_LEVELS = frozenset({"warning", "error", "critical"})
+
+
+def read_log_marks(paths: list[Path]) -> list[Mark]:
+    """The engine's own warnings (JSON log lines): a stream that dropped, a feed switched, an order in
+    doubt. They count as signs of detection too: an alert already active (within its resolve hold)
+    raises no new transition in the journal, yet the engine did see the new fault."""
+    marks = []
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                data = json.loads(line)
+                if data.get("level") in NOTICE_LEVELS and "timestamp" in data:
+                    t = datetime.fromisoformat(str(data["timestamp"]).replace("Z", "+00:00")).timestamp()
+                    marks.append(Mark(t, f"log {data.get('level')} {data.get('event')}"))
+            except (ValueError, AttributeError):
+                continue  # a line that is not one of ours: not evidence
+    return marks
 
 
 @dataclass

@@ -37,3 +37,14 @@ def test_sample_from_open_endpoint_breaker_is_abnormal_and_not_healthy() -> None
 def test_sample_from_no_answer_is_a_down_sample_with_the_market_price() -> None:
     s = sample_from(5.0, None, MARKET, TARGET)
     assert not s.up and s.abnormal and s.price == Decimal("60010.5")
+
+
+def test_read_log_marks_keeps_the_engines_warnings_with_their_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nonstop.drills.evidence import read_log_marks
+
+    log = tmp_path / "engine-00.log"
+    log.write_text('{"event": "trading", "level": "info", "timestamp": "2026-11-29T17:29:18.000000Z"}\n'
+                   'not json at all\n'
+                   '{"event": "user_stream_down", "level": "warning", "timestamp": "2026-11-29T17:29:18.507187Z"}\n')
+    [mark] = read_log_marks([log, tmp_path / "missing.log"])
+    assert mark.what == "log warning user_stream_down" and round(mark.t % 60, 3) == 18.507
