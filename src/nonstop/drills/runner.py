@@ -235,6 +235,8 @@ class Drill:
         )
         _, data = venue_names(settings)
         venue = settings.engine.strategy.venue
+        if venue not in {v.name for v in settings.engine.venues}:  # "auto" (routed): watch the first venue
+            venue = settings.engine.venues[0].name
         data_venue = data[0] if data else venue
         prefix = f"ns-{settings.engine.instance}-"
         self.symbol = settings.engine.strategy.symbol
