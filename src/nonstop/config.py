@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.risk.settings import RiskSettings
 from nonstop.strategy.degradation import DegradationSettings
 from nonstop.venues.settings import ConnectivitySettings
 
@@ -273,6 +274,7 @@ class Settings(_Strict):
     engine: EngineSettings = EngineSettings()
     monitor: MonitorSettings = MonitorSettings()
     data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")
