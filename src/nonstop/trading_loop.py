@@ -210,7 +210,7 @@ class TradingLoop:
         self._order_events: asyncio.Queue[OrderEvent] = asyncio.Queue(ORDER_EVENT_QUEUE)
         self._view: StrategyView | None = None
         recorder.listeners.append(self._on_event)
-        self.risk = PreTradeRisk(settings.risk, recorder.state, clock, self._trusted_mid,
+        self.risk = PreTradeRisk(settings.risk, recorder.state, clock, self.trusted_mid,
                                  instance=settings.engine.instance, on_refusal=self._risk_refused)
         recorder.listeners.append(self.risk.on_event)
 
@@ -276,6 +276,12 @@ class TradingLoop:
     async def halt(self, reason: str) -> None:
         """The kill switch: the ladder goes to HALTED now (cancels, then nothing but cancels)."""
         self.halted = reason
+        async with self._turn:
+            await self._step()
+
+    async def resume(self) -> None:
+        """The kill switch lifted: the ladder recovers from HALTED as its inputs allow."""
+        self.halted = None
         async with self._turn:
             await self._step()
 
@@ -358,7 +364,7 @@ class TradingLoop:
             reduce_only=reduce_only,
         )
 
-    def _trusted_mid(self, symbol: str) -> Decimal | None:
+    def trusted_mid(self, symbol: str) -> Decimal | None:
         consensus = self.hub.latest(symbol)
         return consensus.mid if consensus.trusted else None
 

@@ -159,15 +159,16 @@ async def test_daily_loss_limit_refuses_and_reports_a_halting_breach(tmp_path: P
         assert await gate.admit(r.manager, _p(r, Side.SELL, "0.001", mid.value * Decimal("1.001")))  # shrinks
 
         halts: list[str] = []
+        halted = asyncio.Event()
 
         async def halt(reason: str) -> None:
             halts.append(reason)
+            halted.set()
 
         watcher = asyncio.create_task(gate.watch_daily_loss(halt, lambda: bool(halts)))
         try:
             async with asyncio.timeout(5):
-                while not halts:
-                    await asyncio.sleep(0.05)
+                await halted.wait()
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
