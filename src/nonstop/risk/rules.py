@@ -74,9 +74,9 @@ def shrinks_exposure(position: Decimal, proposal: OrderProposal) -> bool:
 def crosses_own(proposal: OrderProposal, open_orders: Iterable[Order]) -> Order | None:
     """Our resting order on the other side that this order would trade against, if any."""
     for order in open_orders:
-        if order.instrument_id != proposal.instrument_id or order.side is proposal.side:
-            continue
-        if proposal.price is None or order.price is None:  # a market order takes whatever rests
+        if order.instrument_id != proposal.instrument_id or order.side is proposal.side or order.price is None:
+            continue  # a market order of ours never rests: nothing to trade against
+        if proposal.price is None:  # a market order takes whatever rests
             return order
         if (proposal.side is Side.BUY and proposal.price >= order.price) or (
             proposal.side is Side.SELL and proposal.price <= order.price
