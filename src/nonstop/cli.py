@@ -148,6 +148,19 @@ def resume(
     _kill_switch_report(_run(commands.resume(settings, reason)))
 
 
+@app.command()
+def watchdog(
+    config: ConfigOpt = None,
+    duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+) -> None:
+    """Dead man's switch: watch the engine's heartbeat; when it has been silent for
+    `watchdog.silence_s`, cancel every open order of the instance on every venue, journal and alert."""
+    settings = _settings(config)
+    from nonstop.watchdog.service import run_watchdog
+
+    _run_until_signalled(run_watchdog(settings, duration))
+
+
 # ---------------------------------------------------------------------- chaos
 ControlOpt = Annotated[str, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")]
 DEFAULT_CONTROL = "http://127.0.0.1:8900"

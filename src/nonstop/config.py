@@ -19,6 +19,7 @@ from nonstop.errors import ConfigError
 from nonstop.risk.settings import RiskSettings
 from nonstop.strategy.degradation import DegradationSettings
 from nonstop.venues.settings import ConnectivitySettings
+from nonstop.watchdog.settings import WatchdogSettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -275,6 +276,7 @@ class Settings(_Strict):
     monitor: MonitorSettings = MonitorSettings()
     data: DataSettings = DataSettings()
     risk: RiskSettings = RiskSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")

@@ -2,7 +2,8 @@
 looser, key by key). Amounts in the instrument's quote currency; quantities in its base asset.
 
 The defaults are what a cautious user would pick for a first live run of the example strategies on
-BTC/USDT: a few hundred dollars per order, a few thousand per position, a handful of orders a second,
+BTC/USDT: a few hundred dollars per order, a few thousand per position, at most 10 orders a second
+(Binance's own ORDERS limit, 100 per 10 s) and 600 a minute,
 no order more than 1 % from the consensus price, a 500 quote-currency daily loss limit. The example
 market maker on the simulator (0.001 BTC quotes, 0.01 BTC inventory cap) lives well within them.
 """
@@ -46,7 +47,7 @@ class RiskSettings(RiskLimits):
     max_total_position_notional: PositiveDecimal | None = Decimal("10000")
     max_open_orders: Count | None = 20
     max_orders_per_second: Count | None = 10
-    max_orders_per_minute: Count | None = 300
+    max_orders_per_minute: Count | None = 600
     price_collar_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = Decimal("100")
     daily_loss_limit: PositiveDecimal | None = Decimal("500")
     max_in_doubt: Count | None = 3
