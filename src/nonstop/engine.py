@@ -48,6 +48,7 @@ from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.binance import BinanceVenue
 from nonstop.venues.port import VenuePort
+from nonstop.watchdog.venue_countdown import VenueCountdown
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
@@ -230,6 +231,8 @@ class Engine:
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self.records.run(recorder.record), name="record-keeper")
                         tg.create_task(probe.run(), name="engine-probe")
+                        tg.create_task(VenueCountdown(venues, self.settings.watchdog, self.clock).run(),
+                                       name="venue-countdown")
                         tg.create_task(trading_loop.risk.watch_daily_loss(
                             lambda why: self.halt(why, source="risk"), lambda: self.halted is not None),
                             name="daily-loss")

@@ -20,3 +20,7 @@ class WatchdogSettings(BaseModel):
     # the symbols whose open orders are swept on every trading venue; [] = the strategy's symbol
     symbols: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")]] = Field(default_factory=list)
     journal_path: Path | None = None  # its own JSON-lines journal; default <data_dir>/watchdog.jsonl
+    # the venue-side dead man's switch, armed by the engine on venues that offer one (`CancelAllAfter`):
+    # the venue cancels everything `venue_countdown_s` after the last re-arm; 0 = never armed
+    venue_countdown_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    venue_rearm_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
