@@ -81,7 +81,11 @@ class EngineControls:
             engine_resume = getattr(self._engine, "resume", None)
             was = self.switch.halted or isinstance(getattr(self._engine, "halted", None), str)
             if callable(engine_resume):
-                await engine_resume(reason)
+                try:
+                    await engine_resume(reason)
+                except NonstopError as err:  # e.g. the journal takes no writes: a resume must be journaled
+                    log.error("resume_failed", error=str(err))
+                    return ResumeResult(resumed=False, at=at, detail=f"not resumed: {err}")
             self.switch.release()
             log.warning("resumed", reason=reason, was_halted=was)
             return ResumeResult(resumed=was, at=at, detail="" if was else "the engine was not halted")

@@ -122,6 +122,9 @@ async def test_cli_halt_with_the_engine_down_writes_the_journal_and_the_engine_s
         done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
         assert '"via": "journal"' in done.stdout
+        argv = [sys.executable, "-m", "nonstop.cli", "status", "-c", str(config)]
+        shown = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, env=env, timeout=60)
+        assert "HALTED" in shown.stdout and "offline drill" in shown.stdout, shown.stdout + shown.stderr
         async with engine_running(cfg, open_orders=False) as engine:
             assert engine.halted == "offline drill"
             await eventually(lambda: _level(engine) == "halted", 5, "HALTED from the start")
