@@ -15,7 +15,7 @@ import aiohttp
 import typer
 
 from nonstop import logs
-from nonstop.config import Settings, load_settings
+from nonstop.config import Settings, load_settings, require_credentials
 from nonstop.errors import NonstopError
 
 T = TypeVar("T")
@@ -25,15 +25,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="nonstop: a fault-tolerant crypto trading engine",
 )
-chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (`nonstop sim`).")
+chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
 app.add_typer(chaos, name="chaos")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, trading: bool = False) -> Settings:
+    """The validated config; `trading`: also the key env vars of live/testnet trading venues."""
     try:
         settings = load_settings(config)
+        if trading:
+            require_credentials(settings, source=str(config))
     except NonstopError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -68,20 +71,18 @@ def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
 def sim(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="keep orders, trades and balances in this folder across restarts")
+    ] = None,
 ) -> None:
     """Run the Binance-compatible exchange simulator (several venues, several endpoints each)."""
     settings = _settings(config)
-    from nonstop.sim.server import SimServer
+    from nonstop.embedded_sim import serve_simulator
 
-    async def main() -> None:
-        async with SimServer(settings.sim) as server:
-            typer.echo(
-                json.dumps({"control": server.control_url, "venues": {n: rt.urls for n, rt in server.venues.items()}}),
-                err=True,
-            )
-            await asyncio.sleep(duration if duration is not None else float("inf"))
+    def announce(info: dict[str, Any]) -> None:
+        typer.echo(json.dumps(info), err=True)
 
-    _run_until_signalled(main())
+    _run_until_signalled(serve_simulator(settings, duration, state, announce))
 
 
 @app.command()
@@ -90,7 +91,7 @@ def run(
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
     """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
-    settings = _settings(config)
+    settings = _settings(config, trading=True)
     from nonstop.engine import Engine
 
     _run_until_signalled(Engine(settings).run(duration))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,7 +19,11 @@ from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.risk.settings import RiskSettings
 from nonstop.strategy.degradation import DegradationSettings
-from nonstop.venues.settings import ConnectivitySettings
+
+# the venue settings live with the venues; re-exported here with the rest of the config
+from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
+from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
+from nonstop.venues.settings import EngineVenue as EngineVenue
 from nonstop.watchdog.settings import WatchdogSettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
@@ -120,20 +125,6 @@ class SimSettings(_Strict):
         return self
 
 
-class EngineVenue(_Strict):
-    """A venue the engine trades on: its base URLs (empty = the embedded simulator's) and the
-    prefix of the environment variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`)."""
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
-    urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
-    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_SIM"
-    # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
-    # rate limiter and the degradation ladder's rate-limit share are measured against it
-    weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
-    # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
-    connectivity: ConnectivitySettings = ConnectivitySettings()
-
-
 class JournalSettings(_Strict):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     path: Path | None = None  # SQLite file; default <data_dir>/journal.sqlite
@@ -143,14 +134,22 @@ class JournalSettings(_Strict):
     snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
 
 
+BUILT_IN_STRATEGIES = "^(market_maker|trend|quoter)$"
+IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class StrategySettings(_Strict):
     """The strategy the engine runs: `kind` picks it; the other keys are its parameters.
 
     market_maker: inventory-skewed maker on the consensus price (fallback: wider, slower, smaller);
-    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter.
+    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter;
+    "package.module:Class": your own strategy, its parameters in `params` (`nonstop.strategy.loader`).
     """
 
-    kind: Literal["market_maker", "trend", "quoter"] = "market_maker"
+    # a built-in name, or your own class by import path ("package.module:Class", see README)
+    kind: Annotated[str, Field(pattern=BUILT_IN_STRATEGIES + "|" + IMPORT_PATH)] = "market_maker"
+    params: dict[str, Any] = Field(default_factory=dict)  # your strategy's own parameters (its `Params` model)
+    path: Path | None = None  # a folder to import your strategy from
     id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
     venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
@@ -168,6 +167,8 @@ class StrategySettings(_Strict):
 
     @model_validator(mode="after")
     def _periods(self) -> StrategySettings:
+        if ":" not in self.kind and self.params:
+            raise ValueError(f"params are for a strategy given by import path; {self.kind!r} takes its keys directly")
         if self.kind == "trend" and not self.fast < self.slow:
             raise ValueError(f"trend needs fast < slow, got fast={self.fast} slow={self.slow}")
         return self
@@ -178,12 +179,14 @@ QuoterSettings = StrategySettings  # the name before strategies were selectable
 
 class EngineSettings(_Strict):
     instance: Annotated[str, Field(pattern=r"^[a-z0-9]{1,8}$")] = "a1"
-    embedded_sim: bool = True  # start the simulator in-process and trade on it
+    # start the simulator in-process and trade on it; unset: on when every venue is a `sim` venue
+    # without urls, off otherwise (a real-venue config never starts it)
+    embedded_sim: bool | None = None
     venues: Annotated[list[EngineVenue], Field(min_length=1)] = Field(
         default_factory=lambda: [EngineVenue(name="binance-a")]
     )
     # venues that only feed market data (consensus sources; no orders). None: with the embedded
-    # simulator, its venues that are not trading venues; otherwise none
+    # simulator, its venues that are not trading venues (the sim-only convenience); otherwise none
     data_venues: list[EngineVenue] | None = None
     journal: JournalSettings = JournalSettings()
     strategy: StrategySettings = StrategySettings()
@@ -205,7 +208,47 @@ class EngineSettings(_Strict):
         data = [v.name for v in self.data_venues or []]
         if len(set(data)) != len(data) or set(data) & set(names):
             raise ValueError(f"data_venues must be unique and not trading venues, got {data} (venues {names})")
+        self._markets_never_mix()
         return self
+
+    def _markets_never_mix(self) -> None:
+        """Invariant 13: simulated and real markets never meet in one engine, orders or data."""
+        every = [("venues", v) for v in self.venues] + [("data_venues", v) for v in self.data_venues or []]
+        sim = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if v.is_sim]
+        real = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if not v.is_sim]
+        if sim and real:
+            raise ValueError(
+                f"simulated and real venues never mix in one engine: {', '.join(sim)} against {', '.join(real)}"
+            )
+        if real and self.embedded_sim:
+            raise ValueError(
+                f"embedded_sim = true with real venues ({', '.join(real)}): the simulator never joins a real "
+                "market; remove engine.embedded_sim"
+            )
+        for v in self.venues:
+            if v.credentials_env == DEMO_ENV and not v.is_sim:
+                raise ValueError(
+                    f"venues.{v.name}: credentials_env = {DEMO_ENV!r} is the simulator's demo key pair and is "
+                    f"never sent to a {v.network} venue; set credentials_env to your own key prefix"
+                )
+
+    @property
+    def runs_embedded_sim(self) -> bool:
+        """Whether the engine starts the simulator in-process (only ever for sim-only configs)."""
+        if self.embedded_sim is not None:
+            return self.embedded_sim
+        return all(v.is_sim and not v.urls for v in self.venues)
+
+    def missing_credentials(self, environ: Mapping[str, str]) -> list[str]:
+        """The key environment variables a live or testnet trading venue needs and does not have."""
+        missing = []
+        for v in self.venues:
+            if v.is_sim:
+                continue
+            for suffix in ("_API_KEY", "_API_SECRET"):
+                if not environ.get(v.credentials_env + suffix):
+                    missing.append(f"{v.credentials_env}{suffix} (engine venue {v.name!r}, network {v.network})")
+        return missing
 
 
 class AlertChannelSettings(_Strict):
@@ -356,3 +399,12 @@ def load_settings(path: Path | None) -> Settings:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
     return parse_settings(data, str(path))
+
+
+def require_credentials(settings: Settings, environ: Mapping[str, str] | None = None, source: str = "config") -> None:
+    """A live or testnet trading venue needs its key pair in the environment before anything starts
+    (`nonstop run` checks right after loading the config, the engine again before opening the journal;
+    `nonstop status` reads the journal only and needs no key)."""
+    missing = settings.engine.missing_credentials(os.environ if environ is None else environ)
+    if missing:
+        raise ConfigError(f"invalid configuration in {source}: environment variables not set: {'; '.join(missing)}")

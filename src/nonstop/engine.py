@@ -16,20 +16,20 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
-from nonstop.config import Credentials, EngineVenue, Settings
+from nonstop.config import EngineVenue, Settings, require_credentials
 from nonstop.connectivity.errors import ConnectivityError, RequestNotSent, VenueError
+from nonstop.embedded_sim import sim_urls, start_embedded_sim
 from nonstop.errors import ConfigError, JournalError, JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import replay
-from nonstop.journal_setup import open_journal
+from nonstop.journal_setup import journal_name, open_journal
 from nonstop.killswitch import FLATTEN_STRATEGY, FlattenReport, record_halt, record_resume
 from nonstop.killswitch import flatten as flatten_positions
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
@@ -43,10 +43,11 @@ from nonstop.monitor.record_keeper import RecordKeeper
 from nonstop.monitor.sampler import SystemSampler
 from nonstop.monitor.scrub import Scrubber
 from nonstop.outage import JournalOutageGuard
-from nonstop.sim.server import DEMO_CREDENTIALS, SimServer, ccxt_config
 from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
-from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.clock_sync import ClockWatch
+from nonstop.venues.factory import VenueOptions, build_venue, credentials_for, profile_for
+from nonstop.venues.identity import confirm_identities
 from nonstop.venues.port import VenuePort
 from nonstop.watchdog.venue_countdown import VenueCountdown
 
@@ -76,7 +77,7 @@ class Engine:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.status = EngineStatus()
-        self.sim: SimServer | None = None
+        self.sim: Any = None  # the embedded simulator, in sim mode only (see `nonstop.embedded_sim`)
         self.state: EngineState | None = None
         self.recorder: Recorder | None = None
         self.venues: dict[str, VenuePort] = {}
@@ -104,48 +105,28 @@ class Engine:
         eng = self.settings.engine
         if eng.data_venues is not None:
             return list(eng.data_venues)
-        if not eng.embedded_sim:
+        if not eng.runs_embedded_sim:  # no hidden data venues: a real-venue config lists its own
             return []
         trading = {v.name for v in eng.venues}
         return [EngineVenue(name=v.name) for v in self.settings.sim.venues if v.name not in trading]
 
-    def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[BinanceVenue, Any]:
-        """The venue adapter and a ccxt.pro client for its market-data websockets (first endpoint)."""
-        sim_default = DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
-        try:
-            creds = Credentials.from_env(cfg.credentials_env, default=sim_default)
-        except ConfigError:
-            if trading:
-                raise
-            creds = Credentials(api_key="", secret="")  # market data is public
-        urls = cfg.urls
-        if not urls:
-            if self.sim is None or cfg.name not in self.sim.venues:
-                raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
-            urls = self.sim.venues[cfg.name].urls
+    def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[VenuePort, Any]:
+        """The venue adapter (built from its profile) and a ccxt.pro client for its market data."""
+        creds = credentials_for(cfg, trading=trading)
         self._secrets += [x for x in (creds.api_key, creds.secret) if x]
-        configs = [ccxt_config(u, creds.api_key, creds.secret) for u in urls]
-        for c in configs:
-            c["options"]["recvWindow"] = self.settings.engine.recv_window_ms
-        venue = BinanceVenue(
-            cfg.name,
-            configs,
-            timeout_ms=self.settings.engine.request_timeout_ms,
-            connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute),
-            clock=self.clock,
-        )
+        eng = self.settings.engine
+        venue, ws = build_venue(cfg, profile_for(cfg, sim_urls(self.sim)), creds,
+                                VenueOptions(eng.request_timeout_ms, eng.recv_window_ms), self.clock, trading=trading)
         venue.on_breaker_change = self.records.breaker_sink  # journaled, logged, alerted
-        ws = ccxt_pro.binance({**configs[0], "timeout": self.settings.engine.request_timeout_ms})
         return venue, ws
 
     async def run(self, duration: float | None = None) -> None:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
-            if eng.embedded_sim:
-                self.sim = SimServer(self.settings.sim, self.clock)
-                await self.sim.start()
-                stack.push_async_callback(self.sim.stop)
+            require_credentials(self.settings)  # before the journal is opened
+            if eng.runs_embedded_sim:
+                self.sim = await start_embedded_sim(self.settings, self.clock, stack)
             journal = open_journal(self.settings)
             await journal.open()
             stack.push_async_callback(journal.close)
@@ -205,6 +186,11 @@ class Engine:
             try:
                 async with asyncio.timeout(duration):
                     await self._connect(venues)
+                    clock_watch = ClockWatch(venues, eng.recv_window_ms, self.clock, self._alert, self._clear)
+                    await clock_watch.check_all()
+                    networks = {c.name: (c.exchange, c.network) for c in eng.venues}
+                    await confirm_identities(venues, networks, state, recorder.record, self.clock,
+                                             journal_name(self.settings))
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(trading_loop.run_data(), name="market-data")
@@ -236,6 +222,7 @@ class Engine:
                         tg.create_task(trading_loop.risk.watch_daily_loss(
                             lambda why: self.halt(why, source="risk"), lambda: self.halted is not None),
                             name="daily-loss")
+                        tg.create_task(clock_watch.run(), name="clock-watch")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
             finally:
@@ -401,6 +388,9 @@ class Engine:
                 self.readiness.set_reconciled(True)
                 log.info("reconcile_clean", passes=passes)
                 return
+            reasons = [f"{r.venue}: {d.kind.value}: {d.detail}" for r in results for d in r.differences]
+            reasons += [f"{r.venue}: error: {e}" for r in results for e in r.errors]
+            log.warning("reconcile_not_clean", passes=passes, reasons=reasons)
             if all(not r.errors for r in results) and passes >= CLEAN_PASSES_TRIES:
                 log.error("reconcile_not_converging", passes=passes)
             await self.clock.sleep(backoff)

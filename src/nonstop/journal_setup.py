@@ -25,3 +25,11 @@ def open_journal(settings: Settings) -> Journal:
     path = cfg.path or settings.data_dir / "journal.sqlite"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SQLiteJournal(path, durability=durability)
+
+
+def journal_name(settings: Settings) -> str:
+    """The journal's location, for messages (never the DSN: it may hold a password)."""
+    cfg = settings.engine.journal
+    if cfg.backend == "postgres":
+        return f"PostgreSQL schema {cfg.schema_name!r}"
+    return str(cfg.path or settings.data_dir / "journal.sqlite")

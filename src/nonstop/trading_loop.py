@@ -64,6 +64,7 @@ from nonstop.risk.rules import OrderProposal, Refusal
 from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
 from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
 from nonstop.strategy.interface import StrategyBase, TradingStrategy, cancel_all
+from nonstop.strategy.loader import load_strategy
 from nonstop.strategy.market_maker import MarketMaker
 from nonstop.strategy.quoter import TwoSidedQuoter
 from nonstop.strategy.runner import StrategyRunner
@@ -119,6 +120,8 @@ class QuoterStrategy(StrategyBase):
 def build_strategy(cfg: StrategySettings) -> TradingStrategy:
     """The configured strategy (`engine.strategy.kind`)."""
     iid = InstrumentId(cfg.venue, cfg.symbol)
+    if ":" in cfg.kind:  # your own, by import path
+        return load_strategy(cfg.kind, cfg.params, strategy_id=cfg.id, instrument_id=iid, folder=cfg.path)
     if cfg.kind == "trend":
         return TrendFollower(cfg.id, iid, cfg.size, cfg.fast, cfg.slow, cfg.bar_s, cfg.slippage_bps)
     if cfg.kind == "quoter":

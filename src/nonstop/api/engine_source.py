@@ -44,11 +44,10 @@ from nonstop.api.views import (
     VenueView,
 )
 from nonstop.clock import Clock, LiveClock
-from nonstop.config import Settings
+from nonstop.config import DEMO_CREDENTIALS, DEMO_ENV, Settings
 from nonstop.errors import NonstopError
 from nonstop.model import EngineState, InstrumentId
 from nonstop.monitor import CONTENT_TYPE, Liveness, Metrics, Scrubber
-from nonstop.sim.server import DEMO_CREDENTIALS
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.api.engine")
@@ -100,7 +99,7 @@ def known_secrets(settings: Settings, environ: Mapping[str, str] | None = None) 
         key, secret = env.get(f"{venue.credentials_env}_API_KEY"), env.get(f"{venue.credentials_env}_API_SECRET")
         if key and secret:
             found += [key, secret]
-        elif venue.credentials_env == "NONSTOP_SIM":
+        elif venue.is_sim and venue.credentials_env == DEMO_ENV:
             found += list(DEMO_CREDENTIALS)
     found += [env.get(c.url_env, "") for c in settings.monitor.alerts.channels]
     found.append(env.get(settings.engine.journal.dsn_env, ""))

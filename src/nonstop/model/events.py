@@ -279,6 +279,17 @@ class BreakerChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class VenueIdentified(Event):
+    """Whom the journal trades with on `venue`: the exchange, its network and the venue's own id of
+    the account (Binance's `uid`). Recorded once per venue; the state keeps it (invariant 12)."""
+
+    venue: str
+    exchange: str
+    network: str
+    account: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class JournalOutage(Event):
     """The journal took no writes from `started` until this record (its `ts`), because of `error`;
     written first thing once it takes writes again. `canceled` names the orders canceled on the
@@ -313,6 +324,7 @@ for _cls in (
     TradingHalted,
     TradingResumed,
     AlertRecorded,
+    VenueIdentified,
     BreakerChanged,
     JournalOutage,
     DegradationChanged,

@@ -55,6 +55,7 @@ from nonstop.model.events import (
     ReconcileDifference,
     TradingHalted,
     TradingResumed,
+    VenueIdentified,
     event_from_dict,
 )
 from nonstop.model.identifiers import ClientOrderId, InstrumentId, TradeId, VenueOrderId
@@ -159,6 +160,7 @@ class EngineState:
         self.order_seq: dict[str, int] = {}
         self.degradation: DegradationState | None = None
         self.halt: HaltState | None = None  # the kill switch (TradingHalted until TradingResumed)
+        self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
         self.balance_pending: dict[str, tuple[str, ...]] = {}
         self.last_seq = 0
 
@@ -193,6 +195,10 @@ class EngineState:
             self.halt = HaltState(event.reason, event.source, event.ts)
         elif isinstance(event, TradingResumed):
             self.halt = None
+        elif isinstance(event, VenueIdentified):
+            self.venue_accounts[event.venue] = {
+                "exchange": event.exchange, "network": event.network, "account": event.account
+            }
         elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
@@ -267,6 +273,8 @@ class EngineState:
             data["degradation"] = self.degradation.to_dict()
         if self.halt is not None:  # likewise
             data["halt"] = self.halt.to_dict()
+        if self.venue_accounts:  # absent until a venue is identified: older states keep their hash
+            data["venue_accounts"] = {v: dict(a) for v, a in self.venue_accounts.items()}
         if self.balance_pending:  # likewise
             data["balance_pending"] = {v: list(keys) for v, keys in self.balance_pending.items()}
         return data
@@ -296,6 +304,10 @@ class EngineState:
                 state.degradation = DegradationState.from_dict(data["degradation"])
             if "halt" in data:
                 state.halt = HaltState.from_dict(data["halt"])
+            state.venue_accounts = {
+                str(v): {k: str(a[k]) for k in ("exchange", "network", "account")}
+                for v, a in data.get("venue_accounts", {}).items()
+            }
             state.balance_pending = {
                 v: tuple(str(k) for k in keys) for v, keys in data.get("balance_pending", {}).items()
             }
@@ -324,6 +336,7 @@ class EngineState:
         other.order_seq = dict(self.order_seq)
         other.degradation = self.degradation
         other.halt = self.halt
+        other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
         other.balance_pending = dict(self.balance_pending)
         other.last_seq = self.last_seq
         return other

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -99,3 +100,8 @@ class ReceivedOrder:
     time_ms: int
     order_id: int | None
     rejected: str | None
+
+
+def account_uid(api_key: str) -> int:
+    """The account id the venue reports (Binance's `uid`): stable per API key, so it survives restarts."""
+    return int.from_bytes(hashlib.sha256(api_key.encode()).digest()[:4], "big") % 900_000_000 + 100_000_000

@@ -18,6 +18,7 @@ from nonstop.sim.candles import INTERVALS_MS
 from nonstop.sim.chaos_middleware import fault_middleware
 from nonstop.sim.faults import FaultKind
 from nonstop.sim.params import CLIENT_ID, Call, parse_form
+from nonstop.sim.records import account_uid
 from nonstop.sim.rejects import BinanceReject
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ class BinanceRest:
             "updateTime": call.now_ms,
             "accountType": "SPOT",
             "permissions": ["SPOT"],
-            "uid": 1,
+            "uid": account_uid(call.account),
             "balances": [
                 {
                     "asset": a,

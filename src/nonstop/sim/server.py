@@ -4,67 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.config import Credentials, SimSettings
+from nonstop.config import DEMO_CREDENTIALS, Credentials, SimSettings
 from nonstop.errors import SimulatorError
 from nonstop.sim.control import make_control_app
 from nonstop.sim.faults import FaultRegistry
+from nonstop.sim.persistence import StateKeeper
 from nonstop.sim.rest import make_rest_app
 from nonstop.sim.runtime import VenueRuntime
+from nonstop.venues.binance_profile import BINANCE
+from nonstop.venues.profile import Network
 
 log = structlog.get_logger("nonstop.sim")
-DEMO_CREDENTIALS = ("nonstop-sim-key", "nonstop-sim-secret")  # simulator-only, documented in the README
+__all__ = ["DEMO_CREDENTIALS", "SimServer", "ccxt_config"]
 
 
 def ccxt_config(base_url: str, api_key: str, secret: str) -> dict[str, Any]:
-    """The ccxt `binance` config that points the unmodified client at a simulator endpoint."""
-    ws = base_url.replace("http://", "ws://", 1)
-    stray = base_url + "/unsupported"
-    return {
-        "apiKey": api_key,
-        "secret": secret,
-        "enableRateLimit": False,
-        "urls": {
-            "api": {
-                "public": base_url + "/api/v3",
-                "private": base_url + "/api/v3",
-                "v1": base_url + "/api/v1",
-                "sapi": base_url + "/sapi/v1",
-                "sapiV2": stray,
-                "sapiV3": stray,
-                "sapiV4": stray,
-                "fapiPublic": stray,
-                "fapiPrivate": stray,
-                "fapiPublicV2": stray,
-                "fapiPrivateV2": stray,
-                "dapiPublic": stray,
-                "dapiPrivate": stray,
-                "eapiPublic": stray,
-                "eapiPrivate": stray,
-                "papi": stray,
-                "ws": {"spot": ws + "/ws", "margin": ws + "/ws", "ws-api": {"spot": ws + "/ws-api/v3"}},
-            }
-        },
-        "options": {
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "adjustForTimeDifference": False,
-        },
-    }
+    """The ccxt `binance` config that points the unmodified client at a simulator endpoint: ccxt's own
+    URL set at the simulator's host (`nonstop.venues.profile`, the `sim` network), as the engine uses."""
+    return BINANCE.ccxt_config(BINANCE.pointed_at(Network.SIM, base_url), api_key, secret)
 
 
 class SimServer:
     """Start with `async with SimServer(settings):` or `await start()` / `await stop()`."""
 
-    def __init__(self, settings: SimSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: SimSettings,
+        clock: Clock | None = None,
+        *,
+        state_dir: Path | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or LiveClock()
         self.faults = FaultRegistry(self.clock, {v.name: len(v.ports) for v in settings.venues}, settings.seed)
@@ -72,6 +52,12 @@ class SimServer:
         self.credentials = Credentials.from_env("NONSTOP_SIM", default=DEMO_CREDENTIALS)
         for rt in self.venues.values():
             rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances))
+        # orders, trades, balances and the market's position survive restarts when given a folder
+        self.keeper = (
+            StateKeeper(state_dir, {n: (rt.venue, rt.flow) for n, rt in self.venues.items()})
+            if state_dir is not None else None
+        )
+        self.ssl_context = ssl_context  # venue endpoints serve https and wss with it (the control API stays http)
         self.control_url = ""
         self._runners: list[web.AppRunner] = []
         self._tasks: asyncio.TaskGroup | None = None
@@ -79,18 +65,22 @@ class SimServer:
 
     async def start(self) -> None:
         host = self.settings.host
+        if self.keeper is not None:
+            self.keeper.load()
         try:
             for v in self.settings.venues:
                 rt = self.venues[v.name]
                 for index, port in enumerate(v.ports):
-                    bound = await self._serve(make_rest_app(rt, index), host, port)
-                    rt.urls.append(f"http://{host}:{bound}")
+                    bound = await self._serve(make_rest_app(rt, index), host, port, self.ssl_context)
+                    rt.urls.append(f"{'https' if self.ssl_context else 'http'}://{host}:{bound}")
             bound = await self._serve(make_control_app(self), host, self.settings.control_port)
             self.control_url = f"http://{host}:{bound}"
         except OSError as err:
             await self.stop()
             raise SimulatorError(f"cannot listen on {host}: {err.strerror} (is another simulator running?)") from None
         self._loops = [asyncio.create_task(rt.run(), name=f"sim-{name}") for name, rt in self.venues.items()]
+        if self.keeper is not None:
+            self.keeper.start()
         log.info(
             "sim_started",
             control=self.control_url,
@@ -98,11 +88,11 @@ class SimServer:
             seed=self.settings.seed,
         )
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> int:
+    async def _serve(self, app: web.Application, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
         await site.start()
         server = site._server
         sockets: Sequence[Any] = server.sockets if server is not None else []  # type: ignore[attr-defined]
@@ -115,6 +105,8 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loops = []
+        if self.keeper is not None:
+            await self.keeper.stop()
         for rt in self.venues.values():
             rt.streams.drop(None, "shutdown")
         for runner in reversed(self._runners):

@@ -56,6 +56,7 @@ from nonstop.model import (
 )
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
+from nonstop.venues.profile import VenueProfile
 
 log = structlog.get_logger("nonstop.venues.binance")
 T = TypeVar("T")
@@ -89,6 +90,7 @@ _READ, _SUBMIT, _CANCEL = OperationKind.READ, OperationKind.SUBMIT, OperationKin
 _ENDPOINTS: dict[str, tuple[OperationKind, Priority, str, str]] = {
     "load_markets": (_READ, Priority.ACCOUNT, "GET", "exchangeInfo"),
     "ping": (_READ, Priority.ACCOUNT, "GET", "ping"),
+    "fetch_time": (_READ, Priority.ACCOUNT, "GET", "time"),
     "create_order": (_SUBMIT, Priority.ORDER, "POST", "order"),
     "cancel_order": (_CANCEL, Priority.ORDER, "DELETE", "order"),
     "fetch_order": (_READ, Priority.ACCOUNT, "GET", "order"),
@@ -136,6 +138,7 @@ class BinanceVenue:
         connectivity: GatewayConfig | None = None,
         clock: Clock | None = None,
         weights: WeightTable | None = None,
+        profile: VenueProfile | None = None,
     ) -> None:
         if not ccxt_configs:
             raise ValueError(f"venue {name}: at least one endpoint is needed")
@@ -147,8 +150,10 @@ class BinanceVenue:
             url: _BinanceClient({**cfg, "timeout": timeout_ms, "enableRateLimit": False})
             for url, cfg in zip(urls, ccxt_configs, strict=True)
         }
+        self.profile = profile
         self._config = connectivity or GatewayConfig()
-        self._gateway = VenueGateway(name, urls, clock or LiveClock(), self._config)
+        self._clock = clock or LiveClock()
+        self._gateway = VenueGateway(name, urls, self._clock, self._config)
         self._weights = weights or _ccxt_weights()
         self._instruments: dict[InstrumentId, Instrument] = {}
         self._symbols: dict[InstrumentId, str] = {}
@@ -227,6 +232,26 @@ class BinanceVenue:
                 min_notional=_dec(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize(),
             )
             self._symbols[iid] = symbol
+
+    async def clock_offset_ms(self) -> int:
+        """Measure how far our clock is ahead of the venue's (ms, midpoint of the round trip) and make
+        every client's signed requests use it (ccxt's `options["timeDifference"]`, read by `nonce()`)."""
+        ccxt_clock = next(iter(self._clients.values()))  # ccxt's nonce() reads the system clock: so do we
+        before = ccxt_clock.milliseconds()
+        raw = await self._call("fetch_time", lambda c: c.public_get_time())
+        after = ccxt_clock.milliseconds()
+        offset = round((before + after) / 2 - int(raw["serverTime"]))
+        for client in self._clients.values():
+            client.options["timeDifference"] = offset
+        return offset
+
+    async def account_id(self) -> str:
+        """The account the API key belongs to (Binance's `uid` from GET /api/v3/account)."""
+        raw = await self._call("fetch_balance", lambda c: c.private_get_account())
+        uid = raw.get("uid") if isinstance(raw, dict) else None
+        if uid in (None, ""):
+            raise ConfigError(f"venue {self.name}: the account endpoint gave no uid")
+        return str(uid)
 
     async def close(self) -> None:
         await self._gateway.stop()

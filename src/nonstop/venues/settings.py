@@ -1,19 +1,23 @@
-"""The TOML side of a venue's connectivity: `ConnectivitySettings`, mapped onto `GatewayConfig`.
+"""The TOML side of a venue: `EngineVenue` (exchange, network, endpoints, keys) and its
+connectivity (`ConnectivitySettings`, mapped onto `GatewayConfig`).
 
-Every knob has Binance spot's default; `[engine.venues.connectivity]` in the config overrides them.
+Every connectivity knob has Binance spot's default; `[engine.venues.connectivity]` overrides them.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nonstop.connectivity.breaker import BreakerConfig
 from nonstop.connectivity.endpoints import PoolConfig
 from nonstop.connectivity.ratelimit import LimiterConfig
 from nonstop.venues.gateway import GatewayConfig
+from nonstop.venues.profile import is_loopback
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 
@@ -82,3 +86,60 @@ class ConnectivitySettings(BaseModel):
             drop_market_data=self.drop_market_data,
             stream_cooldown=self.stream_cooldown_s,
         )
+
+
+DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
+DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
+
+
+class EngineVenue(BaseModel):
+    """A venue the engine trades on (or reads market data from).
+
+    `exchange` and `network` pick its profile (`nonstop.venues.profile`): every URL comes from ccxt's
+    own exchange class. `endpoints` names the venue's alternative hosts (empty: the profile's usual
+    set); `urls` instead points ccxt's URL set at other hosts: a standalone simulator for the `sim` network,
+    an https proxy or a test server otherwise. `credentials_env` is the prefix of the environment
+    variables holding its API key pair (`<PREFIX>_API_KEY/_API_SECRET`); `ca_file` adds a CA to trust
+    (a private proxy) instead of the public ones.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
+    exchange: Literal["binance"] = "binance"
+    network: Literal["live", "testnet", "sim"] = "sim"
+    endpoints: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,20}$")]] = Field(default_factory=list)
+    urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
+    ca_file: Path | None = None
+    credentials_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = DEMO_ENV
+    # the venue's REQUEST_WEIGHT budget per minute for this account/IP (Binance spot: 6000); the
+    # rate limiter and the degradation ladder's rate-limit share are measured against it
+    weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
+    # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
+    connectivity: ConnectivitySettings = ConnectivitySettings()
+
+    @model_validator(mode="after")
+    def _profile_keys(self) -> EngineVenue:
+        where = f"engine venue {self.name!r}"
+        if self.endpoints and self.urls:
+            raise ValueError(f"{where}: give either endpoints (the venue's own hosts) or urls, not both")
+        if self.network == "sim" and self.endpoints:
+            raise ValueError(
+                f"{where}: network = \"sim\" has no named endpoints; give urls or use the embedded simulator"
+            )
+        if self.network != "sim" and any(u.startswith("http://") for u in self.urls):
+            raise ValueError(f"{where}: network = {self.network!r} needs https urls, got {self.urls}")
+        if self.is_sim and self.credentials_env == DEMO_ENV and not all(_loopback_url(u) for u in self.urls):
+            raise ValueError(
+                f"{where}: credentials_env = {DEMO_ENV!r} (the simulator's demo key pair) may only be sent to "
+                f"loopback hosts, but urls = {self.urls}; set credentials_env to your own key prefix"
+            )
+        return self
+
+    @property
+    def is_sim(self) -> bool:
+        return self.network == "sim"
+
+
+def _loopback_url(url: str) -> bool:
+    return is_loopback(urlsplit(url).hostname or "")

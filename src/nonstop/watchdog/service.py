@@ -20,7 +20,7 @@ MAX_BACKOFF_S = 30.0
 
 async def run_watchdog(settings: Settings, duration: float | None = None) -> None:
     clock = LiveClock()
-    venues = trading_venues(settings)
+    venues = await trading_venues(settings, clock)
     async with contextlib.AsyncExitStack() as stack:
         for venue in venues.values():
             stack.push_async_callback(venue.close)

@@ -1,28 +1,27 @@
-"""The watchdog's venue adapters: the same ccxt-based adapters and credentials the engine uses for
-its trading venues (`engine.venues`), built from the config. The venues must have explicit `urls`:
-the embedded simulator lives inside the engine process and stops with it."""
+"""The watchdog's venue adapters: built by the engine's own venue factory (profiles, credentials,
+ccxt clients) for the config's trading venues (`engine.venues`). A simulator venue must have explicit
+`urls`: the embedded simulator lives inside the engine process and stops with it."""
 
 from __future__ import annotations
 
-from nonstop.config import Credentials, Settings
+from nonstop.clock import Clock
+from nonstop.config import Settings
 from nonstop.errors import ConfigError
-from nonstop.sim.server import DEMO_CREDENTIALS, ccxt_config
-from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.factory import VenueOptions, build_venue, credentials_for, profile_for
+from nonstop.venues.port import VenuePort
 
 
-def trading_venues(settings: Settings) -> dict[str, BinanceVenue]:
+async def trading_venues(settings: Settings, clock: Clock) -> dict[str, VenuePort]:
+    """Every trading venue's adapter (not connected); their market-data clients are closed at once."""
     eng = settings.engine
-    venues: dict[str, BinanceVenue] = {}
+    venues: dict[str, VenuePort] = {}
     for cfg in eng.venues:
-        if not cfg.urls:
+        if cfg.is_sim and not cfg.urls:
             raise ConfigError(
                 f"watchdog: engine venue {cfg.name!r} has no urls (the embedded simulator stops with the engine; "
-                "give the venue's base URLs)")
-        default = DEMO_CREDENTIALS if cfg.credentials_env == "NONSTOP_SIM" else None
-        creds = Credentials.from_env(cfg.credentials_env, default=default)
-        configs = [ccxt_config(u, creds.api_key, creds.secret) for u in cfg.urls]
-        for c in configs:
-            c["options"]["recvWindow"] = eng.recv_window_ms
-        venues[cfg.name] = BinanceVenue(cfg.name, configs, timeout_ms=eng.request_timeout_ms,
-                                        connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute))
+                "give the simulator's base URLs)")
+        venue, ws = build_venue(cfg, profile_for(cfg), credentials_for(cfg, trading=True),
+                                VenueOptions(eng.request_timeout_ms, eng.recv_window_ms), clock)
+        await ws.close()  # the watchdog reads no market data: its websocket client was never opened
+        venues[cfg.name] = venue
     return venues

@@ -36,6 +36,7 @@ from nonstop.model import (
     TradeId,
     TradingHalted,
     TradingResumed,
+    VenueIdentified,
     VenueOrderId,
     event_from_dict,
     event_types,
@@ -76,6 +77,7 @@ def one_of_each() -> list[Event]:
                       title="binance-a unreachable", detail="3 failed connects in 10 s"),
         DegradationChanged(ts=TS, old="normal", new="reduce_only",
                            reasons=("1 instrument(s) without a trustworthy price", "1 feed source(s) excluded")),
+        VenueIdentified(ts=TS, venue="binance-a", exchange="binance", network="testnet", account="354937868"),
     ]
 
 
