@@ -46,11 +46,15 @@ def _mm_intents_after(events, ts) -> list[OrderIntent]:
 
 async def test_daily_loss_halts_survives_a_restart_and_resume_resumes(tmp_path: Path) -> None:
     async with venue_sim() as sim:
-        cfg = engine_settings(tmp_path, sim, daily_loss_limit=Decimal("10"))
+        cfg = engine_settings(tmp_path, sim, daily_loss_limit=Decimal("25"))  # the sim's noise stays well below
+        # quotes 50 bps away: the maker realizes nothing in the crash (its bids are refused once past the
+        # limit), so the day's loss is the position's, unrealized, and comes back with the price
+        strategy = cfg.engine.strategy.model_copy(update={"half_spread_bps": Decimal(50), "requote_bps": Decimal(20)})
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update={"strategy": strategy})})
         async with engine_running(cfg) as engine:
             await buy_position(engine, "0.01")  # ~600 USDT long
             assert engine.halted is None
-            await set_fault(sim, "price_spike", venue=TRADING, params={"pct": -5})  # -5 %: ~ -30 USDT
+            await set_fault(sim, "price_spike", venue=TRADING, params={"pct": -10})  # -10 %: ~ -60 USDT
             await eventually(lambda: engine.halted is not None, 15, "the daily loss limit halts")
             assert "daily loss limit" in (engine.halted or "")
             state = engine.state
@@ -78,8 +82,9 @@ async def test_daily_loss_halts_survives_a_restart_and_resume_resumes(tmp_path: 
             assert engine.halted is None and engine.state is not None and engine.state.halt is None
             resumed = engine.clock.now()
             state = engine.state
-            await eventually(lambda: any(o.client_order_id.strategy == "mm" for o in state.open_orders()), 20,
-                             "the strategy quoting again")
+            await eventually(lambda: any(o.client_order_id.strategy == "mm" for o in state.open_orders())
+                             or engine.halted is not None, 20, "the strategy quoting again")
+            assert engine.halted is None, engine.halted
             events = await journal_events(engine)
             assert any(isinstance(e, TradingResumed) and e.reason == "loss reviewed" for e in events)
             assert _mm_intents_after(events, resumed)
