@@ -25,6 +25,8 @@ and headers of every answer reach the limiter and `classify` through `on_rest_re
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -54,6 +56,8 @@ from nonstop.model import (
     TradeId,
     VenueOrderId,
 )
+from nonstop.venues.binance_market import MarketDataClient
+from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
@@ -98,6 +102,8 @@ _ENDPOINTS: dict[str, tuple[OperationKind, Priority, str, str]] = {
     "fetch_my_trades": (_READ, Priority.ACCOUNT, "GET", "myTrades"),
     "fetch_balance": (_READ, Priority.ACCOUNT, "GET", "account"),
     "fetch_ticker": (_READ, Priority.MARKET_DATA, "GET", "ticker/24hr"),
+    "fetch_order_book": (_READ, Priority.MARKET_DATA, "GET", "depth"),
+    "fetch_ohlcv": (_READ, Priority.MARKET_DATA, "GET", "klines"),
 }
 
 
@@ -106,8 +112,9 @@ def _ccxt_weights() -> WeightTable:
     return WeightTable.from_ccxt_binance()
 
 
-class _BinanceClient(ccxt_pro.binance):  # type: ignore[misc]
-    """ccxt's client, handing every HTTP answer's status and headers to the gateway."""
+class _BinanceClient(RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
+    """ccxt's client, handing every HTTP answer's status and headers to the gateway (its websocket
+    futures retrieved, see `ccxt_futures.py`)."""
 
     def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
                          response_body: Any, request_headers: Any, request_body: Any) -> Any:
@@ -150,6 +157,9 @@ class BinanceVenue:
             url: _BinanceClient({**cfg, "timeout": timeout_ms, "enableRateLimit": False})
             for url, cfg in zip(urls, ccxt_configs, strict=True)
         }
+        self._market_config = ccxt_configs[0]
+        self._markets_lock = asyncio.Lock()
+        self._timeout_ms = timeout_ms
         self.profile = profile
         self._config = connectivity or GatewayConfig()
         self._clock = clock or LiveClock()
@@ -182,13 +192,13 @@ class BinanceVenue:
     def on_request(self, callback: Callable[[RequestRecord], None] | None) -> None:
         self._gateway.on_request = callback
 
-    def _spec(self, name: str, *, has_symbol: bool = True) -> RequestSpec:
+    def _spec(self, name: str, *, has_symbol: bool = True, limit: int | None = None) -> RequestSpec:
         operation, priority, method, path = _ENDPOINTS[name]
         return RequestSpec(
             name,
             operation,
             priority,
-            self._weights.weight(method, path, has_symbol=has_symbol),
+            self._weights.weight(method, path, has_symbol=has_symbol, limit=limit),
             is_order=operation is _SUBMIT,
             droppable=priority is Priority.MARKET_DATA and self._config.drop_market_data,
         )
@@ -389,6 +399,37 @@ class BinanceVenue:
             _dec(info.get("lastPrice")) or None,
             _ts(info.get("closeTime")),
         )
+
+    def market_data_client(self) -> Any:
+        """A ccxt.pro client for this venue's market-data websockets (first endpoint) whose REST
+        requests — order-book snapshots, markets — go through this adapter's gateway (see
+        `binance_market.py`); the caller owns it and closes it."""
+        return MarketDataClient(self, {**self._market_config, "timeout": self._timeout_ms})
+
+    async def order_book_snapshot(self, symbol: str, limit: int | None, params: dict[str, Any]) -> Any:
+        """One REST order-book snapshot in ccxt's shape (for ccxt.pro's book sync): MARKET_DATA
+        priority, weight by `limit`, dropped (DataDropped, with the pause's `retry_in`) while the
+        limiter grants nothing."""
+        spec = self._spec("fetch_order_book", limit=limit)
+        return await self._gateway.execute(
+            spec, lambda url: self._clients[url].fetch_order_book(symbol, limit, params)
+        )
+
+    async def ohlcv(self, symbol: str, timeframe: str, since: int | None, limit: int | None) -> list[list[Any]]:
+        """Candles in ccxt's `fetch_ohlcv` shape (history warm-up): MARKET_DATA priority, queued for
+        budget rather than dropped."""
+        spec = dataclasses.replace(self._spec("fetch_ohlcv"), droppable=False)
+        return await self._gateway.execute(  # type: ignore[no-any-return]
+            spec, lambda url: self._clients[url].fetch_ohlcv(symbol, timeframe, since, limit)
+        )
+
+    async def markets(self) -> dict[str, Any]:
+        """ccxt's markets of this venue, loaded through the gateway (`connect`) on first use."""
+        first = next(iter(self._clients.values()))
+        async with self._markets_lock:
+            if not first.markets:
+                await self.connect()
+        return first.markets  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- streams
     def _stream_iid(self, symbol: str) -> InstrumentId | None:
