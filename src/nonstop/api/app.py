@@ -5,7 +5,7 @@ Routes (JSON unless noted; every response model is in the OpenAPI schema at `/op
     GET  /                     the dashboard (static HTML/JS/CSS from the package)
     GET  /metrics              Prometheus text exposition
     GET  /healthz /readyz      liveness / readiness, JSON bodies that say why (readyz: 200 or 503)
-    GET  /api/status /api/degradation /api/venues /api/orders /api/positions /api/balances
+    GET  /api/status /api/degradation /api/venues /api/orders /api/positions /api/routing /api/balances
          /api/fills /api/alerts /api/series /api/snapshot
     GET  /api/stream           Server-Sent Events: a `snapshot` event every `stream_interval_s`
     POST /api/halt             kill switch (bearer token always required)
@@ -44,6 +44,7 @@ from nonstop.api.views import (
     PositionView,
     ResumeRequest,
     ResumeResult,
+    RoutingView,
     SeriesView,
     Snapshot,
     StatusView,
@@ -187,6 +188,10 @@ def create_app(
     @api.get("/api/positions", tags=["state"], summary="Net positions per venue and instrument")
     async def get_positions() -> list[PositionView]:
         return clean_list(source.positions())
+
+    @api.get("/api/routing", tags=["state"], summary="Router ranking, stranded exposure, last decisions")
+    async def get_routing() -> RoutingView:
+        return clean(source.routing())
 
     @api.get("/api/balances", tags=["state"], summary="Balances per venue")
     async def get_balances() -> list[BalanceView]:

@@ -17,6 +17,7 @@ from nonstop.api.views import (
     OrderView,
     PositionView,
     ResumeResult,
+    RoutingView,
     SeriesView,
     StatusView,
     VenueView,
@@ -37,6 +38,10 @@ class DashboardSource(Protocol):
         ...
 
     def positions(self) -> list[PositionView]: ...
+
+    def routing(self) -> RoutingView:
+        """The router's ranking, stranded exposure and last decisions (empty when nothing routes)."""
+        return RoutingView()
 
     def balances(self) -> list[BalanceView]: ...
 

@@ -29,6 +29,7 @@ from nonstop.model.events import (
     OrderRejected,
     OrderSubmitted,
     ReconcileDifference,
+    RouteDecided,
     TradingHalted,
     TradingResumed,
     VenueIdentified,
@@ -37,6 +38,7 @@ from nonstop.model.events import (
     new_event_id,
 )
 from nonstop.model.identifiers import (
+    ANY_VENUE,
     ClientOrderId,
     ClientOrderIdFactory,
     InstrumentId,
@@ -48,6 +50,7 @@ from nonstop.model.order import TRANSITIONS, Order, OrderState
 from nonstop.model.state import EngineState, fill_key
 
 __all__ = [
+    "ANY_VENUE",
     "DEGRADATION_LEVELS",
     "EVENT_SCHEMA_VERSION",
     "TRANSITIONS",
@@ -83,6 +86,7 @@ __all__ = [
     "OrderSubmitted",
     "OrderType",
     "ReconcileDifference",
+    "RouteDecided",
     "Side",
     "TimeInForce",
     "TradeId",
