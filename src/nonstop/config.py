@@ -19,6 +19,7 @@ from nonstop import config_check
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
 from nonstop.model.identifiers import ANY_VENUE
+from nonstop.risk.settings import RiskSettings
 from nonstop.routing.settings import RoutingSettings
 from nonstop.strategy.degradation import DegradationSettings
 
@@ -26,6 +27,7 @@ from nonstop.strategy.degradation import DegradationSettings
 from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
 from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
 from nonstop.venues.settings import EngineVenue as EngineVenue
+from nonstop.watchdog.settings import WatchdogSettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -348,6 +350,8 @@ class Settings(_Strict):
     engine: EngineSettings = EngineSettings()
     monitor: MonitorSettings = MonitorSettings()
     data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")

@@ -1,6 +1,6 @@
 """The trading loop: validated market data drives the strategy; the degradation ladder gates it.
 
-    venues (websocket + REST) ──▶ MarketDataHub ──▶ consensus ──▶ StrategyRunner ──▶ gate ──▶ OrderManager
+    venues (websocket + REST) ──▶ MarketDataHub ──▶ consensus ──▶ StrategyRunner ──▶ gate ──▶ risk ──▶ OrderManager
     limiters, breakers, feed quality, reconcile drift, halt ──▶ DegradationLadder (every second)
 
 One `TradingLoop` per engine run, built by the engine after replay and started in two steps:
@@ -15,7 +15,9 @@ conflated: the strategy sees the newest consensus per symbol, at most once per `
 
 Defence in depth against trading on a guess: besides the ladder (an untrusted instrument calls for
 REDUCE_ONLY) and the strategies themselves, no `Place` is sent for a symbol whose consensus, judged
-at that moment, is not trusted, nor after a halt; those intents are rejected and logged.
+at that moment, is not trusted, nor after a halt; those intents are rejected and logged. Every other `Place` passes
+pre-trade risk (`nonstop.risk`, invariant 14) before the order manager journals it as submitted; a
+refusal is journaled there with the rule's numbers.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
+from nonstop.risk.gate import PreTradeRisk
+from nonstop.risk.rules import OrderProposal, Refusal
 from nonstop.routing.router import Router
 from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
 from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
@@ -223,6 +227,9 @@ class TradingLoop:
         self._order_events: asyncio.Queue[OrderEvent] = asyncio.Queue(ORDER_EVENT_QUEUE)
         self._view: StrategyView | None = None
         recorder.listeners.append(self._on_event)
+        self.risk = PreTradeRisk(settings.risk, recorder.state, clock, self.trusted_mid,
+                                 instance=settings.engine.instance, on_refusal=self._risk_refused)
+        recorder.listeners.append(self.risk.on_event)
         recorder.listeners.append(self.router.on_event)
 
     @property
@@ -289,6 +296,12 @@ class TradingLoop:
     async def halt(self, reason: str) -> None:
         """The kill switch: the ladder goes to HALTED now (cancels, then nothing but cancels)."""
         self.halted = reason
+        async with self._turn:
+            await self._step()
+
+    async def resume(self) -> None:
+        """The kill switch lifted: the ladder recovers from HALTED as its inputs allow."""
+        self.halted = None
         async with self._turn:
             await self._step()
 
@@ -361,6 +374,11 @@ class TradingLoop:
         if why:
             self._refuse(intent, why, trigger)
             return
+        reduce_only = self.ladder.level >= Level.REDUCE_ONLY
+        proposal = OrderProposal(self.strategy.id, intent.instrument_id, intent.side, intent.quantity, intent.price,
+                                 intent.order_type)
+        if not await self.risk.admit(self.manager, proposal, reduce_only=reduce_only):  # invariant 14
+            return
         await self.manager.place(
             self.strategy.id,
             intent.instrument_id,
@@ -369,9 +387,17 @@ class TradingLoop:
             intent.price,
             order_type=intent.order_type,
             time_in_force=intent.time_in_force,
-            reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
+            reduce_only=reduce_only,
             note=note,
         )
+
+    def trusted_mid(self, symbol: str) -> Decimal | None:
+        consensus = self.hub.latest(symbol)
+        return consensus.mid if consensus.trusted else None
+
+    def _risk_refused(self, proposal: OrderProposal, refusal: Refusal) -> None:
+        self.rejected_count += 1
+        self.metrics.risk_refusal(proposal.strategy, refusal.rule)
 
     def _route(self, intent: Place) -> tuple[Place, Callable[[ClientOrderId], RouteDecided] | None]:
         """The routed venue for `intent` (M12) and the journal note of the decision (None: no venue)."""

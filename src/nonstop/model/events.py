@@ -335,6 +335,23 @@ class JournalOutage(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TradingHalted(Event):
+    """The kill switch was pulled (by an operator through the CLI or API, or by a risk rule that
+    halts): no new order until `TradingResumed`, across restarts. `source` says who pulled it."""
+
+    reason: str
+    source: str = "operator"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TradingResumed(Event):
+    """The halt was lifted (`nonstop resume`): the engine may trade again."""
+
+    reason: str = ""
+    source: str = "operator"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RouteDecided(Event):
     """The router picked `venue` for the order `client_order_id` (journaled in the same append as its
     intent, M12): the winner's `score`, the `reason`, and the `ranking` it chose from
@@ -352,6 +369,8 @@ class RouteDecided(Event):
 
 
 for _cls in (
+    TradingHalted,
+    TradingResumed,
     AlertRecorded,
     RouteDecided,
     VenueIdentified,
