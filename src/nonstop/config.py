@@ -22,6 +22,7 @@ from nonstop.strategy.degradation import DegradationSettings
 # the venue settings live with the venues; re-exported here with the rest of the config
 from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
 from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
+from nonstop.venues.settings import DEMO_PASSPHRASE as DEMO_PASSPHRASE
 from nonstop.venues.settings import EngineVenue as EngineVenue
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
@@ -83,6 +84,8 @@ class SimVenue(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     ports: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(min_length=1, max_length=8)]
+    # whose wire its ports speak: Binance spot (`/api/v3`, streams) or OKX v5 (`/api/v5`, `/ws/v5/...`)
+    dialect: Literal["binance", "okx"] = "binance"
     symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
 
 
@@ -331,15 +334,18 @@ class Credentials(_Strict):
 
     api_key: str
     secret: str = Field(repr=False)
+    passphrase: str = Field(default="", repr=False)  # OKX's third credential (`<PREFIX>_API_PASSPHRASE`)
 
     @classmethod
     def from_env(cls, prefix: str, *, default: tuple[str, str] | None = None) -> Credentials:
-        """Read `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET`; fall back to `default` if given."""
+        """Read `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET` (and `_API_PASSPHRASE` when set); fall back
+        to `default` (the simulator's demo pair, with its demo passphrase) if given."""
         key, secret = os.environ.get(f"{prefix}_API_KEY"), os.environ.get(f"{prefix}_API_SECRET")
+        passphrase = os.environ.get(f"{prefix}_API_PASSPHRASE", "")
         if key and secret:
-            return cls(api_key=key, secret=secret)
+            return cls(api_key=key, secret=secret, passphrase=passphrase)
         if default is not None:
-            return cls(api_key=default[0], secret=default[1])
+            return cls(api_key=default[0], secret=default[1], passphrase=passphrase or DEMO_PASSPHRASE)
         raise ConfigError(f"environment variables {prefix}_API_KEY and {prefix}_API_SECRET must both be set")
 
 

@@ -90,6 +90,7 @@ class ConnectivitySettings(BaseModel):
 
 DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
 DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
+DEMO_PASSPHRASE = "sim-demo-passphrase"  # the demo pair's OKX passphrase (simulator-only)
 
 
 class EngineVenue(BaseModel):
