@@ -2,7 +2,8 @@
 
 Numbers are read from Binance's raw payloads (`info`), not from ccxt's float-parsed fields, so
 prices, quantities and fees stay exact `Decimal`s. Every ccxt/aiohttp failure is translated once,
-by `nonstop.connectivity.classify`, into a classified `VenueError`.
+by `nonstop.connectivity.classify` with Binance's code table (`binance_errors`), into a classified
+`VenueError`.
 
 Connectivity: one ccxt client per endpoint base URL (URLs are fixed when a ccxt client is made;
 markets are loaded once and shared with `set_markets`, ccxt's own throttler is off), all driven by a
@@ -54,6 +55,7 @@ from nonstop.model import (
     TradeId,
     VenueOrderId,
 )
+from nonstop.venues.binance_errors import BINANCE_CODES
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
@@ -153,7 +155,7 @@ class BinanceVenue:
         self.profile = profile
         self._config = connectivity or GatewayConfig()
         self._clock = clock or LiveClock()
-        self._gateway = VenueGateway(name, urls, self._clock, self._config)
+        self._gateway = VenueGateway(name, urls, self._clock, self._config, codes=BINANCE_CODES)
         self._weights = weights or _ccxt_weights()
         self._instruments: dict[InstrumentId, Instrument] = {}
         self._symbols: dict[InstrumentId, str] = {}
@@ -204,7 +206,7 @@ class BinanceVenue:
         try:
             result = await fn(self._clients[url])
         except Exception as exc:  # translated at the boundary; cancellation is not an Exception
-            err = classify(exc, operation=_READ, venue=self.name, endpoint=url)
+            err = classify(exc, operation=_READ, venue=self.name, endpoint=url, codes=BINANCE_CODES)
             self._gateway.stream_failed(url, err)
             raise err from exc
         self._gateway.stream_succeeded(url)
