@@ -122,7 +122,7 @@ class OkxRest:
         path = request.path.removeprefix(PREFIX)
         route = ROUTES.get((request.method, path))
         if route is None or not request.path.startswith(PREFIX):
-            raise OkxReject("50030", f"No permission to use this API ({request.method} {request.path})", status=404)
+            raise OkxReject("404", f"Not Found: {request.method} {request.path}", status=404)
         signed, name = route
         raw_body = ""
         if request.method == "POST":
