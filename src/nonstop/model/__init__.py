@@ -33,6 +33,7 @@ from nonstop.model.events import (
     new_event_id,
 )
 from nonstop.model.identifiers import (
+    ClientIdRule,
     ClientOrderId,
     ClientOrderIdFactory,
     InstrumentId,
@@ -52,6 +53,7 @@ __all__ = [
     "BalanceChanged",
     "BalanceSnapshot",
     "BreakerChanged",
+    "ClientIdRule",
     "ClientOrderId",
     "ClientOrderIdFactory",
     "DegradationChanged",
