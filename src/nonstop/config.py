@@ -246,7 +246,8 @@ class EngineSettings(_Strict):
         for v in self.venues:
             if v.is_sim:
                 continue
-            for suffix in ("_API_KEY", "_API_SECRET"):
+            suffixes = ("_API_KEY", "_API_SECRET") + (("_API_PASSPHRASE",) if v.exchange == "okx" else ())
+            for suffix in suffixes:
                 if not environ.get(v.credentials_env + suffix):
                     missing.append(f"{v.credentials_env}{suffix} (engine venue {v.name!r}, network {v.network})")
         return missing
@@ -327,6 +328,21 @@ class Settings(_Strict):
         if not str(v):
             raise ValueError("data_dir must not be empty")
         return v
+
+    @model_validator(mode="after")
+    def _sim_dialects_match(self) -> Settings:
+        """A venue of the embedded simulator is traded with the adapter of the wire it speaks."""
+        if not self.engine.runs_embedded_sim:
+            return self
+        dialects = {v.name: v.dialect for v in self.sim.venues}
+        for key, venues in (("venues", self.engine.venues), ("data_venues", self.engine.data_venues or [])):
+            for v in venues:
+                if v.is_sim and not v.urls and v.name in dialects and dialects[v.name] != v.exchange:
+                    raise ValueError(
+                        f"engine.{key}.{v.name}: exchange = {v.exchange!r}, but the simulator's venue {v.name!r} "
+                        f"speaks the {dialects[v.name]!r} dialect (sim.venues.{v.name}.dialect); make them agree"
+                    )
+        return self
 
 
 class Credentials(_Strict):
