@@ -115,6 +115,53 @@ def status(
     typer.echo(json.dumps(data, indent=2) if as_json else status_view.render(data))
 
 
+# ---------------------------------------------------------------- kill switch
+def _kill_switch_report(outcome: Any) -> None:
+    typer.echo(json.dumps({"via": outcome.via, **outcome.data}, indent=2, default=str))
+    if not outcome.ok:
+        raise typer.Exit(3)
+
+
+@app.command()
+def halt(
+    config: ConfigOpt = None,
+    reason: Annotated[str, typer.Option(help="why (journaled, shown and alerted)")] = "halted from the command line",
+    flatten: Annotated[bool, typer.Option("--flatten", help="also close every position (reduce-only orders)")] = False,
+) -> None:
+    """Kill switch: stop trading and cancel every open order, through the running engine's API, or
+    straight into the journal when it is not running; the engine stays halted until `nonstop resume`.
+    Exit 3 if asked to flatten and positions are left."""
+    settings = _settings(config)
+    from nonstop.killswitch import commands
+
+    _kill_switch_report(_run(commands.halt(settings, reason, flatten=flatten)))
+
+
+@app.command()
+def resume(
+    config: ConfigOpt = None,
+    reason: Annotated[str, typer.Option(help="why (journaled)")] = "resumed from the command line",
+) -> None:
+    """Lift the kill switch (through the running engine's API, or into the journal)."""
+    settings = _settings(config)
+    from nonstop.killswitch import commands
+
+    _kill_switch_report(_run(commands.resume(settings, reason)))
+
+
+@app.command()
+def watchdog(
+    config: ConfigOpt = None,
+    duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+) -> None:
+    """Dead man's switch: watch the engine's heartbeat; when it has been silent for
+    `watchdog.silence_s`, cancel every open order of the instance on every venue, journal and alert."""
+    settings = _settings(config)
+    from nonstop.watchdog.service import run_watchdog
+
+    _run_until_signalled(run_watchdog(settings, duration))
+
+
 # ---------------------------------------------------------------------- chaos
 ControlOpt = Annotated[str, typer.Option("--control", envvar="NONSTOP_SIM_CONTROL", help="the simulator's control URL")]
 DEFAULT_CONTROL = "http://127.0.0.1:8900"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.risk.settings import RiskSettings
 from nonstop.strategy.degradation import DegradationSettings
 
 # the venue settings live with the venues; re-exported here with the rest of the config
@@ -24,6 +25,7 @@ from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
 from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
 from nonstop.venues.settings import DEMO_PASSPHRASE as DEMO_PASSPHRASE
 from nonstop.venues.settings import EngineVenue as EngineVenue
+from nonstop.watchdog.settings import WatchdogSettings
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
@@ -320,6 +322,8 @@ class Settings(_Strict):
     engine: EngineSettings = EngineSettings()
     monitor: MonitorSettings = MonitorSettings()
     data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
     @field_validator("data_dir")

@@ -30,6 +30,8 @@ from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import replay
 from nonstop.journal_setup import journal_name, open_journal
+from nonstop.killswitch import FLATTEN_STRATEGY, FlattenReport, record_halt, record_resume
+from nonstop.killswitch import flatten as flatten_positions
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
@@ -47,6 +49,7 @@ from nonstop.venues.clock_sync import ClockWatch
 from nonstop.venues.factory import VenueOptions, build_venue, client_id_rules, credentials_for, profile_for
 from nonstop.venues.identity import confirm_identities
 from nonstop.venues.port import VenuePort
+from nonstop.watchdog.venue_countdown import VenueCountdown
 
 log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
@@ -128,6 +131,9 @@ class Engine:
             await journal.open()
             stack.push_async_callback(journal.close)
             state = self.state = await replay(journal)
+            if state.halt is not None:  # the kill switch survives restarts, until `nonstop resume`
+                self.halted = state.halt.reason
+                log.warning("starting_halted", reason=state.halt.reason, source=state.halt.source)
             epoch = max(await journal.current_epoch(), 1)
             await journal.claim_epoch(epoch)
             recorder = self.recorder = Recorder(journal, state, epoch)
@@ -169,6 +175,9 @@ class Engine:
                 readiness=self.readiness,
             )
             strategy = trading_loop.strategy
+            if self.halted is not None:
+                trading_loop.halted = self.halted  # the ladder starts at HALTED
+                self.readiness.set_trading_enabled(False, f"halted: {self.halted}")
             probe = EngineProbe(  # sampled metrics (endpoints, PnL, journal) and the degradation detectors
                 self.metrics, self.alerts, self.clock, state=state, venues={**venues, **self.data_venues},
                 hub=trading_loop.hub, symbols=trading_loop.runner.symbols, strategies=[strategy.id],
@@ -209,6 +218,11 @@ class Engine:
                         tg.create_task(self._snapshots(recorder), name="snapshots")
                         tg.create_task(self.records.run(recorder.record), name="record-keeper")
                         tg.create_task(probe.run(), name="engine-probe")
+                        tg.create_task(VenueCountdown(venues, self.settings.watchdog, self.clock).run(),
+                                       name="venue-countdown")
+                        tg.create_task(trading_loop.risk.watch_daily_loss(
+                            lambda why: self.halt(why, source="risk"), lambda: self.halted is not None),
+                            name="daily-loss")
                         tg.create_task(clock_watch.run(), name="clock-watch")
             except TimeoutError:
                 log.info("duration_reached", seconds=duration)
@@ -281,13 +295,21 @@ class Engine:
         if self.alerts is not None:
             self.alerts.resolve(key, body)
 
-    async def halt(self, reason: str) -> None:
-        """The kill switch: the degradation ladder goes to HALTED (journaled, alerted; the strategy's
-        orders canceled, nothing but cancels sent from then on), then every open order of this
-        instance is canceled."""
+    async def halt(self, reason: str, *, source: str = "operator", flatten: bool = False) -> FlattenReport | None:
+        """The kill switch (CLI, dashboard and the daily loss rule all come here): journaled (so a
+        restart stays halted), the degradation ladder to HALTED (alerted; the strategy's orders
+        canceled, nothing but cancels sent from then on), then every open order of this instance is
+        canceled; with `flatten`, every position is closed with reduce-only orders (the report)."""
         self.halted = reason
         self.readiness.set_trading_enabled(False, f"halted: {reason}")
-        log.warning("halted", reason=reason)
+        log.warning("halted", reason=reason, source=source)
+        if self.recorder is not None:
+            try:
+                await record_halt(self.recorder, self.clock, reason, source)
+            except JournalUnwritable as err:  # halted in memory all the same (the outage guard halts too)
+                log.error("halt_not_journaled", error=str(err))
+        if source == "risk":
+            self._alert("risk_halt", AlertLevel.CRITICAL, "risk limit breached: trading halted", reason)
         if self.trading is not None and self.status.phase == "trading":
             await self.trading.halt(reason)
         else:
@@ -299,6 +321,24 @@ class Engine:
             for order in self.state.open_orders():
                 if order.client_order_id.instance == instance:
                     await self.manager.cancel(order.client_order_id)
+        if not flatten or self.manager is None or self.state is None or self.trading is None:
+            return None
+        return await flatten_positions(
+            state=self.state, manager=self.manager, risk=self.trading.risk, venues=self.venues,
+            mid=self.trading.trusted_mid, clock=self.clock,
+            collar_bps=self.settings.risk.limits_for(FLATTEN_STRATEGY).price_collar_bps,
+        )
+
+    async def resume(self, reason: str = "resumed by an operator", *, source: str = "operator") -> None:
+        """Lift the kill switch (journaled): the ladder recovers from HALTED step by step."""
+        if self.recorder is not None:
+            await record_resume(self.recorder, self.clock, reason, source)
+        self.halted = None
+        self._clear("halted", reason)
+        self._clear("risk_halt", reason)
+        log.warning("resumed", reason=reason, source=source)
+        if self.trading is not None:
+            await self.trading.resume()
 
     # --------------------------------------------------------------- phases
     async def _connect(self, venues: dict[str, VenuePort]) -> None:

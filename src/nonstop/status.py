@@ -48,6 +48,10 @@ async def collect(settings: Settings) -> dict[str, Any]:
             if state.degradation is not None
             else {"level": "normal", "reason": "no degradation recorded", "since": None}
         ),
+        "halt": (  # the kill switch, journaled: in force until `nonstop resume`
+            {"reason": state.halt.reason, "source": state.halt.source, "since": state.halt.since.isoformat()}
+            if state.halt is not None else None
+        ),
     }
 
 
@@ -60,6 +64,9 @@ def render(data: dict[str, Any]) -> str:
              f"fills     {data['fills']}"]
     d = data["degradation"]
     lines.append(f"level     {d['level']}" + (f" since {d['since']}" if d["since"] else "") + f": {d['reason']}")
+    h = data.get("halt")
+    if h:
+        lines.append(f"HALTED    since {h['since']} by {h['source']}: {h['reason']} (until `nonstop resume`)")
     for o in data["orders"]["open"]:
         lines.append(f"  open    {o['client_order_id']:<24} {o['instrument']:<20} {o['side']:<4} {o['quantity']} @ "
                      f"{o['price']}  filled {o['filled']}  {o['state']}")

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
+from nonstop.risk.gate import PreTradeRisk
+from nonstop.risk.rules import OrderProposal, Refusal
 from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
 from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
 from nonstop.strategy.interface import StrategyBase, TradingStrategy, cancel_all
@@ -210,6 +213,9 @@ class TradingLoop:
         self._order_events: asyncio.Queue[OrderEvent] = asyncio.Queue(ORDER_EVENT_QUEUE)
         self._view: StrategyView | None = None
         recorder.listeners.append(self._on_event)
+        self.risk = PreTradeRisk(settings.risk, recorder.state, clock, self.trusted_mid,
+                                 instance=settings.engine.instance, on_refusal=self._risk_refused)
+        recorder.listeners.append(self.risk.on_event)
 
     @property
     def view(self) -> StrategyView:
@@ -276,6 +282,12 @@ class TradingLoop:
         async with self._turn:
             await self._step()
 
+    async def resume(self) -> None:
+        """The kill switch lifted: the ladder recovers from HALTED as its inputs allow."""
+        self.halted = None
+        async with self._turn:
+            await self._step()
+
     # ------------------------------------------------------------ market data
     async def _on_consensus(self, consensus: ConsensusQuote) -> None:
         self._pending[consensus.symbol] = consensus
@@ -339,6 +351,11 @@ class TradingLoop:
         if why:
             self._refuse(intent, why, trigger)
             return
+        reduce_only = self.ladder.level >= Level.REDUCE_ONLY
+        proposal = OrderProposal(self.strategy.id, intent.instrument_id, intent.side, intent.quantity, intent.price,
+                                 intent.order_type)
+        if not await self.risk.admit(self.manager, proposal, reduce_only=reduce_only):  # invariant 14
+            return
         await self.manager.place(
             self.strategy.id,
             intent.instrument_id,
@@ -347,8 +364,16 @@ class TradingLoop:
             intent.price,
             order_type=intent.order_type,
             time_in_force=intent.time_in_force,
-            reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
+            reduce_only=reduce_only,
         )
+
+    def trusted_mid(self, symbol: str) -> Decimal | None:
+        consensus = self.hub.latest(symbol)
+        return consensus.mid if consensus.trusted else None
+
+    def _risk_refused(self, proposal: OrderProposal, refusal: Refusal) -> None:
+        self.rejected_count += 1
+        self.metrics.risk_refusal(proposal.strategy, refusal.rule)
 
     def _place_refusal(self, intent: Place) -> str:
         if self.halted is not None:

@@ -42,6 +42,8 @@ from nonstop.api.views import (
     HaltResult,
     OrderView,
     PositionView,
+    ResumeRequest,
+    ResumeResult,
     SeriesView,
     Snapshot,
     StatusView,
@@ -249,11 +251,26 @@ def create_app(
         dependencies=[Depends(write_access)],
     )
     async def halt(request: HaltRequest | None = None) -> HaltResult:
-        reason = source.scrub((request or HaltRequest()).reason)
-        log.warning("api_halt_requested", reason=reason)
-        result = await controls.halt(reason)
-        log.warning("api_halt_done", canceled=len(result.canceled), pending=len(result.pending))
+        body = request or HaltRequest()
+        reason = source.scrub(body.reason)
+        log.warning("api_halt_requested", reason=reason, flatten=body.flatten)
+        result = await controls.halt(reason, flatten=body.flatten) if body.flatten else await controls.halt(reason)
+        log.warning("api_halt_done", canceled=len(result.canceled), pending=len(result.pending), left=result.left)
         return clean(result)
+
+    @api.post(
+        "/api/resume",
+        tags=["controls"],
+        summary="Lift the kill switch (bearer token required); journaled",
+        dependencies=[Depends(write_access)],
+    )
+    async def resume(request: ResumeRequest | None = None) -> ResumeResult:
+        reason = source.scrub((request or ResumeRequest()).reason)
+        log.warning("api_resume_requested", reason=reason)
+        resume_call = getattr(controls, "resume", None)
+        if resume_call is None:
+            raise HTTPException(status_code=501, detail="these controls cannot resume")
+        return clean(await resume_call(reason))
 
     # ---- the dashboard -----------------------------------------------------------------------
 

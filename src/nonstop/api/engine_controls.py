@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from nonstop.api.app import create_app
 from nonstop.api.engine_source import EngineLike, EngineSource, HaltSwitch
-from nonstop.api.views import HaltResult
+from nonstop.api.views import HaltResult, ResumeResult
 from nonstop.clock import Clock, LiveClock
 from nonstop.errors import NonstopError
 from nonstop.model import ClientOrderId
@@ -35,7 +35,7 @@ class EngineControls:
         self._cancel_timeout_s = cancel_timeout_s
         self._lock = asyncio.Lock()
 
-    async def halt(self, reason: str) -> HaltResult:
+    async def halt(self, reason: str, *, flatten: bool = False) -> HaltResult:
         """Halt trading: with `engine.halt`, delegate to it; without, latch the switch, mark the engine
         not ready (and raise a critical alert) if it has readiness (and alerts), and cancel every open
         order through the order manager, time-boxed. Returns what was canceled and what is still open."""
@@ -47,9 +47,13 @@ class EngineControls:
             self.switch.engage(reason, at)
             engine_halt = getattr(engine, "halt", None)
             detail = ""
+            left: dict[str, str] = {}
             if callable(engine_halt):
-                await engine_halt(reason)
+                report = await engine_halt(reason, flatten=True) if flatten else await engine_halt(reason)
                 stopped = True
+                if flatten and report is not None:
+                    left = {k: str(v) for k, v in report.left.items()}
+                    detail = report.detail
             else:
                 stopped = False
                 detail = "strategies keep running until the engine honours the halt switch (engine.halt missing)"
@@ -66,7 +70,25 @@ class EngineControls:
                 pending=pending,
                 strategy_stopped=stopped,
                 detail=detail,
+                flattened=flatten and stopped and not left,
+                left=left,
             )
+
+    async def resume(self, reason: str) -> ResumeResult:
+        """Lift the kill switch through `engine.resume` (journaled), and release this API's latch."""
+        async with self._lock:
+            at = self._clock.now()
+            engine_resume = getattr(self._engine, "resume", None)
+            was = self.switch.halted or isinstance(getattr(self._engine, "halted", None), str)
+            if callable(engine_resume):
+                try:
+                    await engine_resume(reason)
+                except NonstopError as err:  # e.g. the journal takes no writes: a resume must be journaled
+                    log.error("resume_failed", error=str(err))
+                    return ResumeResult(resumed=False, at=at, detail=f"not resumed: {err}")
+            self.switch.release()
+            log.warning("resumed", reason=reason, was_halted=was)
+            return ResumeResult(resumed=was, at=at, detail="" if was else "the engine was not halted")
 
     def _announce(self, reason: str, open_orders: int) -> None:
         readiness = getattr(self._engine, "readiness", None)

@@ -87,6 +87,9 @@ class HaltSwitch:
         if not self.halted:
             self.halted, self.reason, self.since = True, reason, at
 
+    def release(self) -> None:
+        self.halted, self.reason, self.since = False, "", None
+
 
 def known_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every secret the engine's config points at: credentials, alert channel URLs, journal DSN."""

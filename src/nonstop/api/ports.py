@@ -16,6 +16,7 @@ from nonstop.api.views import (
     HaltResult,
     OrderView,
     PositionView,
+    ResumeResult,
     SeriesView,
     StatusView,
     VenueView,
@@ -71,6 +72,11 @@ class DashboardSource(Protocol):
 class Controls(Protocol):
     """State-changing calls; the app only lets them through with the bearer token."""
 
-    async def halt(self, reason: str) -> HaltResult:
-        """Kill switch: stop strategies and cancel every open order. Idempotent."""
+    async def halt(self, reason: str, *, flatten: bool = False) -> HaltResult:
+        """Kill switch: stop strategies and cancel every open order (and close every position with
+        `flatten`). Idempotent; journaled, so a restarted engine stays halted."""
+        ...
+
+    async def resume(self, reason: str) -> ResumeResult:
+        """Lift the kill switch (journaled)."""
         ...

@@ -145,6 +145,17 @@ class Snapshot(BaseModel):
 
 class HaltRequest(BaseModel):
     reason: str = Field(default="kill switch", min_length=1, max_length=200, description="why (shown and alerted)")
+    flatten: bool = Field(default=False, description="also close every position with reduce-only orders")
+
+
+class ResumeRequest(BaseModel):
+    reason: str = Field(default="resumed by an operator", min_length=1, max_length=200)
+
+
+class ResumeResult(BaseModel):
+    resumed: bool = Field(description="false when the engine was not halted")
+    at: datetime
+    detail: str = ""
 
 
 class HaltResult(BaseModel):
@@ -155,3 +166,5 @@ class HaltResult(BaseModel):
     pending: list[str] = Field(description="orders still open or being settled (cancel in progress or in doubt)")
     strategy_stopped: bool = Field(description="false while the engine cannot stop its strategies yet")
     detail: str = ""
+    flattened: bool = Field(default=False, description="true when asked to flatten and every position is closed")
+    left: dict[str, str] = Field(default_factory=dict, description="with flatten: positions left, per instrument")

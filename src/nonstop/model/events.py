@@ -303,7 +303,26 @@ class JournalOutage(Event):
     canceled: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TradingHalted(Event):
+    """The kill switch was pulled (by an operator through the CLI or API, or by a risk rule that
+    halts): no new order until `TradingResumed`, across restarts. `source` says who pulled it."""
+
+    reason: str
+    source: str = "operator"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TradingResumed(Event):
+    """The halt was lifted (`nonstop resume`): the engine may trade again."""
+
+    reason: str = ""
+    source: str = "operator"
+
+
 for _cls in (
+    TradingHalted,
+    TradingResumed,
     AlertRecorded,
     VenueIdentified,
     BreakerChanged,

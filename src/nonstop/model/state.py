@@ -19,11 +19,12 @@ What it holds:
 - `order_seq`: the highest client order sequence used per instance (seeds the id factory);
 - `degradation`: the current degradation level, its reasons and since when (from the last
   `DegradationChanged`; None until the first one, i.e. "normal");
+- `halt`: the kill switch, from the last `TradingHalted` until a `TradingResumed` (None: not halted);
 - `last_seq`: the journal sequence number of the last event applied.
 
 `canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
 sha256. Two states are the same state exactly when their hashes are equal. The `degradation` key
-(and `balance_pending`) is present only once it has content, so states (and snapshots) from before it
+(and `balance_pending`, `halt`) is present only once it has content, so states (and snapshots) from before it
 existed keep their exact bytes and hash, and load unchanged.
 """
 
@@ -52,6 +53,8 @@ from nonstop.model.events import (
     OrderFilled,
     OrderIntent,
     ReconcileDifference,
+    TradingHalted,
+    TradingResumed,
     VenueIdentified,
     event_from_dict,
 )
@@ -82,6 +85,22 @@ class DegradationState:
         if d["level"] not in DEGRADATION_LEVELS or not all(isinstance(r, str) for r in d["reasons"]):
             raise ModelError(f"malformed degradation state {d!r}")
         return cls(str(d["level"]), tuple(d["reasons"]), decode_datetime(d["since"]))
+
+
+@dataclass(frozen=True, slots=True)
+class HaltState:
+    """The kill switch as last journaled: why, by whom, since when (None in the state: not halted)."""
+
+    reason: str
+    source: str
+    since: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "source": self.source, "since": encode_datetime(self.since)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HaltState:
+        return cls(str(d["reason"]), str(d["source"]), decode_datetime(d["since"]))
 
 
 def fill_key(instrument_id: InstrumentId, trade_id: TradeId) -> str:
@@ -140,6 +159,7 @@ class EngineState:
         self.differences: dict[str, int] = {}
         self.order_seq: dict[str, int] = {}
         self.degradation: DegradationState | None = None
+        self.halt: HaltState | None = None  # the kill switch (TradingHalted until TradingResumed)
         self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
         self.balance_pending: dict[str, tuple[str, ...]] = {}
         self.last_seq = 0
@@ -171,6 +191,10 @@ class EngineState:
             self.differences[event.kind.value] = self.differences.get(event.kind.value, 0) + 1
         elif isinstance(event, DegradationChanged):
             self.degradation = DegradationState(event.new, event.reasons, event.ts)
+        elif isinstance(event, TradingHalted):
+            self.halt = HaltState(event.reason, event.source, event.ts)
+        elif isinstance(event, TradingResumed):
+            self.halt = None
         elif isinstance(event, VenueIdentified):
             self.venue_accounts[event.venue] = {
                 "exchange": event.exchange, "network": event.network, "account": event.account
@@ -247,6 +271,8 @@ class EngineState:
         }
         if self.degradation is not None:  # absent until the first change: older states keep their hash
             data["degradation"] = self.degradation.to_dict()
+        if self.halt is not None:  # likewise
+            data["halt"] = self.halt.to_dict()
         if self.venue_accounts:  # absent until a venue is identified: older states keep their hash
             data["venue_accounts"] = {v: dict(a) for v, a in self.venue_accounts.items()}
         if self.balance_pending:  # likewise
@@ -276,6 +302,8 @@ class EngineState:
             state.order_seq = {k: int(v) for k, v in data["order_seq"].items()}
             if "degradation" in data:
                 state.degradation = DegradationState.from_dict(data["degradation"])
+            if "halt" in data:
+                state.halt = HaltState.from_dict(data["halt"])
             state.venue_accounts = {
                 str(v): {k: str(a[k]) for k in ("exchange", "network", "account")}
                 for v, a in data.get("venue_accounts", {}).items()
@@ -307,6 +335,7 @@ class EngineState:
         other.differences = dict(self.differences)
         other.order_seq = dict(self.order_seq)
         other.degradation = self.degradation
+        other.halt = self.halt
         other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
         other.balance_pending = dict(self.balance_pending)
         other.last_seq = self.last_seq

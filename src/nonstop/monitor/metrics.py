@@ -62,6 +62,9 @@ class Metrics:
             registry=r,
         )
         self._orders = Counter("nonstop_orders", "Orders by outcome.", ["venue", "strategy", "outcome"], registry=r)
+        self._risk_refusals = Counter(
+            "nonstop_risk_refusals", "Orders refused by pre-trade risk, by rule.", ["strategy", "rule"], registry=r
+        )
         self._fills = Counter("nonstop_fills", "Fills received.", ["venue", "strategy"], registry=r)
         self._fill_ratio = Gauge(
             "nonstop_fill_ratio", "Share of submitted orders that got filled (0..1).", ["venue", "strategy"], registry=r
@@ -173,6 +176,10 @@ class Metrics:
             counts[1] += 1
         if counts[0]:
             self._fill_ratio.labels(v, s).set(min(counts[1] / counts[0], 1.0))
+
+    def risk_refusal(self, strategy: str, rule: str) -> None:
+        """Count an order refused by pre-trade risk (`rule` names the limit)."""
+        self._risk_refusals.labels(self._safe("strategy", strategy), self._safe("rule", rule)).inc()
 
     def fill(self, venue: str, strategy: str) -> None:
         self._fills.labels(self._safe("venue", venue), self._safe("strategy", strategy)).inc()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from nonstop.model import (
     Balance,
@@ -122,4 +122,19 @@ class VenuePort(Protocol):
 
     async def watch_fills(self) -> list[VenueFill]:
         """Wait for the next executions from the user-data stream."""
+        ...
+
+
+@runtime_checkable
+class CancelAllAfter(Protocol):
+    """Optional venue capability: the venue's own dead man's switch. Once armed with a countdown, the
+    venue cancels every open order of the account unless it is re-armed before the countdown ends
+    (OKX: `cancel-all-after`). Binance spot has none; an adapter offers it only if its venue does."""
+
+    async def arm_cancel_all_after(self, seconds: int) -> None:
+        """(Re)start the venue's countdown; raises a classified VenueError if the venue refused."""
+        ...
+
+    async def disarm_cancel_all_after(self) -> None:
+        """Stop the countdown (a clean stop, or before trading with no orders)."""
         ...
