@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from nonstop.sim.records import account_uid
+
 log = structlog.get_logger("nonstop.sim.dead_mans_switch")
 
 
@@ -32,5 +34,5 @@ class CancelAllAfter:
         for account in expired:
             del self.deadlines[account]
             self.fired.append((account, now_ms))
-            log.warning("cancel_all_after_fired", account_uid_hint=account[:4], at_ms=now_ms)
+            log.warning("cancel_all_after_fired", account=account_uid(account), at_ms=now_ms)
         return expired

@@ -9,8 +9,9 @@ The same gateway as Binance (`CcxtVenue`: pool, breakers, limiter, retry) with O
   weighs 1 in the shared limiter, which keeps the priorities, the order-count and the 429 pause;
 * client ids: OKX's `clOrdId` takes 1..32 alphanumerics, so ours travel with `-` as `Z`
   (`OKX_CLIENT_IDS`) and are read back;
-* the dead man's switch: `arm_cancel_all_after(seconds)` (OKX's `trade/cancel-all-after`), which
-  the venue enforces by cancelling every open order when it is not re-armed in time.
+* the dead man's switch (`venues.port.CancelAllAfter`, armed and re-armed by the engine's
+  `watchdog.venue_countdown`): OKX's `trade/cancel-all-after`, which the venue enforces by
+  cancelling every open order when it is not re-armed in time.
 
 Placing answers only ids (OKX acknowledges, it does not report the fill), so `submit` reports the
 order OPEN and fills arrive on the `orders` channel or through a lookup; a cancel is acknowledged
@@ -51,6 +52,7 @@ from nonstop.venues.profile import VenueProfile
 log = structlog.get_logger("nonstop.venues.okx")
 T = TypeVar("T")
 OKX_CLIENT_IDS = ClientIdRule("okx", r"[A-Za-z0-9]{1,32}", dash_as="Z")
+COUNTDOWN_MIN_S, COUNTDOWN_MAX_S = 10, 120  # OKX's cancel-all-after `timeOut` range
 
 _STATUS = {
     "live": VenueOrderStatus.OPEN,
@@ -128,6 +130,7 @@ class OkxVenue(CcxtVenue):
         super().__init__(name, configs, client_class=_OkxClient, base_url=_base_url, timeout_ms=timeout_ms,
                          connectivity=connectivity, clock=clock, profile=profile)
         self.budgets = EndpointBudgets(self._clock)
+        self._countdown_adjusted: set[int] = set()
 
     def _spec(self, name: str, *, has_symbol: bool = True) -> RequestSpec:
         operation, priority, _ = _ENDPOINTS[name]
@@ -198,13 +201,24 @@ class OkxVenue(CcxtVenue):
         return str(uid)
 
     async def arm_cancel_all_after(self, seconds: int) -> datetime | None:
-        """Arm (or re-arm) OKX's dead man's switch: unless re-armed within `seconds` (10..120), the
-        venue cancels every open order of the account. 0 disarms it. Returns the trigger time."""
-        if seconds != 0 and not 10 <= seconds <= 120:
-            raise ConfigError(f"venue {self.name}: cancel-all-after takes 0 or 10..120 s, got {seconds}")
+        """Arm (or re-arm) OKX's dead man's switch (`CancelAllAfter`): unless re-armed within
+        `seconds`, the venue cancels every open order of the account. OKX takes 10..120 s: a longer
+        countdown is shortened to 120 s, a shorter one lengthened to 10 s (logged). 0 disarms it.
+        Returns the venue's trigger time (None when disarmed)."""
+        wanted = seconds
+        if seconds != 0:
+            seconds = min(max(seconds, COUNTDOWN_MIN_S), COUNTDOWN_MAX_S)
+            if seconds != wanted and wanted not in self._countdown_adjusted:
+                self._countdown_adjusted.add(wanted)
+                log.warning("cancel_all_after_adjusted", venue=self.name, wanted_s=wanted, armed_s=seconds,
+                            detail=f"OKX's countdown is {COUNTDOWN_MIN_S}..{COUNTDOWN_MAX_S} s")
         raw = await self._call("cancel_all_after", lambda c: c.cancel_all_orders_after(seconds * 1000))
         trigger = int(raw["data"][0].get("triggerTime") or 0)
         return _ts(trigger) if trigger else None
+
+    async def disarm_cancel_all_after(self) -> None:
+        """Stop OKX's countdown (a clean stop)."""
+        await self.arm_cancel_all_after(0)
 
     # ------------------------------------------------------------------ orders
     def _report(self, iid: InstrumentId, info: Mapping[str, Any]) -> VenueOrderReport:
