@@ -98,8 +98,11 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
         finally:
             engine.proc.send_signal(signal.SIGCONT)
 
-        _wait(lambda: _countdown(sim)["armed"], 20, "re-armed after SIGCONT")
-        _wait(lambda: _open(sim) - resting, 30, "new quotes after SIGCONT", step=0.2)
+        try:
+            _wait(lambda: _countdown(sim)["armed"], 30, "re-armed after SIGCONT")
+            _wait(lambda: _open(sim) - resting, 60, "new quotes after SIGCONT", step=0.2)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{engine.log()[-4000:]}") from None
         assert len(_countdown(sim)["fired"]) == 1 and engine.proc.poll() is None
     finally:
         if engine is not None and engine.proc.poll() is None:
