@@ -48,7 +48,8 @@ def bad_param(name: str) -> OkxReject:
 
 INSTRUMENT_MISSING = OkxReject("51001", "Instrument ID does not exist.", status=400)
 ORDER_MISSING_CODE, ORDER_MISSING_MSG = "51603", "Order does not exist"
-CANCEL_MISSING_CODE, CANCEL_MISSING_MSG = "51400", "Order cancellation failed as the order has been filled, canceled or does not exist."
+CANCEL_MISSING_CODE = "51400"
+CANCEL_MISSING_MSG = "Order cancellation failed as the order has been filled, canceled or does not exist."
 DUPLICATE_CODE, DUPLICATE_MSG = "51016", "Duplicated clOrdId"
 INSUFFICIENT_CODE, INSUFFICIENT_MSG = "51008", "Order failed. Insufficient balance."
 KEY_MISSING = OkxReject("50103", 'Request header "OK-ACCESS-KEY" can not be empty.', status=401)

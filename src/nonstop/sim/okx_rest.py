@@ -174,7 +174,8 @@ class OkxRest:
             raise okx_rejects.TIMESTAMP_INVALID
         if abs(now_ms - utc_ms(ts)) > TIMESTAMP_WINDOW_MS:
             raise okx_rejects.TIMESTAMP_EXPIRED
-        target = request.rel_url.raw_path + (f"?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else "")
+        query = request.rel_url.raw_query_string
+        target = request.rel_url.raw_path + (f"?{query}" if query else "")
         expected = sign(account.secret, stamp + request.method + target + raw_body)
         if not hmac.compare_digest(expected, h.get("OK-ACCESS-SIGN", "")):
             raise okx_rejects.SIGN_INVALID
@@ -370,12 +371,11 @@ class OkxRest:
             raise okx_rejects.missing("ordId or clOrdId")
         if ord_id and not ord_id.isdigit():
             raise okx_rejects.from_binance(rejects.NO_SUCH_ORDER, cl, ord_id, cancel=cancel)
+        by_id = int(ord_id) if ord_id else None
         try:
             if cancel:
-                return spec, self.rt.venue.cancel(call.account, spec.symbol, int(ord_id) if ord_id else None, cl or None)
-            return spec, self.rt.venue.find(
-                call.account, spec.symbol, int(ord_id) if ord_id else None, cl or None, rejects.NO_SUCH_ORDER
-            )
+                return spec, self.rt.venue.cancel(call.account, spec.symbol, by_id, cl or None)
+            return spec, self.rt.venue.find(call.account, spec.symbol, by_id, cl or None, rejects.NO_SUCH_ORDER)
         except BinanceReject as reject:
             raise okx_rejects.from_binance(reject, cl, ord_id, cancel=cancel) from None
 
@@ -413,7 +413,8 @@ class OkxRest:
         if call.text("instType") not in (None, "SPOT"):
             return []
         specs = self.rt.venue.symbols
-        rows = [o for o in orders if o.account == call.account and (inst is None or okx_wire.inst_id(specs[o.symbol]) == inst)]
+        rows = [o for o in orders
+                if o.account == call.account and (inst is None or okx_wire.inst_id(specs[o.symbol]) == inst)]
         if inst is not None:
             self.spec(inst)
         rows.sort(key=lambda o: o.order_id, reverse=True)  # newest first

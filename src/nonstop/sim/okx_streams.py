@@ -127,7 +127,9 @@ class OkxStreamHub(StreamHub):
         conn.account = account.api_key
         return {"event": "login", "code": "0", "msg": "", "connId": conn_id}
 
-    def _subscribe(self, conn: Connection, kind: str, conn_id: str, op: str, arg: dict[str, Any]) -> list[dict[str, Any]]:
+    def _subscribe(
+        self, conn: Connection, kind: str, conn_id: str, op: str, arg: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         channel, inst = str(arg.get("channel", "")), arg.get("instId")
         allowed = PUBLIC if kind == "public" else set(CANDLES) if kind == "business" else PRIVATE
         if channel not in allowed or (inst is not None and inst not in self.by_inst) or (

@@ -9,6 +9,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from nonstop.sim.server import SimServer
+from tests.integration.venues.kit import eventually
 from tests.simkit import okx_rest_client, running_okx_sim
 
 
@@ -160,8 +161,6 @@ async def test_cancel_all_after_cancels_only_when_not_rearmed(okx_sim: SimServer
             await asyncio.sleep(3)
             await ex.cancel_all_orders_after(10_000)
         assert (await ex.fetch_order(order["id"], "BTC/USDT"))["status"] == "open" and rt.dead_mans_switch.fired == []
-        async with asyncio.timeout(15):
-            while not rt.dead_mans_switch.fired:
-                await asyncio.sleep(0.1)
+        await eventually(lambda: bool(rt.dead_mans_switch.fired), within=15)
         assert (await ex.fetch_order(order["id"], "BTC/USDT"))["status"] == "canceled"
         assert await ex.fetch_open_orders("BTC/USDT") == []

@@ -40,7 +40,7 @@ def intent(seq: int, **kwargs: object) -> object:
 
 
 async def test_connect_reads_instruments_exactly_and_identity_and_clock(okx: tuple[SimServer, OkxVenue]) -> None:
-    sim, venue = okx
+    _, venue = okx
     inst = venue.instruments()[BTC]
     assert (inst.tick_size, inst.step_size, inst.min_qty) == (Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"))
     assert (await venue.account_id()).isdigit()
@@ -71,7 +71,7 @@ async def test_limit_order_round_trip_keeps_our_client_id(okx: tuple[SimServer, 
 async def test_duplicate_and_insufficient_funds_are_classified_with_okx_codes(
     okx: tuple[SimServer, OkxVenue],
 ) -> None:
-    sim, venue = okx
+    _, venue = okx
     await venue.submit(intent(2))  # type: ignore[arg-type]
     with pytest.raises(DuplicateOrderError) as dup:
         await venue.submit(intent(2))  # type: ignore[arg-type]
@@ -82,7 +82,7 @@ async def test_duplicate_and_insufficient_funds_are_classified_with_okx_codes(
 
 
 async def test_market_order_fills_arrive_on_the_stream_and_by_lookup(okx: tuple[SimServer, OkxVenue]) -> None:
-    sim, venue = okx
+    _, venue = okx
     start = datetime.now(UTC) - timedelta(seconds=1)
     watch = asyncio.create_task(venue.watch_fills())
     await asyncio.sleep(0.3)  # subscribed (login + orders channel) before the order
@@ -102,7 +102,7 @@ async def test_market_order_fills_arrive_on_the_stream_and_by_lookup(okx: tuple[
 
 
 async def test_order_updates_stream_reports_okx_states(okx: tuple[SimServer, OkxVenue]) -> None:
-    sim, venue = okx
+    _, venue = okx
     watch = asyncio.create_task(venue.watch_order_updates())
     await asyncio.sleep(0.3)
     order = intent(5)
