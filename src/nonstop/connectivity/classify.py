@@ -265,7 +265,7 @@ def _transport(exc: BaseException, write: bool) -> _Verdict:
         return _after_send(write, VenueUnavailableError)  # an HTTP 5xx ccxt did not parse further
     if isinstance(exc, cx.OperationFailed) and not isinstance(exc, cx.NetworkError | cx.BadResponse
                                                               | cx.CancelPending):
-        return _after_send(write, VenueUnavailableError)  # -1000 "unknown error", "System abnormality"
+        return _after_send(write, VenueUnavailableError)  # an "unknown error" / "system abnormality" answer
     return _after_send(write, TransientNetworkError)
 
 
