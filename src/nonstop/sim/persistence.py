@@ -152,6 +152,7 @@ class StateKeeper:
         self.venues = venues
         self.every_s = every_s
         self._task: asyncio.Task[None] | None = None
+        self._saving = asyncio.Lock()  # one save at a time: a periodic one and the final one share files
 
     def _file(self, name: str) -> Path:
         return self.folder / f"{name}.json"
@@ -176,14 +177,22 @@ class StateKeeper:
         return restored
 
     async def save(self) -> None:
-        states = {name: snapshot(v, f) for name, (v, f) in self.venues.items()}  # a consistent copy, on the loop
+        """Write every venue's state; a cancelled save still finishes its thread before the next starts
+        (a thread cannot be cancelled: were the lock released early, two writers would share a file)."""
+        async with self._saving:
+            states = {name: snapshot(v, f) for name, (v, f) in self.venues.items()}  # a consistent copy
 
-        def write_all() -> None:  # encoding and disk on a thread
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for name, state in states.items():
-                _write(self._file(name), json.dumps(state, separators=(",", ":")))
+            def write_all() -> None:  # encoding and disk on a thread
+                self.folder.mkdir(parents=True, exist_ok=True)
+                for name, state in states.items():
+                    _write(self._file(name), json.dumps(state, separators=(",", ":")))
 
-        await asyncio.to_thread(write_all)
+            writing = asyncio.ensure_future(asyncio.to_thread(write_all))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await asyncio.gather(writing, return_exceptions=True)
+                raise
 
     async def _run(self) -> None:
         while True:
@@ -202,4 +211,7 @@ class StateKeeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-            await self.save()
+            try:
+                await self.save()
+            except OSError as err:  # the simulator stops anyway; what the last periodic save wrote stays
+                log.error("sim_state_save_failed", folder=str(self.folder), error=str(err))

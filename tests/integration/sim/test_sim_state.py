@@ -61,3 +61,22 @@ def test_sim_command_state_option_keeps_the_state_in_the_folder(tmp_path: Path) 
                             check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "state" / "binance-a.json").exists()
+
+
+async def test_sim_state_a_cancelled_save_never_races_the_next_one(tmp_path: Path) -> None:
+    # found by running ./run.sh: the stop's save and a periodic save cancelled mid-write shared a
+    # temp file, and the stop ended in FileNotFoundError
+    import asyncio
+    import json
+
+    folder = tmp_path / "sim"
+    async with SimServer(sim_settings(venues=2, endpoints=1), state_dir=folder) as sim:
+        assert sim.keeper is not None
+        for _ in range(20):
+            periodic = asyncio.create_task(sim.keeper.save())
+            await asyncio.sleep(0)  # its thread is writing
+            periodic.cancel()
+            await sim.keeper.save()
+            await asyncio.gather(periodic, return_exceptions=True)
+    for name in ("alpha", "beta"):
+        assert json.loads((folder / f"{name}.json").read_text())
