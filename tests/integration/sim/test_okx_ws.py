@@ -113,7 +113,7 @@ async def test_order_book_checksum_and_sequence_hold_over_a_stream_of_updates() 
         async with session.ws_connect(ws_url(sim, "public")) as ws:
             await ws.send_str(json.dumps({"op": "subscribe", "args": [{"channel": "books", "instId": "BTC-USDT"}]}))
             loop = asyncio.get_running_loop()
-            end = loop.time() + 20
+            end = loop.time() + 60  # a minute of updates at a 20 ms market tick
             while loop.time() < end:
                 msg = json.loads((await ws.receive(timeout=5)).data)
                 if "data" in msg:
