@@ -18,7 +18,7 @@ from nonstop.sim.server import SimServer
 from nonstop.venues.binance import BinanceVenue
 
 INSTANCE = "t1"
-FAST = InDoubtPolicy(delays_s=(0.2, 0.3, 0.5, 1.0), repeat_s=1.0, recv_window_s=2.0)
+FAST = InDoubtPolicy(delays_s=(0.2, 0.3, 0.5, 1.0), repeat_s=1.0, recv_window_s=2.0, max_resend_age_s=30.0)
 
 
 @dataclass

@@ -9,14 +9,15 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import aiohttp
 import typer
 
 from nonstop import logs
 from nonstop.config import Settings, load_settings, require_credentials
-from nonstop.errors import NonstopError
+from nonstop.errors import CorruptRecord, FoldRefused, JournalHeld, NonstopError, OwnershipLost
+from nonstop.journal_cli import journal_app, way_out
 
 T = TypeVar("T")
 app = typer.Typer(
@@ -27,6 +28,8 @@ app = typer.Typer(
 )
 chaos = typer.Typer(no_args_is_help=True, help="Inject and clear faults in a running simulator (the `sim` command).")
 app.add_typer(chaos, name="chaos")
+app.add_typer(journal_app, name="journal")
+NOT_OWNER_EXIT = 3  # refused (another engine holds the journal) or fenced (another took it over)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file (defaults apply if omitted)")]
 
@@ -54,17 +57,44 @@ async def _until_signalled(main: Any) -> None:
         await task
 
 
-def _run(main: Coroutine[Any, Any, T]) -> T:
-    """Run `main` on a new event loop; a NonstopError ends the command with its message and exit 1."""
+def _first_error(group: BaseExceptionGroup[Any]) -> NonstopError | None:
+    """The NonstopError that ended a task group (the engine's supervised tasks), if one did."""
+    for exc in group.exceptions:
+        if isinstance(exc, NonstopError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+def _run(main: Coroutine[Any, Any, T], *, config: Path | None = None) -> T:
+    """Run `main` on a new event loop; a NonstopError ends the command with its message and exit 1
+    (3 when this process does not, or no longer, own its journal)."""
     try:
         return asyncio.run(main)
     except NonstopError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from None
+        _fail(err, config)
+    except BaseExceptionGroup as group:
+        err = _first_error(group)
+        if err is None:
+            raise
+        _fail(err, config)
 
 
-def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    _run(_until_signalled(main))
+def _fail(err: NonstopError, config: Path | None) -> NoReturn:
+    typer.echo(f"error: {err}", err=True)
+    if isinstance(err, OwnershipLost):
+        typer.echo("error: this engine no longer owns its journal: it stopped sending at once and exits "
+                   "(its open orders are the new holder's to manage)", err=True)
+    if isinstance(err, CorruptRecord | FoldRefused):
+        typer.echo(f"error: {way_out(err, config)}", err=True)
+    raise typer.Exit(NOT_OWNER_EXIT if isinstance(err, OwnershipLost | JournalHeld) else 1) from None
+
+
+def _run_until_signalled(main: Coroutine[Any, Any, None], *, config: Path | None = None) -> None:
+    _run(_until_signalled(main), config=config)
 
 
 @app.command()
@@ -94,7 +124,7 @@ def run(
     settings = _settings(config, trading=True)
     from nonstop.engine import Engine
 
-    _run_until_signalled(Engine(settings).run(duration))
+    _run_until_signalled(Engine(settings).run(duration), config=config)
 
 
 @app.command()

@@ -199,6 +199,10 @@ class EngineSettings(_Strict):
     # Binance's recvWindow for signed requests: a request older than this is refused by the venue,
     # so an order the venue has not seen after this long never will be (the in-doubt rule relies on it)
     recv_window_ms: Annotated[int, Field(ge=500, le=60_000)] = 5000
+    # an order found unknown at the venue after its recvWindow is re-sent (same client id) only while
+    # its intent is younger than this; older, it is closed locally as never sent (OrderNeverSent) and
+    # the strategy decides afresh, so an old intent never goes out at today's prices (invariant 14)
+    max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     cancel_on_stop: bool = True
 
     @model_validator(mode="after")

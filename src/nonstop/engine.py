@@ -28,8 +28,9 @@ from nonstop.errors import ConfigError, JournalError, JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
+from nonstop.ha import ownership
 from nonstop.journal import replay
-from nonstop.journal_setup import journal_name, open_journal
+from nonstop.journal_setup import journal_name
 from nonstop.killswitch import FLATTEN_STRATEGY, FlattenReport, record_halt, record_resume
 from nonstop.killswitch import flatten as flatten_positions
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
@@ -80,6 +81,7 @@ class Engine:
         self.sim: Any = None  # the embedded simulator, in sim mode only (see `nonstop.embedded_sim`)
         self.state: EngineState | None = None
         self.recorder: Recorder | None = None
+        self.owner: ownership.Ownership | None = None  # this process's claim on the journal
         self.venues: dict[str, VenuePort] = {}
         self.manager: OrderManager | None = None
         self.metrics = Metrics()
@@ -125,18 +127,14 @@ class Engine:
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
             require_credentials(self.settings)  # before the journal is opened
+            journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
             if eng.runs_embedded_sim:
                 self.sim = await start_embedded_sim(self.settings, self.clock, stack)
-            journal = open_journal(self.settings)
-            await journal.open()
-            stack.push_async_callback(journal.close)
             state = self.state = await replay(journal)
             if state.halt is not None:  # the kill switch survives restarts, until `nonstop resume`
                 self.halted = state.halt.reason
                 log.warning("starting_halted", reason=state.halt.reason, source=state.halt.source)
-            epoch = max(await journal.current_epoch(), 1)
-            await journal.claim_epoch(epoch)
-            recorder = self.recorder = Recorder(journal, state, epoch)
+            recorder = self.recorder = Recorder(journal, state, self.owner.epoch)
             venues = self.venues
             sources: list[MarketSource] = []
             for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
@@ -156,7 +154,7 @@ class Engine:
                 ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance),
                                      rules=client_id_rules(venues.values())),
                 self.clock,
-                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000),
+                InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000, max_resend_age_s=eng.max_resend_age_s),
                 last_alive=last_alive,
             )
             stack.push_async_callback(manager.close)
@@ -194,6 +192,7 @@ class Engine:
                                              journal_name(self.settings))
                     reconciler = Reconciler(manager, venues, eng.instance, self.clock)
                     async with asyncio.TaskGroup() as tg:
+                        tg.create_task(ownership.exit_when_lost(recorder), name="ownership")
                         tg.create_task(trading_loop.run_data(), name="market-data")
                         tg.create_task(guard.run(), name="journal-outage")
                         await self._reconcile_until_clean(reconciler, venues, strategy)
@@ -473,7 +472,8 @@ class Engine:
         """Once trading has begun: cancel our open orders (if configured), then reconcile one last
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
-        if not self._began_trading:
+        manager.stopping = True  # a lookup during the stop never re-sends an order
+        if not self._began_trading or recorder.lost is not None:  # fenced: the orders are the new holder's
             return
         if recorder.unwritable is not None and self.journal_guard is not None:
             # nothing can be recorded: cancel what rests (unjournaled); the next start reconciles

@@ -10,8 +10,14 @@ NonstopError
 │   └── UnknownOrder         an event refers to a client order id the state has never seen
 └── JournalError         the durable journal failed (journal/)
     ├── JournalClosed        the journal is not open (never opened, or closed)
-    ├── FencedOut            a write carried a fencing epoch lower than the highest recorded one
-    └── CorruptRecord        a record or snapshot fails its checksum or cannot be decoded (names where)
+    ├── JournalWriteFailed   a write did not reach the journal (full disk, I/O error, lost database)
+    ├── JournalUnwritable    the recorder cannot write right now: nothing new may be recorded or sent
+    ├── JournalHeld          another live process holds the journal (names host, pid, since)
+    ├── OwnershipLost        this process no longer owns the journal: it must stop sending at once
+    │   ├── FencedOut            a write carried a fencing epoch lower than the highest recorded one
+    │   └── ForeignWrite         the journal's sequence moved under us: someone else appended
+    ├── CorruptRecord        a record or snapshot fails its checksum or cannot be decoded (names where)
+    └── FoldRefused          a record decodes but the fold refuses it (names the seq and why)
 """
 
 from __future__ import annotations
@@ -74,16 +80,43 @@ class JournalClosed(JournalError):
     """The journal was used before `open()` or after `close()`."""
 
 
-class FencedOut(JournalError):
+class JournalHeld(JournalError):
+    """Another live process holds the journal; this one must not start on it."""
+
+
+class OwnershipLost(JournalError):
+    """This process no longer owns its journal: it must stop sending orders and writing."""
+
+
+class FencedOut(OwnershipLost):
     """A write carried a fencing epoch lower than the highest epoch recorded in the journal.
 
-    The writer is a stale leader: it must stop sending orders and writing.
+    The writer is a stale leader: it must stop sending orders and writing. `holder` describes
+    who claimed the newer epoch, when the journal knows it.
     """
 
-    def __init__(self, message: str, *, epoch: int, current_epoch: int) -> None:
+    def __init__(self, message: str, *, epoch: int, current_epoch: int, holder: str | None = None) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.current_epoch = current_epoch
+        self.holder = holder
+
+
+class ForeignWrite(OwnershipLost):
+    """An append came back with a seq that does not follow the last one this process folded."""
+
+
+class FoldRefused(JournalError):
+    """A record verifies but the fold refuses it (an impossible transition): replay stops there."""
+
+    def __init__(self, *, backend: str, location: str, seq: int, event_type: str, reason: str) -> None:
+        super().__init__(f"{backend} journal {location}: record seq={seq} ({event_type}) is refused by the "
+                         f"fold: {reason}")
+        self.backend = backend
+        self.location = location
+        self.seq = seq
+        self.event_type = event_type
+        self.reason = reason
 
 
 class CorruptRecord(JournalError):

@@ -11,8 +11,13 @@ from nonstop.errors import ConfigError
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal
 
 
-def open_journal(settings: Settings) -> Journal:
-    """The configured journal (not yet opened)."""
+def journal_path(settings: Settings) -> Path:
+    """The SQLite file of the configured journal."""
+    return Path(settings.engine.journal.path or settings.data_dir / "journal.sqlite")
+
+
+def open_journal(settings: Settings, *, read_only: bool = False) -> Journal:
+    """The configured journal (not yet opened); `read_only` opens a SQLite file without writing to it."""
     cfg = settings.engine.journal
     durability = Durability(cfg.durability)
     if cfg.backend == "postgres":
@@ -22,8 +27,10 @@ def open_journal(settings: Settings) -> Journal:
                 f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
             )
         return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
-    path = cfg.path or settings.data_dir / "journal.sqlite"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = journal_path(settings)
+    if read_only:
+        return SQLiteJournal(path, durability=durability, read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteJournal(path, durability=durability)
 
 

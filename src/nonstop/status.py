@@ -17,12 +17,13 @@ from nonstop.journal_setup import open_journal
 
 async def collect(settings: Settings) -> dict[str, Any]:
     """The instance's state as a JSON-able dict."""
-    journal = open_journal(settings)
+    journal = open_journal(settings, read_only=True)
     await journal.open()
     try:
         snapshot = await journal.latest_snapshot()
         state = await replay(journal)
         epoch = await journal.current_epoch()
+        holder = await journal.holder()
     finally:
         await journal.close()
     open_orders = [
@@ -34,6 +35,9 @@ async def collect(settings: Settings) -> dict[str, Any]:
     ]
     return {
         "journal": {"backend": journal.backend, "last_seq": state.last_seq, "epoch": epoch,
+                    "holder": (None if holder is None else
+                               {"host": holder.host, "pid": holder.pid, "instance": holder.instance,
+                                "since": holder.since.isoformat(), "epoch": holder.epoch}),
                     "snapshot_seq": snapshot.seq if snapshot else None, "state_hash": state.state_hash()},
         "orders": {"by_state": dict(sorted(Counter(str(o.state) for o in state.orders.values()).items())),
                    "open": open_orders},
@@ -60,6 +64,8 @@ def render(data: dict[str, Any]) -> str:
     j = data["journal"]
     lines = [f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
              f"snapshot at {j['snapshot_seq']}  state {j['state_hash'][:16]}",
+             "holder    " + (f"{h['host']} pid {h['pid']} (instance {h['instance']}, epoch {h['epoch']}) since "
+                            f"{h['since']}" if (h := j["holder"]) else "none recorded"),
              f"orders    {', '.join(f'{k} {v}' for k, v in data['orders']['by_state'].items()) or 'none'}",
              f"fills     {data['fills']}"]
     d = data["degradation"]

@@ -53,6 +53,7 @@ from nonstop.model import (
     OrderExpired,
     OrderFilled,
     OrderInDoubt,
+    OrderNeverSent,
     OrderRejected,
 )
 from nonstop.monitor.alert_model import AlertLevel
@@ -76,7 +77,8 @@ log = structlog.get_logger("nonstop.trading")
 LADDER_INTERVAL_S = 1.0
 ORDER_EVENT_QUEUE = 10_000
 LEVEL_LABELS: dict[Level, str] = dict(zip(Level, DEGRADATION_LEVELS, strict=True))
-_UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired)
+_UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, OrderCanceled, OrderExpired,
+            OrderNeverSent)  # a stale intent closed unsent: the strategy decides afresh
 ALERT_KEY = "degradation"
 
 

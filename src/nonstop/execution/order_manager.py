@@ -6,8 +6,13 @@
   makes the order IN DOUBT. It is resolved by looking the client order id up on a bounded
   schedule; only when the venue has provably never seen it — the lookup says "unknown" after the
   request's `recvWindow` has passed, so the original can no longer be accepted — is it sent
-  again, with the SAME client order id (invariant 3). Nothing here ever invents a new id for
-  an order that already has one.
+  again, with the SAME client order id (invariant 3), and only while its intent is younger than
+  `max_resend_age_s`; an older one is closed locally as never sent (`OrderNeverSent`, with the
+  reason) and the strategy decides afresh at today's prices (invariant 14). Nothing here ever
+  invents a new id for an order that already has one.
+- Only the journal's owner sends: every venue write is preceded by a durable record (which a
+  fenced recorder refuses), and `_check_owner` refuses the ones that are not (a cancel resent
+  by a lookup).
 - Cancels are idempotent: "unknown order" on cancel means the order is already closed, which a
   lookup settles; an unknown cancel outcome leaves the order PENDING_CANCEL until a lookup
   settles it.
@@ -54,6 +59,7 @@ from nonstop.model import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
+    OrderNeverSent,
     OrderRejected,
     OrderState,
     OrderSubmitted,
@@ -74,6 +80,7 @@ class InDoubtPolicy:
     delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
     repeat_s: float = 15.0  # after the schedule, keep looking at this period until settled
     recv_window_s: float = 10.0  # ccxt's Binance default; a request older than this is refused
+    max_resend_age_s: float = 10.0  # an unknown order whose intent is older is closed, never re-sent
 
 
 class OrderManager:
@@ -99,6 +106,7 @@ class OrderManager:
         # When each unsettled order was last sent. After a restart it is at the latest when the
         # previous process last wrote to the journal (`last_alive`), or, not knowing, "just now".
         self._submitted_at: dict[str, datetime] = {}
+        self.stopping = False  # set by the engine's stop: lookups still settle orders, nothing is re-sent
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
         self._locks: dict[str, asyncio.Lock] = {}
         for order in self.state.orders.values():
@@ -161,6 +169,11 @@ class OrderManager:
     def _venue(self, instrument_id: InstrumentId) -> VenuePort:
         return self.venues[instrument_id.venue]
 
+    def _check_owner(self) -> None:
+        """Refuse any venue write once this process lost its journal (fenced, or a foreign append)."""
+        if self.recorder.lost is not None:
+            raise self.recorder.lost
+
     # -------------------------------------------------------------------- place
     async def place(
         self,
@@ -215,6 +228,7 @@ class OrderManager:
         order = self.state.order(cid)
         if not journaled:
             await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
+        self._check_owner()
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
         try:
@@ -309,15 +323,27 @@ class OrderManager:
         sent_at = self._last_submit_ts(cid)
         if sent_at is not None and (self.clock.now() - sent_at).total_seconds() < self.policy.recv_window_s + 1:
             return False  # the original request could still arrive and be accepted: not yet
-        log.warning("order_resent_same_id", client_order_id=cid.value)
-        if order.state is OrderState.IN_DOUBT:
-            await self._send(cid)
+        if order.state is not OrderState.IN_DOUBT:
+            return False
+        if self.stopping:
+            return False  # never a new send while stopping: the next start settles it
+        age = (self.clock.now() - order.intent_ts).total_seconds() if order.intent_ts is not None else None
+        if age is None or age >= self.policy.max_resend_age_s:
+            shown = f"{age:.1f} s" if age is not None else "of unknown age"
+            reason = (f"unknown at the venue after its recvWindow, and its intent is {shown} old "
+                      f"(max_resend_age_s = {self.policy.max_resend_age_s:g}): closed, never sent")
+            log.warning("order_never_sent", client_order_id=cid.value, reason=reason)
+            await self._record(OrderNeverSent(ts=self.clock.now(), client_order_id=cid, reason=reason))
+            return True
+        log.warning("order_resent_same_id", client_order_id=cid.value, age_s=round(age, 3))
+        await self._send(cid)
         return self.state.order(cid).state not in (OrderState.IN_DOUBT, OrderState.SUBMITTING)
 
     def _last_submit_ts(self, cid: ClientOrderId) -> datetime | None:
         return self._submitted_at.get(cid.value)
 
     async def _resend_cancel(self, order: Order) -> None:
+        self._check_owner()
         try:
             report = await self._venue(order.instrument_id).cancel(order.instrument_id, order.client_order_id.value)
         except ConnectivityError as err:
@@ -329,7 +355,9 @@ class OrderManager:
     async def cancel_unjournaled(self, cid: ClientOrderId) -> bool:
         """Cancel on the venue without journaling: only while the journal takes no writes, when a
         cancel (which can only shrink exposure) is the one safe request. True if the venue took it;
-        `refresh_from_venue` settles the order's record once the journal writes again."""
+        `refresh_from_venue` settles the order's record once the journal writes again. Never once
+        the journal is lost to another holder: its orders are the new holder's."""
+        self._check_owner()
         order = self.state.order(cid)
         try:
             await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
@@ -358,6 +386,7 @@ class OrderManager:
             self.resolve_later(cid)  # settle first; the strategy asks again on its next decision
             return
         await self._record(OrderCancelRequested(ts=self.clock.now(), client_order_id=cid))
+        self._check_owner()
         try:
             report = await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
         except OrderNotFoundError:

@@ -6,6 +6,12 @@ never fail on it), appended to the journal under the fencing epoch and awaited u
 only then applied to the in-memory state and announced to listeners (invariants 1 and 4).
 One lock orders append-and-apply, so the state always equals the fold of the journal.
 
+Ownership (invariant 11): an append refused by the fencing epoch (`FencedOut`), or one whose seq
+does not directly follow the last seq folded here (`ForeignWrite`: someone else appended), means
+this process no longer owns the journal. The recorder then records nothing more, ever: `lost` is
+set, `lost_event` fires (the engine exits on it) and every later `record` raises the same error,
+so nothing that is journaled before it is sent (orders, cancels) can be sent again.
+
 A journal that stops taking writes (a full disk, a lost database) makes the recorder *unwritable*:
 the failed append raises `JournalUnwritable`, every later `record` fails fast with it (nothing new
 can be recorded, so nothing new may be sent), and listeners in `on_unwritable` are told once.
@@ -21,7 +27,14 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from nonstop.errors import IllegalTransition, JournalError, JournalUnwritable, JournalWriteFailed
+from nonstop.errors import (
+    ForeignWrite,
+    IllegalTransition,
+    JournalError,
+    JournalUnwritable,
+    JournalWriteFailed,
+    OwnershipLost,
+)
 from nonstop.journal import Journal
 from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
 
@@ -37,9 +50,17 @@ class Recorder:
         self.state = state
         self.epoch = epoch
         self.listeners: list[Listener] = []
+        self.lost: OwnershipLost | None = None  # set once: this process no longer owns the journal
+        self.lost_event = asyncio.Event()
         self.on_unwritable: list[Callable[[JournalWriteFailed], None]] = []
         self.unwritable: JournalWriteFailed | None = None
         self._lock = asyncio.Lock()
+
+    def _lose(self, err: OwnershipLost) -> None:
+        if self.lost is None:
+            self.lost = err
+            self.lost_event.set()
+            log.critical("journal_ownership_lost", error=str(err))
 
     def applicable(self, events: Sequence[Event]) -> list[Event]:
         """The events the fold accepts, in order; repeated fills and stale order events drop out.
@@ -87,7 +108,11 @@ class Recorder:
         fold skipped, the in-memory state would fall behind the journal and later events would be
         validated against the wrong state (the crash test caught exactly that on shutdown).
         """
+        if self.lost is not None:
+            raise self.lost
         async with self._lock:
+            if self.lost is not None:
+                raise self.lost
             if self.unwritable is not None:
                 raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
             kept = self.applicable(events)
@@ -116,6 +141,9 @@ class Recorder:
     async def _commit(self, kept: list[Event]) -> None:
         try:
             last = await self.journal.append(kept, epoch=self.epoch)
+        except OwnershipLost as err:
+            self._lose(err)
+            raise
         except JournalWriteFailed as err:
             self.unwritable = err
             log.critical("journal_unwritable", location=err.location, error=str(err))
@@ -123,8 +151,18 @@ class Recorder:
                 callback(err)
             raise JournalUnwritable(f"the journal takes no writes: {err}") from err
         first = last - len(kept) + 1
+        self._check_follows(first)
         for offset, event in enumerate(kept):
             self.state.apply(event, seq=first + offset)
+
+    def _check_follows(self, first: int) -> None:
+        """An append must land right after the last seq folded here; anything else is a foreign write."""
+        if first != self.state.last_seq + 1:
+            err = ForeignWrite(
+                f"journal append came back at seq {first}, but the last seq folded here is {self.state.last_seq}: "
+                "another process wrote to this journal; stopping")
+            self._lose(err)
+            raise err
 
     async def try_resume(self, *events: Event) -> bool:
         """Write `events` if the journal takes writes again; True once the recorder is writable.
@@ -136,14 +174,24 @@ class Recorder:
             failed = self.unwritable
             if failed is None:
                 return True
+            if self.lost is not None:
+                return False
             caught_up: list[Event] = []
             try:
                 if failed.outcome_unknown:
                     async for record in self.journal.read(self.state.last_seq + 1):
+                        if record.epoch != self.epoch:  # not the lost append: another writer's
+                            raise ForeignWrite(f"journal seq {record.seq} was written with epoch {record.epoch}, "
+                                               f"not this process's {self.epoch}; stopping")
                         self.state.apply(record.event, seq=record.seq)
                         caught_up.append(record.event)
                 kept = self.applicable(events)
                 last = await self.journal.append(kept, epoch=self.epoch) if kept else self.state.last_seq
+                if kept:
+                    self._check_follows(last - len(kept) + 1)
+            except OwnershipLost as err:
+                self._lose(err)
+                return False
             except JournalWriteFailed as err:
                 self.unwritable = err
                 return False
@@ -160,7 +208,9 @@ class Recorder:
         return True
 
     async def snapshot(self) -> int:
-        """Write a snapshot of the current state; returns its seq."""
+        """Write a snapshot of the current state; returns its seq. Refused once ownership is lost."""
+        if self.lost is not None:
+            raise self.lost
         async with self._lock:
             state, seq = self.state.copy(), self.state.last_seq
         if seq:

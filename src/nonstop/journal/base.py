@@ -12,6 +12,12 @@ A record is `(seq, ts, epoch, type, payload, checksum)`:
 - `payload` is the event's canonical JSON (`Event.to_dict()`, sorted keys, no whitespace);
 - `checksum` is blake2b-64 over `seq|ts_ms|epoch|type|payload` (`record_checksum`).
 
+Ownership (invariant 11): the `fencing` row holds the current epoch and the `holder` row says who
+claimed it (host, pid, instance, since). `claim_next_epoch` reads the epoch and writes epoch+1 with
+the new holder in ONE transaction, so two starts can never claim the same epoch; every append is
+conditional on its epoch (`fence_batch`, shared by both backends). The OS-level single-instance
+lock around it lives in `nonstop.ha.ownership`.
+
 Corruption (invariant 10): a bad checksum or undecodable payload raises `CorruptRecord` naming
 the backend, the file or table, the seq and the reason, after every good record before it has
 been yielded. Only the LAST record may be dropped, and only when the reader asks for it
@@ -30,7 +36,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from nonstop.errors import CorruptRecord, ModelError
+from nonstop.errors import CorruptRecord, FencedOut, ModelError
 from nonstop.model.events import Event, event_from_dict
 from nonstop.model.state import EngineState
 
@@ -64,6 +70,32 @@ class JournalRecord:
     epoch: int
     event_type: str
     event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class JournalHolder:
+    """Who claimed (or is claiming) a journal epoch: one engine process."""
+
+    host: str
+    pid: int
+    instance: str
+    since: datetime  # aware UTC: when the claim was made
+    epoch: int = 0  # the epoch claimed (0 while not yet claimed)
+
+    def describe(self) -> str:
+        epoch = f", epoch {self.epoch}" if self.epoch else ""
+        return (f"host {self.host} pid {self.pid} (instance {self.instance}{epoch}) "
+                f"since {self.since.isoformat(timespec='seconds')}")
+
+    def to_row(self) -> tuple[int, str, int, str, int]:
+        """(epoch, host, pid, instance, since_ms) as stored in the `holder` table."""
+        return self.epoch, self.host, self.pid, self.instance, ts_to_ms(self.since)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> JournalHolder:
+        epoch, host, pid, instance, since_ms = row
+        return cls(host=str(host), pid=int(pid), instance=str(instance), since=ms_to_ts(int(since_ms)),
+                   epoch=int(epoch))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +141,19 @@ class Journal(Protocol):
         """The highest fencing epoch recorded or claimed (0 initially)."""
         ...
 
-    async def claim_epoch(self, epoch: int) -> None:
-        """Record `epoch` as the current one; FencedOut if a higher one is already recorded."""
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
+        """Record `epoch` as the current one; FencedOut if a higher one is already recorded.
+
+        With `holder` (e.g. the winner of an HA lease), the holder row is written in the same
+        transaction, so a fenced writer's error names it."""
+        ...
+
+    async def claim_next_epoch(self, holder: JournalHolder) -> int:
+        """In one transaction: read the recorded epoch, record epoch+1 with `holder`; return it."""
+        ...
+
+    async def holder(self) -> JournalHolder | None:
+        """Who claimed the current epoch (None if no start ever claimed one with a holder)."""
         ...
 
     async def write_snapshot(self, state: EngineState, seq: int) -> None:
@@ -186,3 +229,52 @@ def load_snapshot(seq: int, ts_ms: int, state_hash: str, text: str) -> Snapshot:
     if state.last_seq != seq:
         raise ValueError(f"snapshot seq {seq} holds a state of seq {state.last_seq}")
     return Snapshot(seq=seq, ts=ms_to_ts(ts_ms), state=state, state_hash=state_hash)
+
+
+Batch = list[tuple[list[tuple[str, str]], int]]  # [(encoded events, epoch)] of one transaction
+Row = tuple[int, int, int, str, str, str]  # (seq, ts_ms, epoch, type, payload, checksum)
+
+
+def fence_batch(
+    batch: Batch, *, current: int, last: int, ts_ms: int, where: str, holder: JournalHolder | None
+) -> tuple[list[Row], list[int | BaseException], int]:
+    """The fencing rule both backends apply inside their write transaction.
+
+    Given the recorded epoch `current` and the last seq `last` (both read in the transaction),
+    returns the rows to insert, each append's result (its last seq, or FencedOut naming the
+    holder of the newer epoch) and the epoch to record afterwards.
+    """
+    rows: list[Row] = []
+    results: list[int | BaseException] = []
+    for items, epoch in batch:
+        if epoch < current:
+            who = holder.describe() if holder is not None and holder.epoch == current else None
+            results.append(FencedOut(
+                f"{where}: write with epoch {epoch} refused, epoch {current} is recorded"
+                + (f" (claimed by {who})" if who else ""),
+                epoch=epoch, current_epoch=current, holder=who))
+            continue
+        current = epoch
+        for event_type, payload in items:
+            last += 1
+            rows.append((last, ts_ms, epoch, event_type, payload,
+                         record_checksum(last, ts_ms, epoch, event_type, payload)))
+        results.append(last)
+    return rows, results, current
+
+
+def epoch_to_claim(current: int, wanted: int | None, where: str) -> int:
+    """The epoch a claim records: `current + 1` (`wanted` None), or `wanted` if not below `current`."""
+    if wanted is None:
+        return current + 1
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 0:
+        raise ValueError(f"epoch must be an int >= 0, got {wanted!r}")
+    if wanted < current:
+        raise FencedOut(f"{where}: claim of epoch {wanted} refused, epoch {current} is recorded",
+                        epoch=wanted, current_epoch=current)
+    return wanted
+
+
+def is_fenced(batch: Batch, current: int) -> bool:
+    """True if some append of `batch` carries an epoch below `current` (read the holder then)."""
+    return any(epoch < current for _, epoch in batch)

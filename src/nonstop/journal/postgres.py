@@ -16,6 +16,7 @@ The DSN is never put in a message or a log line (it may hold a password).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -25,16 +26,20 @@ import asyncpg
 import structlog
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, JournalWriteFailed, ModelError
+from nonstop.errors import CorruptRecord, JournalClosed, JournalError, JournalWriteFailed, ModelError
 from nonstop.journal.base import (
     SNAPSHOTS_KEPT,
+    Batch,
     Durability,
+    JournalHolder,
     JournalRecord,
     Snapshot,
     decode_record,
     encode_payload,
+    epoch_to_claim,
+    fence_batch,
+    is_fenced,
     load_snapshot,
-    record_checksum,
     snapshot_text,
     ts_to_ms,
 )
@@ -60,6 +65,9 @@ CREATE TABLE IF NOT EXISTS {s}.fencing (id INT PRIMARY KEY CHECK (id = 1), epoch
 INSERT INTO {s}.fencing (id, epoch) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS {s}.snapshots (
     seq BIGINT PRIMARY KEY, ts_ms BIGINT NOT NULL, state_hash TEXT NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.holder (
+    id INT PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL, host TEXT NOT NULL,
+    pid BIGINT NOT NULL, instance TEXT NOT NULL, since_ms BIGINT NOT NULL);
 """
 
 
@@ -180,9 +188,42 @@ class PostgresJournal:
         items = [(type(e).__name__, encode_payload(e)) for e in events]
         return await self._write(items, epoch)
 
-    async def claim_epoch(self, epoch: int) -> None:
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
         self._check_open()
-        await self._write([], epoch)
+        if holder is None:
+            await self._write([], epoch)
+        else:
+            await self._claim(holder, epoch)
+
+    async def claim_next_epoch(self, holder: JournalHolder) -> int:
+        return await self._claim(holder, None)
+
+    async def _claim(self, holder: JournalHolder, wanted: int | None) -> int:
+        pool = self._check_open()
+        s = self.schema
+        async with self._translate("claim"), pool.acquire() as conn, conn.transaction():
+            current = int(await conn.fetchval(f"SELECT epoch FROM {s}.fencing WHERE id = 1 FOR UPDATE"))
+            epoch = epoch_to_claim(current, wanted, f"postgres journal {s}")
+            await conn.execute(f"UPDATE {s}.fencing SET epoch = $1 WHERE id = 1", epoch)
+            await conn.execute(
+                f"INSERT INTO {s}.holder (id, epoch, host, pid, instance, since_ms) VALUES (1, $1, $2, $3, $4, $5) "
+                "ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, host = EXCLUDED.host, pid = EXCLUDED.pid, "
+                "instance = EXCLUDED.instance, since_ms = EXCLUDED.since_ms",
+                *dataclasses.replace(holder, epoch=epoch).to_row())
+        return epoch
+
+    async def holder(self) -> JournalHolder | None:
+        pool = self._check_open()
+        async with self._translate("holder"):
+            row = await pool.fetchrow(self._holder_sql())
+        return JournalHolder.from_row(tuple(row)) if row is not None else None
+
+    def _holder_sql(self) -> str:
+        return f"SELECT epoch, host, pid, instance, since_ms FROM {self.schema}.holder WHERE id = 1"
+
+    def dedicated_connection_args(self) -> tuple[str, dict[str, Any]]:
+        """The DSN and options for a connection of one's own (the single-instance lock holds one)."""
+        return self._dsn, {"timeout": self._command_timeout}
 
     async def _write(self, items: list[tuple[str, str]], epoch: int) -> int:
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -198,7 +239,7 @@ class PostgresJournal:
     async def _write_group(self, batch: list[PendingAppend]) -> list[int | BaseException]:
         return await self._write_batch([(p.items, p.epoch) for p in batch])
 
-    async def _write_batch(self, batch: list[tuple[list[tuple[str, str]], int]]) -> list[int | BaseException]:
+    async def _write_batch(self, batch: Batch) -> list[int | BaseException]:
         pool = self._pool  # also used while closing, to drain the group commit queue
         if pool is None:
             raise JournalClosed(f"postgres journal {self.schema} is {self._status}, not open")
@@ -208,20 +249,12 @@ class PostgresJournal:
             current = await conn.fetchval(f"SELECT epoch FROM {s}.fencing WHERE id = 1 FOR UPDATE")
             last = await conn.fetchval(f"SELECT coalesce(max(seq), 0) FROM {s}.journal")
             start_epoch = current
-            rows: list[tuple[int, int, int, str, str, str]] = []
-            results: list[int | BaseException] = []
-            for items, epoch in batch:
-                if epoch < current:
-                    results.append(FencedOut(
-                        f"postgres journal {s}: write with epoch {epoch} refused, epoch {current} is recorded",
-                        epoch=epoch, current_epoch=current))
-                    continue
-                current = epoch
-                for event_type, payload in items:
-                    last += 1
-                    rows.append((last, ts_ms, epoch, event_type, payload,
-                                 record_checksum(last, ts_ms, epoch, event_type, payload)))
-                results.append(last)
+            holder = None
+            if is_fenced(batch, current):
+                row = await conn.fetchrow(self._holder_sql())
+                holder = JournalHolder.from_row(tuple(row)) if row is not None else None
+            rows, results, current = fence_batch(batch, current=current, last=last, ts_ms=ts_ms,
+                                                 where=f"postgres journal {s}", holder=holder)
             if rows:
                 await conn.copy_records_to_table("journal", records=rows, columns=_COLUMNS, schema_name=s)
             if current != start_epoch:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import structlog
 
+from nonstop.errors import FoldRefused, ModelError
 from nonstop.journal.base import Journal
 from nonstop.model.state import EngineState
 
@@ -18,7 +19,8 @@ log = structlog.get_logger("nonstop.journal")
 async def replay(
     journal: Journal, *, use_snapshot: bool = True, truncate_torn_tail: bool = False
 ) -> EngineState:
-    """The fold of `journal`; raises CorruptRecord (after nothing is lost) on a bad record.
+    """The fold of `journal`; raises CorruptRecord (after nothing is lost) on a bad record, and
+    FoldRefused (naming the seq) on a record the fold refuses.
 
     `truncate_torn_tail=True` drops a corrupt LAST record with a warning instead of raising.
     """
@@ -26,7 +28,11 @@ async def replay(
     state = snapshot.state if snapshot is not None else EngineState()
     applied = 0
     async for record in journal.read(state.last_seq + 1, truncate_torn_tail=truncate_torn_tail):
-        state.apply(record.event, seq=record.seq)
+        try:
+            state.apply(record.event, seq=record.seq)
+        except ModelError as err:
+            raise FoldRefused(backend=journal.backend, location=getattr(journal, "location", "?"), seq=record.seq,
+                              event_type=record.event_type, reason=str(err)) from None
         applied += 1
     log.info("journal_replayed", backend=journal.backend, snapshot_seq=snapshot.seq if snapshot else None,
              records_applied=applied, last_seq=state.last_seq)

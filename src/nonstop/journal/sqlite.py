@@ -13,6 +13,7 @@ returns; reconciliation settles the rest.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,16 +23,20 @@ from typing import Any, TypeVar
 import structlog
 
 from nonstop.clock import Clock, LiveClock
-from nonstop.errors import CorruptRecord, FencedOut, JournalClosed, JournalError, JournalWriteFailed, ModelError
+from nonstop.errors import CorruptRecord, JournalClosed, JournalError, JournalWriteFailed, ModelError
 from nonstop.journal.base import (
     SNAPSHOTS_KEPT,
+    Batch,
     Durability,
+    JournalHolder,
     JournalRecord,
     Snapshot,
     decode_record,
     encode_payload,
+    epoch_to_claim,
+    fence_batch,
+    is_fenced,
     load_snapshot,
-    record_checksum,
     snapshot_text,
     ts_to_ms,
 )
@@ -50,9 +55,12 @@ CREATE TABLE IF NOT EXISTS fencing (id INTEGER PRIMARY KEY CHECK (id = 1), epoch
 INSERT OR IGNORE INTO fencing (id, epoch) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, state_hash TEXT NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS holder (
+    id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL, host TEXT NOT NULL,
+    pid INTEGER NOT NULL, instance TEXT NOT NULL, since_ms INTEGER NOT NULL);
 """
 _PAGE = 2000
-Batch = list[tuple[list[tuple[str, str]], int]]
+_HOLDER = "SELECT epoch, host, pid, instance, since_ms FROM holder WHERE id = 1"
 
 
 class SQLiteJournal:
@@ -67,8 +75,10 @@ class SQLiteJournal:
         durability: Durability = Durability.FSYNC,
         clock: Clock | None = None,
         max_batch: int = 512,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.read_only = read_only  # for verify/inspect/status: the file is never written
         self.durability = Durability(durability)
         self._clock = clock or LiveClock()
         self._max_batch = max_batch
@@ -137,9 +147,20 @@ class SQLiteJournal:
         items = [(type(e).__name__, encode_payload(e)) for e in events]
         return await self._write(items, epoch)
 
-    async def claim_epoch(self, epoch: int) -> None:
+    async def claim_epoch(self, epoch: int, holder: JournalHolder | None = None) -> None:
         self._check_open()
-        await self._write([], epoch)
+        if holder is None:
+            await self._write([], epoch)
+        else:
+            await self._run(self._claim_sync, holder, epoch)
+
+    async def claim_next_epoch(self, holder: JournalHolder) -> int:
+        self._check_open()
+        return await self._run(self._claim_sync, holder, None)
+
+    async def holder(self) -> JournalHolder | None:
+        self._check_open()
+        return await self._run(self._holder_sync)
 
     async def _write(self, items: list[tuple[str, str]], epoch: int) -> int:
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
@@ -219,6 +240,16 @@ class SQLiteJournal:
         return self._conn
 
     def _open_sync(self) -> None:
+        if self.read_only:
+            if not self.path.exists():
+                raise JournalError(f"sqlite journal {self.path}: no such file")
+            try:
+                self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None, check_same_thread=False, timeout=30.0)
+                self._conn.execute("SELECT count(*) FROM fencing").fetchone()
+            except sqlite3.DatabaseError as err:
+                raise JournalError(f"sqlite journal {self.path}: cannot open read-only: {err}") from err
+            return
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -240,27 +271,43 @@ class SQLiteJournal:
     def _scalar_sync(self, sql: str) -> int:
         return int(self._db().execute(sql).fetchone()[0])
 
+    def _holder_sync(self) -> JournalHolder | None:
+        try:
+            row = self._db().execute(_HOLDER).fetchone()
+        except sqlite3.OperationalError:  # a read-only open of a journal from before the holder table
+            return None
+        return JournalHolder.from_row(row) if row is not None else None
+
+    def _claim_sync(self, holder: JournalHolder, wanted: int | None) -> int:
+        if self.read_only:
+            raise JournalError(f"sqlite journal {self.path} is opened read-only")
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = db.execute("SELECT epoch FROM fencing WHERE id = 1").fetchone()[0]
+            epoch = epoch_to_claim(current, wanted, f"sqlite journal {self.path}")
+            db.execute("UPDATE fencing SET epoch = ? WHERE id = 1", (epoch,))
+            db.execute("INSERT OR REPLACE INTO holder (id, epoch, host, pid, instance, since_ms) "
+                       "VALUES (1, ?, ?, ?, ?, ?)", dataclasses.replace(holder, epoch=epoch).to_row())
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return epoch
+
     def _write_sync(self, batch: Batch, ts_ms: int) -> list[int | BaseException]:
+        if self.read_only:
+            raise JournalError(f"sqlite journal {self.path} is opened read-only")
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
             current = db.execute("SELECT epoch FROM fencing WHERE id = 1").fetchone()[0]
             last = db.execute("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0]
             start_epoch = current
-            rows: list[tuple[int, int, int, str, str, str]] = []
-            results: list[int | BaseException] = []
-            for items, epoch in batch:
-                if epoch < current:
-                    results.append(FencedOut(
-                        f"sqlite journal {self.path}: write with epoch {epoch} refused, "
-                        f"epoch {current} is recorded", epoch=epoch, current_epoch=current))
-                    continue
-                current = epoch
-                for event_type, payload in items:
-                    last += 1
-                    rows.append((last, ts_ms, epoch, event_type, payload,
-                                 record_checksum(last, ts_ms, epoch, event_type, payload)))
-                results.append(last)
+            holder = self._holder_sync() if is_fenced(batch, current) else None
+            rows, results, current = fence_batch(batch, current=current, last=last, ts_ms=ts_ms,
+                                                 where=f"sqlite journal {self.path}", holder=holder)
             if rows:
                 db.executemany("INSERT INTO journal (seq, ts_ms, epoch, type, payload, checksum) "
                                "VALUES (?, ?, ?, ?, ?, ?)", rows)

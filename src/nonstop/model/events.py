@@ -142,6 +142,14 @@ class OrderInDoubt(OrderEvent):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class OrderNeverSent(OrderEvent):
+    """Closed locally: the venue provably never got it (unknown after its recvWindow) and its intent
+    is too old to send now (older than `max_resend_age_s`); the strategy decides afresh."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OrderFilled(OrderEvent):
     """One execution. `trade_id` is unique per instrument on a venue; repeats are no-ops."""
 
@@ -243,6 +251,29 @@ class AlertRecorded(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JournalCopied(Event):
+    """This journal is a copy of records 1..`upto_seq` of `source` (`nonstop journal copy`).
+
+    `order_seqs` are `instance=seq` texts: the highest client order sequence the source may have
+    used (beyond `upto_seq` too), so the copy never hands out a client order id twice.
+    """
+
+    source: str
+    upto_seq: int
+    order_seqs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        for item in self.order_seqs:
+            instance, sep, seq = item.partition("=")
+            if not sep or not instance or not seq.isdigit():
+                raise ModelError(f"JournalCopied.order_seqs item {item!r} must look like instance=seq")
+
+    def order_seq_map(self) -> dict[str, int]:
+        return {i: int(s) for i, _, s in (item.partition("=") for item in self.order_seqs)}
+
+
 DEGRADATION_LEVELS = ("normal", "reduced_data", "fallback_strategy", "reduce_only", "halted")
 
 
@@ -333,6 +364,7 @@ for _cls in (
     OrderAccepted,
     OrderRejected,
     OrderInDoubt,
+    OrderNeverSent,
     OrderFilled,
     OrderCancelRequested,
     OrderCancelRejected,
@@ -341,5 +373,6 @@ for _cls in (
     BalanceSnapshot,
     BalanceChanged,
     ReconcileDifference,
+    JournalCopied,
 ):
     _REGISTRY[_cls.__name__] = _cls

@@ -12,18 +12,20 @@ the order. A stale "open" report therefore can never reopen a closed order.
       REJECTED            IN_DOUBT ◀┘  (lookup: Accepted / Filled / Canceled / Rejected / Expired,
                                         or Submitted again with the SAME client id: a resend)
                           PENDING_CANCEL ──Canceled──▶ CANCELED;  ──CancelRejected──▶ the state before
+                          IN_DOUBT ──NeverSent──▶ NEVER_SENT  (unknown after recvWindow, intent too old
+                                                               to resend: closed locally, never sent)
 
 Fills are never lost (the decision, and why):
 
 - a fill is accepted in every state from SUBMITTING on: a fill can arrive before the ack
   (websocket before REST), while IN_DOUBT (it settles the doubt: the venue has the order), and
   while PENDING_CANCEL (the cancel raced an execution);
-- a fill on a CANCELED, EXPIRED or REJECTED order is a *late fill*: it happened on the venue
+- a fill on a CANCELED, EXPIRED, REJECTED or NEVER_SENT order is a *late fill*: it happened on the venue
   before the cancel/expiry took effect (or our reading of the venue was wrong). It is accepted,
   counted in `filled_qty` and kept in the ledger. If it completes the quantity the order
   becomes FILLED (nothing was left to cancel: the "canceled" report was wrong, and believing it
   is how bots re-place filled orders); otherwise a CANCELED/EXPIRED order stays so, and a
-  REJECTED one becomes PARTIALLY_FILLED (the venue evidently had it);
+  REJECTED or NEVER_SENT one becomes PARTIALLY_FILLED (the venue evidently had it);
 - a repeated trade id is a no-op (the same order is returned), so duplicate reports from
   websocket and REST are harmless;
 - a fill that would take `filled_qty` above `quantity` raises `Overfill`, in any state.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -47,6 +50,7 @@ from nonstop.model.events import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
+    OrderNeverSent,
     OrderRejected,
     OrderSubmitted,
 )
@@ -65,6 +69,7 @@ class OrderState(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    NEVER_SENT = "NEVER_SENT"  # closed locally: the venue never got it and the intent is too old to send
 
     @property
     def is_terminal(self) -> bool:
@@ -76,7 +81,8 @@ class OrderState(StrEnum):
         return self not in _TERMINAL and self is not OrderState.INITIALIZED
 
 
-_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED})
+_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED,
+                       OrderState.NEVER_SENT})
 
 S = OrderState
 # Targets computed by `apply`: a fill goes to PARTIALLY_FILLED or FILLED, a cancel reject back.
@@ -98,6 +104,7 @@ TRANSITIONS: dict[tuple[OrderState, type[OrderEvent]], OrderState | str] = {
     (S.IN_DOUBT, OrderRejected): S.REJECTED,
     (S.IN_DOUBT, OrderExpired): S.EXPIRED,
     (S.IN_DOUBT, OrderSubmitted): S.SUBMITTING,  # lookup says "never seen": resend, same id
+    (S.IN_DOUBT, OrderNeverSent): S.NEVER_SENT,  # "never seen", and too old to resend
     (S.ACCEPTED, OrderFilled): BY_FILL,
     (S.ACCEPTED, OrderCancelRequested): S.PENDING_CANCEL,
     (S.ACCEPTED, OrderCanceled): S.CANCELED,  # unsolicited: venue-side cancel
@@ -114,6 +121,7 @@ TRANSITIONS: dict[tuple[OrderState, type[OrderEvent]], OrderState | str] = {
     (S.CANCELED, OrderFilled): BY_FILL,
     (S.EXPIRED, OrderFilled): BY_FILL,
     (S.REJECTED, OrderFilled): BY_FILL,
+    (S.NEVER_SENT, OrderFilled): BY_FILL,
     (S.FILLED, OrderFilled): BY_FILL,  # only a repeated trade id passes; anything else overfills
 }
 
@@ -137,6 +145,7 @@ class Order:
     trade_ids: frozenset[TradeId] = frozenset()
     previous_state: OrderState | None = None  # the state to return to on a cancel reject
     reason: str = ""  # last reject / in-doubt / cancel reason
+    intent_ts: datetime | None = None  # when the order was decided (its OrderIntent's ts)
 
     @classmethod
     def from_intent(cls, intent: OrderIntent) -> Order:
@@ -149,6 +158,7 @@ class Order:
             price=intent.price,
             time_in_force=intent.time_in_force,
             reduce_only=intent.reduce_only,
+            intent_ts=intent.ts,
         )
 
     @property

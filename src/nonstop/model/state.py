@@ -48,6 +48,7 @@ from nonstop.model.events import (
     BreakerChanged,
     DegradationChanged,
     Event,
+    JournalCopied,
     JournalOutage,
     OrderEvent,
     OrderFilled,
@@ -109,7 +110,7 @@ def fill_key(instrument_id: InstrumentId, trade_id: TradeId) -> str:
 
 
 def order_to_dict(order: Order) -> dict[str, Any]:
-    return {
+    data = {
         "client_order_id": order.client_order_id.value,
         "instrument_id": str(order.instrument_id),
         "side": order.side.value,
@@ -126,6 +127,9 @@ def order_to_dict(order: Order) -> dict[str, Any]:
         "previous_state": None if order.previous_state is None else order.previous_state.value,
         "reason": order.reason,
     }
+    if order.intent_ts is not None:  # absent in states from before it existed: their bytes stay the same
+        data["intent_ts"] = encode_datetime(order.intent_ts)
+    return data
 
 
 def order_from_dict(d: dict[str, Any]) -> Order:
@@ -145,6 +149,7 @@ def order_from_dict(d: dict[str, Any]) -> Order:
         trade_ids=frozenset(TradeId(t) for t in d["trade_ids"]),
         previous_state=None if d["previous_state"] is None else OrderState(d["previous_state"]),
         reason=str(d["reason"]),
+        intent_ts=decode_datetime(d["intent_ts"]) if d.get("intent_ts") is not None else None,
     )
 
 
@@ -195,6 +200,9 @@ class EngineState:
             self.halt = HaltState(event.reason, event.source, event.ts)
         elif isinstance(event, TradingResumed):
             self.halt = None
+        elif isinstance(event, JournalCopied):
+            for instance, used in event.order_seq_map().items():
+                self.order_seq[instance] = max(self.order_seq.get(instance, 0), used)
         elif isinstance(event, VenueIdentified):
             self.venue_accounts[event.venue] = {
                 "exchange": event.exchange, "network": event.network, "account": event.account

@@ -24,6 +24,7 @@ from nonstop.model.events import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
+    OrderNeverSent,
     OrderRejected,
     ReconcileDifference,
 )
@@ -58,7 +59,7 @@ def _order_event(rng: random.Random, order: Order, kind: type[OrderEvent], ts: d
         )
     if kind is OrderAccepted:
         return OrderAccepted(**common, venue_order_id=VenueOrderId(f"v{n}"))
-    if kind in (OrderRejected, OrderInDoubt, OrderCancelRejected):
+    if kind in (OrderRejected, OrderInDoubt, OrderCancelRejected, OrderNeverSent):
         return kind(**common, reason=rng.choice(["timeout", "insufficient balance", "unknown order"]))
     return kind(**common)
 

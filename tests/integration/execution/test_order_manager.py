@@ -13,7 +13,7 @@ from nonstop.journal import replay
 from nonstop.model import ClientOrderId, OrderIntent, OrderState, OrderType, Side
 from nonstop.venues.binance import BinanceVenue
 from nonstop.venues.port import VenueOrderReport
-from tests.enginekit import rig
+from tests.enginekit import FAST, rig
 from tests.simkit import control, running_sim, set_fault
 
 
@@ -160,3 +160,18 @@ async def test_maintenance_answer_to_a_submit_is_a_rejection_not_in_doubt(tmp_pa
         received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
         assert all(x["rejected"] for x in received)  # nothing executed on the venue
         assert not r.manager.state.in_doubt()
+
+
+async def test_a_stopping_engine_never_resends_an_order_the_venue_never_saw(tmp_path: Path) -> None:
+    # found by running ./run.sh: at --duration a submit cut short was re-sent by the stop's reconcile
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+        bid = await _bid(r)
+        await set_fault(sim, "reset", duration_s=1.0)  # nothing reaches the matching engine for a second
+        cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 50)
+        assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT
+        r.manager.stopping = True
+        await asyncio.sleep(FAST.recv_window_s + 1.5)  # past recvWindow: a running engine would resend now
+        assert not await r.manager.settle(cid)
+        assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT  # left for the next start
+        received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
+        assert received == []

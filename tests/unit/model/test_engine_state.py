@@ -185,3 +185,13 @@ def test_engine_state_malformed_degradation_raises() -> None:
     data["degradation"]["level"] = "panic"
     with pytest.raises(ModelError, match="degradation"):
         EngineState.from_dict(data)
+
+
+def test_state_journal_copied_raises_the_order_seq_and_nothing_else() -> None:
+    from nonstop.model import JournalCopied
+
+    state = EngineState()
+    state.order_seq["a1"] = 5
+    state.apply(JournalCopied(ts=datetime(2026, 11, 29, tzinfo=UTC), source="x", upto_seq=3,
+                              order_seqs=("a1=77", "b2=3")), seq=4)
+    assert state.order_seq == {"a1": 77, "b2": 3} and state.last_seq == 4 and not state.orders

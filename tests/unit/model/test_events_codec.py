@@ -18,6 +18,7 @@ from nonstop.model import (
     DifferenceKind,
     Event,
     InstrumentId,
+    JournalCopied,
     JournalOutage,
     Liquidity,
     OrderAccepted,
@@ -28,6 +29,7 @@ from nonstop.model import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
+    OrderNeverSent,
     OrderRejected,
     OrderSubmitted,
     OrderType,
@@ -77,6 +79,8 @@ def one_of_each() -> list[Event]:
                       title="binance-a unreachable", detail="3 failed connects in 10 s"),
         DegradationChanged(ts=TS, old="normal", new="reduce_only",
                            reasons=("1 instrument(s) without a trustworthy price", "1 feed source(s) excluded")),
+        OrderNeverSent(**c, reason="unknown after recvWindow; intent 3600.0 s old"),
+        JournalCopied(ts=TS, source="var/journal.sqlite table journal", upto_seq=41, order_seqs=("a1=77",)),
         VenueIdentified(ts=TS, venue="binance-a", exchange="binance", network="testnet", account="354937868"),
     ]
 

@@ -20,6 +20,7 @@ from nonstop.model import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
+    OrderNeverSent,
     OrderRejected,
     OrderState,
     OrderSubmitted,
@@ -33,7 +34,7 @@ TS = datetime(2026, 1, 1, tzinfo=UTC)
 COID = ClientOrderId.build("a1", "mm", 1)
 S = OrderState
 ORDER_EVENT_TYPES = [OrderSubmitted, OrderAccepted, OrderRejected, OrderInDoubt, OrderFilled,
-                     OrderCancelRequested, OrderCancelRejected, OrderCanceled, OrderExpired]
+                     OrderCancelRequested, OrderCancelRejected, OrderCanceled, OrderExpired, OrderNeverSent]
 
 
 def new_order(qty: str = "1.0") -> Order:
@@ -46,7 +47,7 @@ def ev(kind: type[OrderEvent], **kw: object) -> OrderEvent:
     defaults: dict[str, object] = {}
     if kind is OrderAccepted:
         defaults = {"venue_order_id": VenueOrderId("v1")}
-    elif kind in (OrderRejected, OrderInDoubt, OrderCancelRejected):
+    elif kind in (OrderRejected, OrderInDoubt, OrderCancelRejected, OrderNeverSent):
         defaults = {"reason": "r"}
     elif kind is OrderFilled:
         defaults = {"trade_id": TradeId("t1"), "price": Decimal("100"), "quantity": Decimal("0.4"),
@@ -77,6 +78,7 @@ PATHS: dict[OrderState, list[OrderEvent]] = {
     S.CANCELED: [ev(OrderSubmitted), ev(OrderAccepted), ev(OrderCanceled)],
     S.REJECTED: [ev(OrderSubmitted), ev(OrderRejected)],
     S.EXPIRED: [ev(OrderSubmitted), ev(OrderAccepted), ev(OrderExpired)],
+    S.NEVER_SENT: [ev(OrderSubmitted), ev(OrderInDoubt), ev(OrderNeverSent)],
 }
 
 
@@ -177,5 +179,15 @@ def test_order_event_for_another_order_raises() -> None:
 
 
 def test_order_terminal_states_flagged() -> None:
-    assert {s for s in OrderState if s.is_terminal} == {S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED}
+    assert {s for s in OrderState if s.is_terminal} == {S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED, S.NEVER_SENT}
     assert not S.INITIALIZED.is_open and S.IN_DOUBT.is_open and S.PENDING_CANCEL.is_open
+
+
+def test_order_never_sent_is_terminal_and_a_late_fill_is_still_kept() -> None:
+    closed = walk(*PATHS[S.NEVER_SENT])
+    assert closed.state is S.NEVER_SENT and closed.state.is_terminal and not closed.state.is_open
+    assert closed.reason == "r"
+    late = closed.apply(fill("late", "0.4"))  # the venue evidently had it: the fill is never lost
+    assert late.state is S.PARTIALLY_FILLED and late.filled_qty == Decimal("0.4")
+    with pytest.raises(IllegalTransition):
+        walk(*PATHS[S.ACCEPTED]).apply(ev(OrderNeverSent))  # only an in-doubt order can be closed unsent

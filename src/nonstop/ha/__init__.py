@@ -1,0 +1,1 @@
+"""High availability: journal ownership, the leader lease and fencing (M13)."""
