@@ -231,7 +231,7 @@ def chaos_set(
         str,
         typer.Argument(
             help="latency | blackhole | reset | http_error | maintenance | rate_limit | "
-            "drop_order_response | ws_disconnect | frozen_feed | price_spike | "
+            "drop_order_response | error_after_execute | ws_disconnect | frozen_feed | price_spike | "
             "venue_outage"
         ),
     ],
@@ -239,7 +239,10 @@ def chaos_set(
     endpoint: Annotated[int | None, typer.Option(help="endpoint index (0-based); all endpoints if omitted")] = None,
     probability: Annotated[float, typer.Option(help="chance that a request is hit, in (0, 1]")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="seconds until the fault clears itself")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="name=value, e.g. ms=800, status=503, pct=-20, mode=close, code=1008"),
+    ] = None,
     control: ControlOpt = DEFAULT_CONTROL,
 ) -> None:
     """Inject a fault; prints it (with its id) as JSON."""
@@ -279,6 +282,27 @@ def chaos_log(control: ControlOpt = DEFAULT_CONTROL) -> None:
     """Every fault set, cleared or expired, with UTC timestamps."""
     for entry in _control("GET", f"{control}/control/faults/log"):
         typer.echo(json.dumps(entry))
+
+
+@chaos.command("counters")
+def chaos_counters(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """How many 429 and 418 answers the venue has given (a client that got a 418 was banned)."""
+    typer.echo(json.dumps(_control("GET", f"{control}/control/venues/{venue}/counters")))
+
+
+@chaos.command("trades")
+def chaos_trades(
+    venue: Annotated[str, typer.Option(help="venue name, e.g. binance-a")],
+    symbol: Annotated[str | None, typer.Option(help="venue symbol, e.g. BTCUSDT; all if omitted")] = None,
+    control: ControlOpt = DEFAULT_CONTROL,
+) -> None:
+    """The simulator account's trades (fills) on a venue, one JSON object per line."""
+    query = f"?symbol={symbol}" if symbol else ""
+    for trade in _control("GET", f"{control}/control/venues/{venue}/trades{query}"):
+        typer.echo(json.dumps(trade))
 
 
 def main() -> None:

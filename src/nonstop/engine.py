@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from nonstop import logs
 from nonstop.api import create_engine_app
 from nonstop.api.server import ApiServer, ApiServerError
 from nonstop.clock import Clock, LiveClock
@@ -126,6 +127,7 @@ class Engine:
         """Run until cancelled (or for `duration` seconds), then stop cleanly."""
         eng = self.settings.engine
         async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(logs.loop_errors_logged(asyncio.get_running_loop()))  # structured, never plain
             require_credentials(self.settings)  # before the journal is opened
             journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
             if eng.runs_embedded_sim:

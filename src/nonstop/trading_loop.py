@@ -34,7 +34,7 @@ from ccxt.base import errors as ccxt_base_errors
 
 from nonstop.clock import Clock
 from nonstop.config import Settings, StrategySettings
-from nonstop.connectivity import BreakerState
+from nonstop.connectivity import BreakerState, ConnectivityError
 from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
 from nonstop.data.history import Candle, HistoryError, OhlcvCache
 from nonstop.data.sources import Fetch
@@ -259,7 +259,7 @@ class TradingLoop:
                     self.settings.data.history) as cache:
                 candles = await cache.candles(iid.symbol, "1m", start, end)
                 fetched = cache.requests
-        except (TimeoutError, HistoryError, ccxt_base_errors.BaseError) as err:
+        except (TimeoutError, HistoryError, ConnectivityError, ccxt_base_errors.BaseError) as err:
             log.warning("warm_up_incomplete", instrument=str(iid), error=str(err))
             fetched = -1
         self.runner.warm_up({iid: candles})

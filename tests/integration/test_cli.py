@@ -24,7 +24,7 @@ def test_sim_process_takes_faults_from_the_chaos_cli_and_stops_by_itself(tmp_pat
     config = tmp_path / "sim.toml"
     config.write_text('[sim]\ncontrol_port = 0\n[[sim.venues]]\nname = "v1"\nports = [0, 0]\n')
     proc = subprocess.Popen(
-        [*NONSTOP, "sim", "--config", str(config), "--duration", "20"], stderr=subprocess.PIPE, text=True
+        [*NONSTOP, "sim", "--config", str(config), "--duration", "60"], stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stderr is not None
@@ -47,6 +47,14 @@ def test_sim_process_takes_faults_from_the_chaos_cli_and_stops_by_itself(tmp_pat
         assert _chaos(control, "clear", str(fault["id"])).returncode == 0
         log = [json.loads(line) for line in _chaos(control, "log").stdout.splitlines()]
         assert [e["event"] for e in log] == ["set", "cleared"]
+        closing = _chaos(control, "set", "ws_disconnect", "--venue", "v1", "--param", "mode=close",
+                         "--param", "code=1008", "--duration", "1")
+        assert closing.returncode == 0 and json.loads(closing.stdout)["params"] == {"mode": "close", "code": 1008}
+        late = _chaos(control, "set", "error_after_execute", "--venue", "v1", "--param", "status=504")
+        assert late.returncode == 0 and json.loads(late.stdout)["params"] == {"status": 504}
+        assert json.loads(_chaos(control, "counters", "--venue", "v1").stdout) == {"http_429": 0, "http_418": 0}
+        trades = _chaos(control, "trades", "--venue", "v1", "--symbol", "BTCUSDT")
+        assert trades.returncode == 0 and trades.stdout == ""  # the account has not traded
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

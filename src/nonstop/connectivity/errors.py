@@ -276,7 +276,12 @@ class NoEndpointAvailable(CircuitOpenError):
 
 
 class RateLimitBackpressure(RequestNotSent):
-    """The rate limiter did not grant the request."""
+    """The rate limiter did not grant the request; `retry_in` is what is left of a 429/418 pause
+    (None when the limiter is not paused), before which nothing is sent to the venue anyway."""
+
+    def __init__(self, message: str, *, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 class DataDropped(RateLimitBackpressure):

@@ -273,9 +273,11 @@ class RateLimiter:
             stats = self._stats[priority]
             if droppable:
                 stats.dropped += 1
-                raise DataDropped(f"{priority.name} request of weight {weight} dropped: no budget now")
+                raise DataDropped(f"{priority.name} request of weight {weight} dropped: no budget now",
+                                  retry_in=self.paused_for or None)
             stats.timed_out += 1
-            raise LimiterTimeout(f"rate-limit pause ends in {self.paused_for:.1f}s, after this request's max wait")
+            raise LimiterTimeout(f"rate-limit pause ends in {self.paused_for:.1f}s, after this request's max wait",
+                                 retry_in=self.paused_for or None)
         try:
             while not waiter.fut.done():
                 now = self._clock.monotonic()

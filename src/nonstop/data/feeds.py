@@ -9,7 +9,10 @@ One source's life (times from `FeedSettings`):
 
 - The websocket loop waits for each message at most `stall_s`. A silent websocket (stall) or an
   error (1006 drop, refused reconnect) switches the source to REST within `stall_s` (at once on an
-  error); errors are retried with exponential backoff (`reconnect_min_s`..`reconnect_max_s`).
+  error); errors are retried with exponential backoff (`reconnect_min_s`..`reconnect_max_s`), and
+  never before the error says a request may go again (`retry_in` of a rate-limit pause or an open
+  breaker, `retry_after` of a 429/418): a resubscription fetches a REST snapshot, and sending one
+  during a 429 pause is what gets an IP banned.
 - While on REST, the poll loop fetches every `poll_interval_s`, each request time-boxed by
   `request_timeout_s`. After `restore_after` websocket messages in a row, polling stops (restored).
 - At start both run until the websocket has proven itself, so the first price comes at once.
@@ -33,6 +36,7 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.connectivity._aio import run_with_timeout
+from nonstop.connectivity.errors import RequestNotSent, VenueError
 from nonstop.data.consensus import ConsensusQuote, SourceStatus
 from nonstop.data.settings import DataSettings, FeedSettings
 from nonstop.data.sources import Fetch, Watch
@@ -41,6 +45,7 @@ from nonstop.model import InstrumentId
 from nonstop.venues.port import Quote
 
 log = structlog.get_logger("nonstop.data.feeds")
+MAX_TOLD_WAIT_S = 600.0  # longest wait a venue's hint can impose on a reconnect (a ban lasts minutes)
 
 __all__ = ["FeedSwitched", "MarketDataHub", "RedundantFeed", "SourceSpec", "Transport"]
 
@@ -147,8 +152,10 @@ class RedundantFeed:
                 self.ws_errors += 1
                 streak = 0
                 self._ws_down(f"websocket error: {type(err).__name__}: {err}"[:300])
-                delay = min(s.reconnect_max_s, s.reconnect_min_s * 2 ** min(failures, 16))
+                delay = max(min(s.reconnect_max_s, s.reconnect_min_s * 2 ** min(failures, 16)), _told_to_wait(err))
                 failures += 1
+                log.info("feed_ws_retry", source=self.spec.name, symbol=self.spec.instrument_id.symbol,
+                         retry_in_s=round(delay, 3), failures=failures)
                 await self.clock.sleep(delay)
                 continue
             failures = 0
@@ -170,6 +177,17 @@ class RedundantFeed:
                 if self._polling.is_set():  # the websocket may have come back meanwhile
                     self._deliver(Transport.REST, quote)
             await self.clock.sleep(self.poll_interval_s)
+
+
+def _told_to_wait(err: BaseException) -> float:
+    """Seconds the error says nothing may be sent (a rate-limit pause, an open breaker), else 0."""
+    if isinstance(err, RequestNotSent):
+        wait = getattr(err, "retry_in", None)
+    elif isinstance(err, VenueError):
+        wait = err.retry_after
+    else:
+        wait = None
+    return min(float(wait), MAX_TOLD_WAIT_S) if wait else 0.0
 
 
 OnUpdate = Callable[[ConsensusQuote], Awaitable[None]]

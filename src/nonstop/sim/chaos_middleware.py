@@ -77,11 +77,22 @@ def fault_middleware(
             return await rt.drop_response(request, "reset")
         slow = faults.strike(venue, endpoint, FaultKind.LATENCY)
         if slow is not None:
+            if request.body_exists and request.content_length is not None \
+                    and request.content_length <= rt.max_body_bytes:
+                await request.read()  # a request that was sent executes even if its client leaves meanwhile
             await asyncio.sleep(slow.params["ms"] / 1000)
         if is_ws:
             if faults.strike(venue, endpoint, FaultKind.WS_DISCONNECT):
                 return _plain(503)
+            if faults.strike(venue, endpoint, FaultKind.MAINTENANCE):
+                return _render(errors.maintenance(), {})
             return await handler(request)
+        response = await answer(request, handler, ip)
+        if response.status in (418, 429):
+            rt.answers[response.status] += 1
+        return response
+
+    async def answer(request: web.Request, handler: HandlerFn, ip: str) -> web.StreamResponse:
         now = utc_ms(rt.clock.now())
         try:
             if faults.strike(venue, endpoint, FaultKind.MAINTENANCE):
@@ -92,7 +103,14 @@ def fault_middleware(
             storm = faults.strike(venue, endpoint, FaultKind.RATE_LIMIT)
             if storm is not None:
                 raise errors.storm(ip, now, storm.params["retry_after"])
-            return await handler(request)
+            response = await handler(request)
+            if request.method != "GET":
+                late = faults.strike(venue, endpoint, FaultKind.ERROR_AFTER_EXECUTE)
+                if late is not None:  # executed (an order placed or canceled), but the client learns nothing
+                    log.warning("error_after_execute", venue=venue, endpoint=endpoint, path=request.path,
+                                executed_status=response.status, answered=late.params["status"])
+                    return _plain(late.params["status"])
+            return response
         except errors.rejects as reject:
             shown = errors.translate(reject)
             return _render(shown, errors.headers(ip, now, shown))

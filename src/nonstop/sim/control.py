@@ -11,6 +11,8 @@ GET    /control/venues/{venue}/orders      every order request received [?client
 GET    /control/venues/{venue}/duplicates  client order ids carried by more than one accepted order
 GET    /control/venues/{venue}/cancel-all-after  OKX's countdowns: armed (account uid -> trigger ms), fired
 GET    /control/venues/{venue}/balances    balances of an account (?api_key=..., default the demo key)
+GET    /control/venues/{venue}/trades      the trades (fills) of an account (?api_key=..., ?symbol=BTCUSDT)
+GET    /control/venues/{venue}/counters    how many 429 and 418 answers the venue has given
 POST   /control/accounts                   {"api_key", "secret", "balances"?}: open an account on every venue
 """
 
@@ -172,6 +174,24 @@ def make_control_app(sim: SimServer) -> web.Application:
                 for a in sorted(set(acct.free) | set(acct.locked))
             }
         )
+
+    @routes.get("/control/venues/{venue}/trades")
+    async def trades(request: web.Request) -> web.Response:
+        rt = venue_of(request)
+        key = request.query.get("api_key", sim.credentials.api_key)
+        acct = rt.venue.accounts.get(key)
+        if acct is None or not acct.secret:
+            return _error(404, "no such account")
+        symbol = request.query.get("symbol")
+        if symbol is not None and symbol not in rt.venue.symbols:
+            return _error(404, f"symbol {symbol!r} is unknown; allowed: {sorted(rt.venue.symbols)}")
+        rows = [t for t in rt.venue.account_trades.get(key, []) if symbol is None or t["symbol"] == symbol]
+        return web.json_response([{k: str(v) if isinstance(v, Decimal) else v for k, v in t.items()} for t in rows])
+
+    @routes.get("/control/venues/{venue}/counters")
+    async def counters(request: web.Request) -> web.Response:
+        rt = venue_of(request)
+        return web.json_response({"http_429": rt.answers[429], "http_418": rt.answers[418]})
 
     @routes.post("/control/accounts")
     async def add_account(request: web.Request) -> web.Response:

@@ -28,20 +28,29 @@ class FaultKind(StrEnum):
     BLACKHOLE = "blackhole"  # accept the connection, never answer
     RESET = "reset"  # reset the TCP connection without an answer
     HTTP_ERROR = "http_error"  # params: status (500, 502, 503 or 504; default 500)
-    MAINTENANCE = "maintenance"  # 503 {"code": 1, "msg": "System is under maintenance."}
+    MAINTENANCE = "maintenance"  # 503 {"code": 1, ...}; websockets closed (1001) and refused
     RATE_LIMIT = "rate_limit"  # a 429 storm; params: retry_after (seconds, default 2)
     DROP_ORDER_RESPONSE = "drop_order_response"  # place the order, then params: mode hang|reset
-    WS_DISCONNECT = "ws_disconnect"  # drop websocket connections and refuse new ones
+    WS_DISCONNECT = "ws_disconnect"  # params: mode drop|close, code; end websockets and refuse new ones
     FROZEN_FEED = "frozen_feed"  # market stops moving and streams go silent (stale prices)
     PRICE_SPIKE = "price_spike"  # params: pct (default 10; negative for a crash)
     VENUE_OUTAGE = "venue_outage"  # the whole venue: every endpoint answers 503, websockets drop
+    ERROR_AFTER_EXECUTE = "error_after_execute"  # params: status; a write is executed, then answered 5xx
 
 
+WS_CLOSE_CODES = (1000, 1001, 1006, 1008, 1011)  # normal, going away, abnormal, policy, internal error
 _PARAMS: dict[FaultKind, dict[str, tuple[type, Any, Callable[[Any], bool], str]]] = {
     FaultKind.LATENCY: {"ms": (int, 500, lambda v: 0 < v <= 600_000, "an integer 1..600000")},
     FaultKind.HTTP_ERROR: {"status": (int, 500, lambda v: v in (500, 502, 503, 504), "one of 500, 502, 503, 504")},
     FaultKind.RATE_LIMIT: {"retry_after": (int, 2, lambda v: 0 < v <= 3600, "an integer 1..3600")},
     FaultKind.DROP_ORDER_RESPONSE: {"mode": (str, "hang", lambda v: v in ("hang", "reset"), "hang or reset")},
+    FaultKind.WS_DISCONNECT: {
+        "mode": (str, "drop", lambda v: v in ("drop", "close"), "drop (TCP abort) or close (a close frame)"),
+        "code": (int, 1001, lambda v: v in WS_CLOSE_CODES, f"one of {', '.join(map(str, WS_CLOSE_CODES))}"),
+    },
+    FaultKind.ERROR_AFTER_EXECUTE: {
+        "status": (int, 503, lambda v: v in (500, 502, 503, 504), "one of 500, 502, 503, 504")
+    },
     FaultKind.PRICE_SPIKE: {"pct": (float, 10.0, lambda v: -90 <= v <= 1000 and v != 0, "a non-zero number -90..1000")},
 }
 VENUE_WIDE = frozenset({FaultKind.FROZEN_FEED, FaultKind.PRICE_SPIKE, FaultKind.VENUE_OUTAGE})
@@ -164,10 +173,16 @@ class FaultRegistry:
         return [self.clear(i) for i in ids]
 
     def sweep(self) -> None:
-        """Expire faults whose duration has passed."""
+        """Expire faults whose duration has passed.
+
+        All of them leave `active` before any listener hears of one: a listener may look at the
+        active faults (and so sweep again) while faults expiring in the same moment are announced.
+        """
         now = self.clock.now()
-        for fault in [f for f in self.active.values() if f.expires_at and f.expires_at <= now]:
+        expired = [f for f in self.active.values() if f.expires_at and f.expires_at <= now]
+        for fault in expired:
             del self.active[fault.id]
+        for fault in expired:
             self._record("expired", fault)
 
     def matching(self, venue: str, endpoint: int | None, *kinds: FaultKind) -> list[Fault]:

@@ -7,6 +7,7 @@ import contextlib
 import secrets
 import socket
 import struct
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,7 @@ class VenueRuntime:
         self.listen_keys: dict[str, str] = {}
         self.urls: list[str] = []
         self._hanging: set[asyncio.Task[Any]] = set()
+        self.answers: Counter[int] = Counter()  # REST answers by status, of those counted (429 and 418)
         self.venue.listeners.append(self._on_event)
         faults.listeners.append(self._on_fault)
 
@@ -89,11 +91,20 @@ class VenueRuntime:
         self.flow.control.spike_factor = (
             Decimal(1) + Decimal(str(spikes[-1].params["pct"])) / 100 if spikes else Decimal(1)
         )
-        if change == "set" and fault.kind in (FaultKind.WS_DISCONNECT, FaultKind.VENUE_OUTAGE):
+        if change != "set":
+            return
+        if fault.kind == FaultKind.VENUE_OUTAGE or (
+            fault.kind == FaultKind.WS_DISCONNECT and fault.params["mode"] == "drop"
+        ):
             endpoint = None if fault.kind == FaultKind.VENUE_OUTAGE else fault.endpoint
             hub = self.okx_streams or self.streams
             dropped = hub.drop(endpoint, reason=str(fault.kind))
             log.warning("ws_dropped_by_fault", venue=self.name, endpoint=endpoint, connections=dropped)
+        elif fault.kind in (FaultKind.WS_DISCONNECT, FaultKind.MAINTENANCE):
+            # Binance closes its websockets for maintenance with 1001 (going away); so does the OKX dialect
+            code = fault.params["code"] if fault.kind == FaultKind.WS_DISCONNECT else 1001
+            closed = (self.okx_streams or self.streams).close(fault.endpoint, code, reason=str(fault.kind))
+            log.warning("ws_closed_by_fault", venue=self.name, endpoint=fault.endpoint, code=code, connections=closed)
 
     # ------------------------------------------------------------------ views
     def ticker(self, symbol: str, now_ms: int) -> dict[str, Any]:
@@ -177,10 +188,15 @@ class VenueRuntime:
             tg.create_task(self._every(1.0, self._publish_tickers))
 
     async def _every(self, period: float, step: Any) -> None:
+        """Run `step` every `period` seconds; a step that raises is logged and the loop goes on
+        (one bad step must not freeze the market for good while REST serves a stale book)."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
-            step()
+            try:
+                step()
+            except Exception:  # logged with its traceback; the next tick runs as usual
+                log.exception("sim_step_failed", venue=self.name, step=getattr(step, "__name__", repr(step)))
             next_at += period
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 

@@ -2,7 +2,10 @@
 subscription (`/ws-api/v3`) and legacy listenKey streams (`/ws/<listenKey>`).
 
 Each connection has a bounded outbox drained by its own writer task; a client too slow to keep
-up is disconnected (as Binance does) rather than letting memory grow.
+up is disconnected (as Binance does) rather than letting memory grow. A connection ends either
+abruptly (`drop`: the TCP connection is aborted, the client sees 1006) or with a close frame
+carrying a code (`close`: 1001 going away, 1008 policy violation, ...), sent by its writer after
+what was already queued.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ log = structlog.get_logger("nonstop.sim.ws")
 OUTBOX_LIMIT = 2000
 
 
+@dataclass(frozen=True, slots=True)
+class CloseFrame:
+    """Queued in an outbox: the writer sends a close frame with this code and ends the connection."""
+
+    code: int
+    reason: str
+
+
 @dataclass(eq=False)
 class Connection:
     ws: web.WebSocketResponse
@@ -35,10 +46,10 @@ class Connection:
     streams: set[str] = field(default_factory=set)
     account: str | None = None  # user data: the account whose events this connection receives
     user_wrapped: bool = False  # WebSocket API pushes {"subscriptionId", "event"}
-    outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    outbox: asyncio.Queue[str | CloseFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     transport: asyncio.BaseTransport | None = None
 
-    def push(self, text: str) -> bool:
+    def push(self, text: str | CloseFrame) -> bool:
         try:
             self.outbox.put_nowait(text)
         except asyncio.QueueFull:
@@ -101,6 +112,15 @@ class StreamHub:
             self._evict(conn, reason)
         return len(victims)
 
+    def close(self, endpoint: int | None, code: int, reason: str) -> int:
+        """Close matching connections with a close frame carrying `code` (the server initiates it)."""
+        victims = [c for c in self.connections if endpoint is None or c.endpoint == endpoint]
+        for conn in victims:
+            self.connections.discard(conn)  # nothing more is published to it
+            if not conn.push(CloseFrame(code, reason[:100])):
+                self._evict(conn, reason)  # its outbox is full: no room for a close frame either
+        return len(victims)
+
     # ---------------------------------------------------------------- serving
     async def _run(self, request: web.Request, conn: Connection, on_text: Any) -> web.WebSocketResponse:
         ws = conn.ws
@@ -110,8 +130,13 @@ class StreamHub:
 
         async def writer() -> None:
             while True:
-                text = await conn.outbox.get()
-                await ws.send_str(text)
+                item = await conn.outbox.get()
+                if isinstance(item, CloseFrame):
+                    log.info("ws_closing", venue=self.rt.name, endpoint=conn.endpoint, code=item.code,
+                             reason=item.reason)
+                    await ws.close(code=item.code, message=item.reason.encode())
+                    return
+                await ws.send_str(item)
 
         try:
             async with asyncio.TaskGroup() as tg:

@@ -26,6 +26,7 @@ and headers of every answer reach the limiter and `classify` through `on_rest_re
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -55,6 +56,8 @@ from nonstop.model import (
     VenueOrderId,
 )
 from nonstop.venues.binance_errors import BINANCE_CODES
+from nonstop.venues.binance_market import MarketDataClient
+from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.ccxt_venue import CcxtVenue
 from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
@@ -99,6 +102,8 @@ _ENDPOINTS: dict[str, tuple[OperationKind, Priority, str, str]] = {
     "fetch_my_trades": (_READ, Priority.ACCOUNT, "GET", "myTrades"),
     "fetch_balance": (_READ, Priority.ACCOUNT, "GET", "account"),
     "fetch_ticker": (_READ, Priority.MARKET_DATA, "GET", "ticker/24hr"),
+    "fetch_order_book": (_READ, Priority.MARKET_DATA, "GET", "depth"),
+    "fetch_ohlcv": (_READ, Priority.MARKET_DATA, "GET", "klines"),
 }
 
 
@@ -107,8 +112,9 @@ def _ccxt_weights() -> WeightTable:
     return WeightTable.from_ccxt_binance()
 
 
-class _BinanceClient(ccxt_pro.binance):  # type: ignore[misc]
-    """ccxt's client, handing every HTTP answer's status and headers to the gateway."""
+class _BinanceClient(RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
+    """ccxt's client, handing every HTTP answer's status and headers to the gateway (its websocket
+    futures retrieved, see `ccxt_futures.py`)."""
 
     def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
                          response_body: Any, request_headers: Any, request_body: Any) -> Any:
@@ -151,13 +157,13 @@ class BinanceVenue(CcxtVenue):
                          connectivity=connectivity, clock=clock, profile=profile)
         self._weights = weights or _ccxt_weights()
 
-    def _spec(self, name: str, *, has_symbol: bool = True) -> RequestSpec:
+    def _spec(self, name: str, *, has_symbol: bool = True, limit: int | None = None) -> RequestSpec:
         operation, priority, method, path = _ENDPOINTS[name]
         return RequestSpec(
             name,
             operation,
             priority,
-            self._weights.weight(method, path, has_symbol=has_symbol),
+            self._weights.weight(method, path, has_symbol=has_symbol, limit=limit),
             is_order=operation is _SUBMIT,
             droppable=priority is Priority.MARKET_DATA and self._config.drop_market_data,
         )
@@ -331,6 +337,30 @@ class BinanceVenue(CcxtVenue):
             _dec(info.get("lastPrice")) or None,
             _ts(info.get("closeTime")),
         )
+
+    def market_data_client(self) -> Any:
+        """A ccxt.pro client for this venue's market-data websockets (first endpoint) whose REST
+        requests — order-book snapshots, markets — go through this adapter's gateway (see
+        `binance_market.py`); the caller owns it and closes it."""
+        return MarketDataClient(self, {**self._market_config, "timeout": self._timeout_ms})
+
+    async def order_book_snapshot(self, symbol: str, limit: int | None, params: dict[str, Any]) -> Any:
+        """One REST order-book snapshot in ccxt's shape (for ccxt.pro's book sync): MARKET_DATA
+        priority, weight by `limit`, dropped (DataDropped, with the pause's `retry_in`) while the
+        limiter grants nothing."""
+        spec = self._spec("fetch_order_book", limit=limit)
+        return await self._gateway.execute(
+            spec, lambda url: self._clients[url].fetch_order_book(symbol, limit, params)
+        )
+
+    async def ohlcv(self, symbol: str, timeframe: str, since: int | None, limit: int | None) -> list[list[Any]]:
+        """Candles in ccxt's `fetch_ohlcv` shape (history warm-up): MARKET_DATA priority, queued for
+        budget rather than dropped."""
+        spec = dataclasses.replace(self._spec("fetch_ohlcv"), droppable=False)
+        return await self._gateway.execute(  # type: ignore[no-any-return]
+            spec, lambda url: self._clients[url].fetch_ohlcv(symbol, timeframe, since, limit)
+        )
+
 
     # ---------------------------------------------------------------- streams
     async def watch_order_updates(self) -> list[VenueOrderReport]:

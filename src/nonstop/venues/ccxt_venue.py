@@ -7,6 +7,7 @@ request specs and client-id rules.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -49,6 +50,9 @@ class CcxtVenue:
             url: client_class({**cfg, "timeout": timeout_ms, "enableRateLimit": False})
             for url, cfg in zip(urls, ccxt_configs, strict=True)
         }
+        self._market_config = ccxt_configs[0]  # the market-data websocket client's (first endpoint)
+        self._markets_lock = asyncio.Lock()
+        self._timeout_ms = timeout_ms
         self.profile = profile
         self._config = connectivity or GatewayConfig()
         self._clock = clock or LiveClock()
@@ -109,6 +113,21 @@ class CcxtVenue:
         if iid.venue != self.name:
             raise ValueError(f"instrument {iid} is not on venue {self.name}")
         return iid.symbol
+
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    def market_data_client(self) -> Any:
+        """A ccxt.pro client for the venue's public streams whose REST goes through this gateway."""
+        raise NotImplementedError
+
+    async def markets(self) -> dict[str, Any]:
+        """ccxt's markets of this venue, loaded through the gateway (`connect`) on first use."""
+        first = next(iter(self._clients.values()))
+        async with self._markets_lock:
+            if not first.markets:
+                await self.connect()
+        return first.markets  # type: ignore[no-any-return]
 
     def _stream_iid(self, symbol: str) -> InstrumentId | None:
         iid = InstrumentId(self.name, symbol) if symbol else None

@@ -2,9 +2,11 @@
 
 `profile_for` resolves the venue's profile (exchange x network x endpoints; a `sim` venue without
 urls takes the embedded simulator's loopback URLs), `build_venue` makes the adapter with one ccxt
-client per endpoint plus a ccxt.pro client for its market streams. Credentials: a trading venue's
-key pair from its environment variables (the demo pair only for `sim` venues, which are loopback by
-the config rules); a data-only venue on a real network reads public data and is sent no key at all.
+client per endpoint, plus the adapter's ccxt.pro client for its market streams
+(`market_data_client()`: its REST snapshots go through the adapter's rate limiter). Credentials: a
+trading venue's key pair from its environment variables (the demo pair only for `sim` venues, which
+are loopback by the config rules); a data-only venue on a real network reads public data and is
+sent no key at all.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import ccxt.pro as ccxt_pro
 
 from nonstop.clock import Clock
 from nonstop.config import DEMO_CREDENTIALS, DEMO_ENV, Credentials, EngineVenue
@@ -26,7 +26,6 @@ from nonstop.venues.profile import VenueProfile, build_profile, dialect
 
 # the adapter of each exchange (one per exchange; the profile's dialect gives its ccxt config)
 ADAPTERS: dict[str, Callable[..., CcxtVenue]] = {"binance": BinanceVenue, "okx": OkxVenue}
-PRO_CLIENTS: dict[str, Callable[[dict[str, Any]], Any]] = {"binance": ccxt_pro.binance, "okx": ccxt_pro.okx}
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,7 @@ def build_venue(
         clock=clock,
         profile=profile,
     )
-    ws = PRO_CLIENTS[profile.exchange]({**configs[0], "timeout": options.timeout_ms})
-    return venue, ws
+    return venue, venue.market_data_client()  # its REST requests go through the venue's rate limiter
 
 
 def client_id_rules(venues: Iterable[object]) -> tuple[ClientIdRule, ...]:

@@ -20,6 +20,7 @@ the same way, so `cancel` follows it with a lookup of the order's final state.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -42,10 +43,12 @@ from nonstop.model import (
     TradeId,
     VenueOrderId,
 )
+from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.ccxt_venue import CcxtVenue
 from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
 from nonstop.venues.okx_budgets import EndpointBudgets
 from nonstop.venues.okx_errors import OKX_CODES
+from nonstop.venues.okx_market import OkxMarketDataClient
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
 
@@ -76,6 +79,7 @@ _ENDPOINTS: dict[str, tuple[OperationKind, Priority, str]] = {
     "fetch_balance": (_READ, Priority.ACCOUNT, "account/balance"),
     "fetch_config": (_READ, Priority.ACCOUNT, "account/config"),
     "fetch_ticker": (_READ, Priority.MARKET_DATA, "market/ticker"),
+    "fetch_ohlcv": (_READ, Priority.MARKET_DATA, "market/history-candles"),  # the stricter of the two
 }
 
 
@@ -91,8 +95,9 @@ def _dec(value: Any) -> Decimal:
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
-class _OkxClient(ccxt_pro.okx):  # type: ignore[misc]
-    """ccxt's client, handing every HTTP answer's status and headers to the gateway."""
+class _OkxClient(RetrievedFutures, ccxt_pro.okx):  # type: ignore[misc]
+    """ccxt's client, handing every HTTP answer's status and headers to the gateway (its websocket
+    futures retrieved, see `ccxt_futures.py`)."""
 
     def on_rest_response(self, code: Any, reason: Any, url: Any, method: Any, response_headers: Any,
                          response_body: Any, request_headers: Any, request_body: Any) -> Any:
@@ -344,6 +349,24 @@ class OkxVenue(CcxtVenue):
             _dec(info.get("last")) or None,
             _ts(info.get("ts")),
         )
+
+    # ------------------------------------------------------------ market data
+    def market_data_client(self) -> Any:
+        """A ccxt.pro `okx` client for this venue's public channels (first endpoint) whose REST
+        requests go through this adapter's gateway (`okx_market.py`); the caller owns and closes it."""
+        return OkxMarketDataClient(self, {**self._market_config, "timeout": self._timeout_ms})
+
+    async def ohlcv(self, symbol: str, timeframe: str, since: int | None, limit: int | None) -> list[list[Any]]:
+        """Candles in ccxt's `fetch_ohlcv` shape (history warm-up): MARKET_DATA priority, queued for
+        budget rather than dropped."""
+        spec = dataclasses.replace(self._spec("fetch_ohlcv"), droppable=False)
+        path = _ENDPOINTS["fetch_ohlcv"][2]
+
+        async def send(url: str) -> list[list[Any]]:
+            await self.budgets.take(path)
+            return await self._clients[url].fetch_ohlcv(symbol, timeframe, since, limit)  # type: ignore[no-any-return]
+
+        return await self._gateway.execute(spec, send)
 
     # ---------------------------------------------------------------- streams
     async def watch_order_updates(self) -> list[VenueOrderReport]:

@@ -22,6 +22,7 @@ OKX_BUDGETS: dict[str, tuple[int, bool]] = {
     "public/time": (10, False),
     "public/instruments": (20, False),
     "market/ticker": (20, False),
+    "market/history-candles": (20, False),
     "account/balance": (10, False),
     "account/config": (5, False),
     "trade/order": (60, True),

@@ -137,3 +137,36 @@ async def test_venue_outage_takes_every_endpoint_down_but_not_the_binance_venue(
                 await ex.fetch_time()
     async with rest_client(sim, venue="alpha") as ex:
         assert await ex.fetch_time() > 0
+
+
+async def test_error_after_execute_answers_5xx_for_an_order_that_exists(sim: SimServer) -> None:
+    await okx_fault(sim, "error_after_execute", params={"status": 502})
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.ExchangeNotAvailable):
+            await ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clOrdId": "okx5xx1"})
+        found = await ex.fetch_order(None, "BTC/USDT", {"clOrdId": "okx5xx1"})  # reads are not hit
+    assert found["status"] == "closed" and found["filled"] == pytest.approx(0.001)
+    received = await control(sim, "GET", "/control/venues/okx/orders?client_order_id=okx5xx1")
+    assert len(received) == 1 and received[0]["order_id"] == int(found["id"])
+
+
+@pytest.mark.parametrize(("fault", "code"), [
+    ({"kind": "maintenance"}, 1001),
+    ({"kind": "ws_disconnect", "params": {"mode": "close", "code": 1008}}, 1008),
+])
+async def test_websockets_end_with_the_faults_close_code_and_reconnects_are_refused(
+    sim: SimServer, fault: dict[str, object], code: int
+) -> None:
+    import aiohttp
+
+    url = sim.venues["okx"].urls[0].replace("http://", "ws://") + "/ws/v5/public"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_str('{"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT"}]}')
+        assert "subscribe" in (await ws.receive(timeout=5)).data
+        await set_fault(sim, venue="okx", **fault)  # type: ignore[arg-type]
+        while (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert ws.close_code == code
+    async with okx_pro_client(sim) as ex:
+        with pytest.raises(ccxt_async.NetworkError):
+            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from nonstop.clock import ManualClock
+from nonstop.connectivity import DataDropped
 from nonstop.data import DataSettings, FeedSettings, MarketDataHub, SourceSpec, Transport, ValidatorSettings
 from nonstop.data.consensus import ConsensusQuote
 from nonstop.model import InstrumentId
@@ -120,6 +121,37 @@ async def test_feed_ws_error_switches_at_once_and_retries_with_backoff() -> None
         clock.advance(0.5)
         await settle()
         assert feed.ws_errors == 2
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_feed_ws_retry_waits_out_a_rate_limit_pause_the_error_names() -> None:
+    clock = ManualClock()
+    ws, rest = FakeWs(), FakeRest(clock)
+    hub = MarketDataHub(clock, [SourceSpec("alpha", IID, ws.watch, rest.fetch)], settings())
+    feed = hub.feeds[0]
+    task = asyncio.create_task(hub.run())
+    try:
+        await settle()
+        ws.inbox.put_nowait(DataDropped("snapshot dropped: no budget now", retry_in=5.0))
+        await settle()
+        assert feed.ws_errors == 1
+        ws.inbox.put_nowait(ConnectionResetError("1006"))  # taken only once the pause is over
+        clock.advance(4.9)  # far past the 0.5 s backoff, still inside the pause
+        await settle()
+        assert feed.ws_errors == 1, "the websocket was resubscribed during the limiter's pause"
+        clock.advance(0.2)
+        await settle()
+        assert feed.ws_errors == 2
+        ws.inbox.put_nowait(ConnectionResetError("1006"))  # no pause named: the grown backoff (1 s)
+        clock.advance(0.9)
+        await settle()
+        assert feed.ws_errors == 2
+        clock.advance(0.2)
+        await settle()
+        assert feed.ws_errors == 3
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
