@@ -39,7 +39,8 @@ def _config(workdir: Path, sim: SimProcess) -> Path:
         f'[engine]\ninstance = "ok2"\nembedded_sim = false\nreconcile_interval_s = 2\n'
         f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.strategy]\nvenue = "{sim.name}"\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
-        f'half_spread_bps = "40"\nrequote_bps = "20"\n'
+        f'half_spread_bps = "25"\nrequote_bps = "15"\n'  # fallback quotes (x3) stay inside the collar
+
         f'[[engine.venues]]\nname = "{sim.name}"\nexchange = "okx"\nurls = [{urls}]\n'
         f'[watchdog]\nvenue_countdown_s = {COUNTDOWN_S}\nvenue_rearm_s = {REARM_S}\n')
     return config
