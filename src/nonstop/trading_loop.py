@@ -1,6 +1,6 @@
 """The trading loop: validated market data drives the strategy; the degradation ladder gates it.
 
-    venues (websocket + REST) ──▶ MarketDataHub ──▶ consensus ──▶ StrategyRunner ──▶ gate ──▶ OrderManager
+    venues (websocket + REST) ──▶ MarketDataHub ──▶ consensus ──▶ StrategyRunner ──▶ gate ──▶ risk ──▶ OrderManager
     limiters, breakers, feed quality, reconcile drift, halt ──▶ DegradationLadder (every second)
 
 One `TradingLoop` per engine run, built by the engine after replay and started in two steps:
@@ -15,7 +15,9 @@ conflated: the strategy sees the newest consensus per symbol, at most once per `
 
 Defence in depth against trading on a guess: besides the ladder (an untrusted instrument calls for
 REDUCE_ONLY) and the strategies themselves, no `Place` is sent for a symbol whose consensus, judged
-at that moment, is not trusted, nor after a halt; those intents are rejected and logged.
+at that moment, is not trusted, nor after a halt; those intents are rejected and logged. Every other `Place` passes
+pre-trade risk (`nonstop.risk`, invariant 14) before the order manager journals it as submitted; a
+refusal is journaled there with the rule's numbers.
 """
 
 from __future__ import annotations

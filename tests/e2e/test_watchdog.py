@@ -41,7 +41,8 @@ def _config(workdir: Path, sim: SimProcess) -> Path:
         f'[engine]\ninstance = "{INSTANCE}"\nembedded_sim = false\nreconcile_interval_s = 2\n'
         f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.strategy]\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
-        f'half_spread_bps = "40"\nrequote_bps = "20"\n'
+        f'half_spread_bps = "20"\nrequote_bps = "10"\n'  # resting, and its fallback (x3) inside the 100 bps collar
+        f'[engine.degradation]\nrecover_after_s = 2\n'
         f'[[engine.venues]]\nname = "binance-a"\nurls = [{urls}]\n'
         f'[watchdog]\nsilence_s = {SILENCE_S}\npoll_interval_s = 0.2\nrequest_timeout_s = 0.4\n')
     return config
@@ -125,7 +126,7 @@ def test_watchdog_cancels_a_silent_engines_orders_and_the_engine_reconciles_them
             closed = {p["client_order_id"] for p in payloads if p["type"] in ("OrderCanceled", "OrderFilled")}
             return set(resting) <= closed
         _wait(reconciled, 30, "the swept orders closed in the engine's journal", step=0.5)
-        _wait(lambda: set(_open(sim)) - set(resting), 30, "new quotes after SIGCONT", step=0.2)
+        _wait(lambda: set(_open(sim)) - set(resting), 45, "new quotes after SIGCONT", step=0.2)
         _wait(lambda: any(e["event"] == "engine_back" for e in _watchdog_events(tmp_path)), 10, "re-armed")
         assert engine.proc.poll() is None
     finally:

@@ -3,7 +3,9 @@ from the environment variable `monitor.api.token_env`), or, when nothing answers
 straight into the instance's journal, so the engine starts halted (or not) next time.
 
 "Nothing answers" means the connection is refused: an engine that answers with an error (a wrong
-token, say) is running, and its journal is never written behind its back.
+token, say) is running, and its journal is never written behind its back. The offline write claims
+the journal as an engine start does, so a live engine whose API is off or unreachable still holds it:
+the command then refuses (`JournalHeld`) and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import aiohttp
 
 from nonstop.clock import LiveClock
 from nonstop.config import Settings
-from nonstop.errors import NonstopError
+from nonstop.errors import JournalHeld, NonstopError
 from nonstop.killswitch.journal import record_offline
+from nonstop.model import EngineState
 
 REQUEST_TIMEOUT_S = 120.0  # a halt with --flatten waits for the flatten orders
 
@@ -74,7 +77,7 @@ async def halt(settings: Settings, reason: str, *, flatten: bool) -> Outcome:
         data = await call_engine(settings, "/api/halt", {"reason": reason, "flatten": flatten})
         return Outcome("api", data, ok=not flatten or bool(data.get("flattened")))
     except EngineNotRunning as err:
-        state = await record_offline(settings, LiveClock(), halt=reason)
+        state = await _offline(err, settings, halt=reason)
         left = {k: str(v) for k, v in state.positions.items() if v != Decimal(0)}
         detail = f"{err}: halted in the journal; the engine starts halted"
         if flatten:
@@ -87,6 +90,14 @@ async def resume(settings: Settings, reason: str) -> Outcome:
     try:
         return Outcome("api", await call_engine(settings, "/api/resume", {"reason": reason}), ok=True)
     except EngineNotRunning as err:
-        state = await record_offline(settings, LiveClock(), resume=reason)
+        state = await _offline(err, settings, resume=reason)
         return Outcome("journal", {"resumed": state.halt is None,
                                    "detail": f"{err}: resumed in the journal; the engine starts trading"}, ok=True)
+
+
+async def _offline(why: EngineNotRunning, settings: Settings, **change: str) -> EngineState:
+    try:
+        return await record_offline(settings, LiveClock(), **change)
+    except JournalHeld as err:
+        raise KillSwitchError(f"{why}, but a live engine holds the journal ({err}): nothing written; "
+                              "reach its API (monitor.api) or stop it first") from None

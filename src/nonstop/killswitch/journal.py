@@ -3,13 +3,15 @@ not running) straight into its journal, as `nonstop halt` / `nonstop resume` do 
 
 from __future__ import annotations
 
+import contextlib
+
 import structlog
 
 from nonstop.clock import Clock
 from nonstop.config import Settings
 from nonstop.execution.recorder import Recorder
+from nonstop.ha import ownership
 from nonstop.journal import replay
-from nonstop.journal_setup import open_journal
 from nonstop.model import EngineState, TradingHalted, TradingResumed
 
 log = structlog.get_logger("nonstop.killswitch")
@@ -33,19 +35,15 @@ async def record_resume(recorder: Recorder, clock: Clock, reason: str, source: s
 
 async def record_offline(settings: Settings, clock: Clock, *, halt: str | None = None,
                          resume: str | None = None, source: str = "cli") -> EngineState:
-    """Open the instance's journal (the engine is not running), write the halt or the resume, and
-    return the state after it (its positions are what a flatten would have to close)."""
-    journal = open_journal(settings)
-    await journal.open()
-    try:
-        state = await replay(journal)
-        epoch = max(await journal.current_epoch(), 1)
-        recorder = Recorder(journal, state, epoch)
+    """Claim the instance's journal like an engine start does (JournalHeld if a live engine holds
+    it: then nothing is written behind its back), write the halt or the resume, and return the state
+    after it (its positions are what a flatten would have to close)."""
+    async with contextlib.AsyncExitStack() as stack:
+        journal, owner = await ownership.open_owned(stack, settings, clock)
+        recorder = Recorder(journal, await replay(journal), owner.epoch)
         if halt is not None:
             wrote = await record_halt(recorder, clock, halt, source)
         else:
             wrote = await record_resume(recorder, clock, resume or "resumed by an operator", source)
         log.warning("kill_switch_journaled_offline", halt=halt, resume=resume, written=wrote)
         return recorder.state
-    finally:
-        await journal.close()

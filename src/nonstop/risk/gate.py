@@ -16,7 +16,7 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.execution.order_manager import OrderManager
-from nonstop.model import EngineState, Event, InstrumentId, OrderFilled, OrderIntent, OrderState
+from nonstop.model import EngineState, Event, InstrumentId, Order, OrderEvent, OrderFilled, OrderIntent, OrderState
 from nonstop.risk.daily_loss import DailyPnl
 from nonstop.risk.rules import OrderProposal, OrderRate, Refusal, RiskContext, check
 from nonstop.risk.settings import RiskSettings
@@ -43,11 +43,25 @@ class PreTradeRisk:
         self.daily = DailyPnl(state, clock.now())
         self.refused = 0
         self._rates: dict[str, OrderRate] = {}
+        # the open orders, kept by the listener: the state keeps every order ever made, and a scan of
+        # them all on every check would grow with the journal (see benchmarks/risk_check.py)
+        self._open = {o.client_order_id.value for o in state.open_orders()}
 
     def on_event(self, event: Event) -> None:
-        """Recorder listener: today's fills feed the daily PnL."""
+        """Recorder listener: today's fills feed the daily PnL; order events keep the open set."""
         if isinstance(event, OrderFilled):
             self.daily.on_fill(event)
+        if isinstance(event, OrderEvent):
+            key = event.client_order_id.value
+            order = self.state.orders.get(key)
+            if order is not None and order.state.is_open:
+                self._open.add(key)
+            else:
+                self._open.discard(key)
+
+    def open_orders(self) -> list[Order]:
+        orders = [self.state.orders[k] for k in self._open if k in self.state.orders]
+        return [o for o in orders if o.state.is_open and o.client_order_id.instance == self.instance]
 
     def mark(self, instrument_id: InstrumentId) -> Decimal | None:
         return self.mid(instrument_id.symbol)
@@ -55,7 +69,7 @@ class PreTradeRisk:
     def context(self, proposal: OrderProposal) -> RiskContext:
         now = self.clock.now()
         per_second, per_minute = self._rates.setdefault(proposal.strategy, OrderRate()).counts(now)
-        mine = [o for o in self.state.open_orders() if o.client_order_id.instance == self.instance]
+        mine = self.open_orders()
         return RiskContext(
             positions=self.state.positions,
             open_orders=mine,

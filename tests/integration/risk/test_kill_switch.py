@@ -24,6 +24,7 @@ from tests.integration.risk.killkit import (
     buy_position,
     engine_running,
     engine_settings,
+    free_port,
     venue_sim,
 )
 from tests.simkit import control, set_fault
@@ -135,3 +136,14 @@ async def test_cli_halt_with_the_engine_down_writes_the_journal_and_the_engine_s
             await eventually(lambda: _level(engine) == "halted", 5, "HALTED from the start")
             await asyncio.sleep(1.5)
             assert engine.state is not None and not engine.state.orders
+
+
+async def test_offline_halt_refuses_while_a_live_engine_holds_the_journal(tmp_path: Path) -> None:
+    async with venue_sim() as sim:
+        cfg = engine_settings(tmp_path, sim)
+        async with engine_running(cfg) as engine:
+            elsewhere = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={
+                "api": cfg.monitor.api.model_copy(update={"port": free_port()})})})  # its API unreachable
+            with pytest.raises(commands.KillSwitchError, match="live engine holds the journal"):
+                await commands.halt(elsewhere, "behind its back", flatten=False)
+            assert engine.halted is None and engine.state is not None and engine.state.halt is None
