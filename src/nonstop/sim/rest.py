@@ -13,7 +13,7 @@ from multidict import MultiDict
 
 from nonstop.clock import utc_ms
 from nonstop.sim import rejects, wire
-from nonstop.sim.auth import account_for_key, check_signature, check_timestamp, split_signature
+from nonstop.sim.auth import check_signature, check_timestamp, key_holder, split_signature
 from nonstop.sim.candles import INTERVALS_MS
 from nonstop.sim.chaos_middleware import fault_middleware
 from nonstop.sim.faults import FaultKind
@@ -90,16 +90,16 @@ class BinanceRest:
         w = weight(flat) if callable(weight) else weight
         ip = request.remote or "?"
         headers = self.rt.limits.admit(ip, w, now_ms)
-        account = None
+        account, sender = None, ""
         if auth in ("signed", "key"):
-            acct = account_for_key(self.rt.venue, request.headers.get("X-MBX-APIKEY"))
-            account = acct.api_key
+            acct = key_holder(self.rt.venue, request.headers.get("X-MBX-APIKEY"))
+            account, sender = acct.account.api_key, acct.label
             if auth == "signed":
                 query_part, sig_q = split_signature(raw_query)
                 body_part, sig_b = split_signature(raw_body)
                 check_signature(acct, query_part + body_part, sig_b or sig_q)
                 check_timestamp(flat, now_ms)
-        call = Call(flat, account, now_ms)
+        call = Call(flat, account, now_ms, sender=sender)
         if name == "new_order":
             headers.update(self.rt.limits.admit_order(call.account, now_ms))
         result = await getattr(self, name)(request, call)
@@ -293,6 +293,7 @@ class BinanceRest:
             quote_order_qty=quote_qty,
             time_in_force=tif,
             client_order_id=client_id,
+            sender=call.sender,
         )
         drop = self.rt.faults.strike(self.rt.name, self.endpoint, FaultKind.DROP_ORDER_RESPONSE)
         if drop is not None:

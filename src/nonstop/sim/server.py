@@ -137,6 +137,11 @@ class SimServer:
                                    passphrase if passphrase is not None else self.credentials.passphrase)
         return ccxt_config(rt.urls[endpoint], key, sec)
 
+    def add_api_key(self, account_key: str, api_key: str, secret: str, label: str) -> None:
+        """Give an existing account one more key pair on every venue; its orders record `label` as sender."""
+        for rt in self.venues.values():
+            rt.venue.add_api_key(account_key, api_key, secret, label)
+
     def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> None:
         """Open the same account (key pair and balances) on every venue."""
         for rt in self.venues.values():

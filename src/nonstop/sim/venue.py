@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from nonstop.clock import Clock, utc_ms
 from nonstop.config import SimSymbol
+from nonstop.errors import SimulatorError
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, OrderBook, Resting
 from nonstop.sim.filters import check_filters
@@ -44,6 +45,7 @@ class SimVenue:
         self.symbols = {s.symbol: s for s in symbols}
         self.books = {s.symbol: OrderBook(s.symbol) for s in symbols}
         self.accounts: dict[str, Account] = {}
+        self.api_keys: dict[str, tuple[str, str, str]] = {}  # extra key -> (account's own key, secret, label)
         self.orders: dict[int, SimOrder] = {}
         self.received: list[ReceivedOrder] = []
         self.by_client: dict[tuple[str, str], list[int]] = {}
@@ -62,6 +64,14 @@ class SimVenue:
                           passphrase=passphrase)
         self.accounts[api_key] = account
         return account
+
+    def add_api_key(self, account_key: str, api_key: str, secret: str, label: str) -> None:
+        """Give the account of `account_key` one more key pair (Binance allows several per account)."""
+        if account_key not in self.accounts:
+            raise SimulatorError(f"no account with the key given as account_key on venue {self.name}")
+        if api_key in self.accounts or api_key in self.api_keys:
+            raise SimulatorError(f"that api_key is already in use on venue {self.name}")
+        self.api_keys[api_key] = (account_key, secret, label)
 
     def _now(self) -> int:
         return utc_ms(self.clock.now())
@@ -97,8 +107,10 @@ class SimVenue:
         quote_order_qty: Decimal | None = None,
         time_in_force: str = "GTC",
         client_order_id: str,
+        sender: str = "",
     ) -> SimOrder:
-        """Validate, record, match and rest an order; raise BinanceReject like Binance would."""
+        """Validate, record, match and rest an order; raise BinanceReject like Binance would.
+        `sender` (the label of the signing key) is kept with the record of the request."""
         now = self._now()
         record = account not in BACKGROUND
         try:
@@ -107,10 +119,12 @@ class SimVenue:
             )
         except rejects.BinanceReject as reject:
             if record:
-                self.received.append(ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg))
+                self.received.append(
+                    ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg, sender)
+                )
             raise
         if record:
-            self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None))
+            self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None, sender))
             self.by_client.setdefault((account, client_order_id), []).append(order.order_id)
         self._match(order)
         return order
