@@ -71,3 +71,33 @@ async def control(sim: SimServer, method: str, path: str, body: dict[str, Any] |
 
 async def set_fault(sim: SimServer, kind: str, venue: str = "alpha", **fields: Any) -> dict[str, Any]:
     return await control(sim, "POST", "/control/faults", {"kind": kind, "venue": venue, **fields})
+
+
+def okx_settings(*, endpoints: int = 2, tick_ms: int = 50, seed: int = 7) -> SimSettings:
+    """One OKX-dialect venue ("okx") beside one Binance-dialect venue ("alpha")."""
+    return SimSettings(
+        control_port=0,
+        seed=seed,
+        tick_ms=tick_ms,
+        venues=[SimVenue(name="okx", ports=[0] * endpoints, dialect="okx"), SimVenue(name="alpha", ports=[0])],
+    )
+
+
+@asynccontextmanager
+async def running_okx_sim(**kwargs: Any) -> AsyncIterator[SimServer]:
+    async with SimServer(okx_settings(**kwargs)) as sim:
+        yield sim
+
+
+def okx_rest_client(
+    sim: SimServer, venue: str = "okx", endpoint: int = 0, **overrides: Any
+) -> AbstractAsyncContextManager[ccxt_async.okx]:
+    """The unmodified ccxt async `okx` client on one OKX-dialect endpoint."""
+    return _client(ccxt_async.okx, sim, venue, endpoint, overrides)
+
+
+def okx_pro_client(
+    sim: SimServer, venue: str = "okx", endpoint: int = 0, **overrides: Any
+) -> AbstractAsyncContextManager[ccxt_pro.okx]:
+    """The unmodified ccxt.pro `okx` client (REST and websockets) on one OKX-dialect endpoint."""
+    return _client(ccxt_pro.okx, sim, venue, endpoint, overrides)

@@ -106,7 +106,7 @@ def sim(
         Path | None, typer.Option("--state", help="keep orders, trades and balances in this folder across restarts")
     ] = None,
 ) -> None:
-    """Run the Binance-compatible exchange simulator (several venues, several endpoints each)."""
+    """Run the exchange simulator: several venues (Binance spot or OKX v5 dialect), several endpoints each."""
     settings = _settings(config)
     from nonstop.embedded_sim import serve_simulator
 

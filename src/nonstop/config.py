@@ -26,6 +26,7 @@ from nonstop.strategy.degradation import DegradationSettings
 # the venue settings live with the venues; re-exported here with the rest of the config
 from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
 from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
+from nonstop.venues.settings import DEMO_PASSPHRASE as DEMO_PASSPHRASE
 from nonstop.venues.settings import EngineVenue as EngineVenue
 from nonstop.watchdog.settings import WatchdogSettings
 
@@ -89,6 +90,8 @@ class SimVenue(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     ports: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(min_length=1, max_length=8)]
+    # whose wire its ports speak: Binance spot (`/api/v3`, streams) or OKX v5 (`/api/v5`, `/ws/v5/...`)
+    dialect: Literal["binance", "okx"] = "binance"
     symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
 
 
@@ -274,7 +277,8 @@ class EngineSettings(_Strict):
         for v in self.venues:
             if v.is_sim:
                 continue
-            for suffix in ("_API_KEY", "_API_SECRET"):
+            suffixes = ("_API_KEY", "_API_SECRET") + (("_API_PASSPHRASE",) if v.exchange == "okx" else ())
+            for suffix in suffixes:
                 if not environ.get(v.credentials_env + suffix):
                     missing.append(f"{v.credentials_env}{suffix} (engine venue {v.name!r}, network {v.network})")
         return missing
@@ -361,21 +365,39 @@ class Settings(_Strict):
             raise ValueError("data_dir must not be empty")
         return v
 
+    @model_validator(mode="after")
+    def _sim_dialects_match(self) -> Settings:
+        """A venue of the embedded simulator is traded with the adapter of the wire it speaks."""
+        if not self.engine.runs_embedded_sim:
+            return self
+        dialects = {v.name: v.dialect for v in self.sim.venues}
+        for key, venues in (("venues", self.engine.venues), ("data_venues", self.engine.data_venues or [])):
+            for v in venues:
+                if v.is_sim and not v.urls and v.name in dialects and dialects[v.name] != v.exchange:
+                    raise ValueError(
+                        f"engine.{key}.{v.name}: exchange = {v.exchange!r}, but the simulator's venue {v.name!r} "
+                        f"speaks the {dialects[v.name]!r} dialect (sim.venues.{v.name}.dialect); make them agree"
+                    )
+        return self
+
 
 class Credentials(_Strict):
     """An API key pair, read from the environment only; never logged (repr hides the secret)."""
 
     api_key: str
     secret: str = Field(repr=False)
+    passphrase: str = Field(default="", repr=False)  # OKX's third credential (`<PREFIX>_API_PASSPHRASE`)
 
     @classmethod
     def from_env(cls, prefix: str, *, default: tuple[str, str] | None = None) -> Credentials:
-        """Read `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET`; fall back to `default` if given."""
+        """Read `<PREFIX>_API_KEY` / `<PREFIX>_API_SECRET` (and `_API_PASSPHRASE` when set); fall back
+        to `default` (the simulator's demo pair, with its demo passphrase) if given."""
         key, secret = os.environ.get(f"{prefix}_API_KEY"), os.environ.get(f"{prefix}_API_SECRET")
+        passphrase = os.environ.get(f"{prefix}_API_PASSPHRASE", "")
         if key and secret:
-            return cls(api_key=key, secret=secret)
+            return cls(api_key=key, secret=secret, passphrase=passphrase)
         if default is not None:
-            return cls(api_key=default[0], secret=default[1])
+            return cls(api_key=default[0], secret=default[1], passphrase=passphrase or DEMO_PASSPHRASE)
         raise ConfigError(f"environment variables {prefix}_API_KEY and {prefix}_API_SECRET must both be set")
 
 

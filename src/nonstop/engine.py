@@ -50,7 +50,7 @@ from nonstop.outage import JournalOutageGuard
 from nonstop.strategy.interface import TradingStrategy
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.clock_sync import ClockWatch
-from nonstop.venues.factory import VenueOptions, build_venue, credentials_for, profile_for
+from nonstop.venues.factory import VenueOptions, build_venue, client_id_rules, credentials_for, profile_for
 from nonstop.venues.identity import confirm_identities
 from nonstop.venues.port import VenuePort
 from nonstop.watchdog.venue_countdown import VenueCountdown
@@ -129,12 +129,12 @@ class Engine:
         if not eng.runs_embedded_sim:  # no hidden data venues: a real-venue config lists its own
             return []
         trading = {v.name for v in eng.venues}
-        return [EngineVenue(name=v.name) for v in self.settings.sim.venues if v.name not in trading]
+        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.settings.sim.venues if v.name not in trading]
 
     def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[VenuePort, Any]:
         """The venue adapter (built from its profile) and a ccxt.pro client for its market data."""
         creds = credentials_for(cfg, trading=trading)
-        self._secrets += [x for x in (creds.api_key, creds.secret) if x]
+        self._secrets += [x for x in (creds.api_key, creds.secret, creds.passphrase) if x]
         eng = self.settings.engine
         venue, ws = build_venue(cfg, profile_for(cfg, sim_urls(self.sim)), creds,
                                 VenueOptions(eng.request_timeout_ms, eng.recv_window_ms), self.clock, trading=trading)
@@ -178,7 +178,8 @@ class Engine:
             manager = self.manager = OrderManager(
                 recorder,
                 venues,
-                ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance)),
+                ClientOrderIdFactory(eng.instance, state.max_order_seq(eng.instance),
+                                     rules=client_id_rules(venues.values())),
                 self.clock,
                 InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000, max_resend_age_s=eng.max_resend_age_s),
                 last_alive=last_alive,

@@ -435,6 +435,11 @@ class TradingLoop:
             if why:
                 log.warning("hedge_refused", reason=order.reason, refusal=why)
                 continue
+            proposal = OrderProposal(self.strategy.id, place.instrument_id, place.side, place.quantity, place.price,
+                                     place.order_type)
+            if not await self.risk.admit(self.manager, proposal, reduce_only=order.reduce_only):  # invariant 14
+                log.warning("hedge_refused", reason=order.reason, refusal="pre-trade risk")
+                continue
             cid = await self.manager.place(
                 self.strategy.id, place.instrument_id, place.side, place.quantity, place.price,
                 time_in_force=TimeInForce.IOC, reduce_only=order.reduce_only, note=note)

@@ -20,6 +20,8 @@ class SimProcess:
     proc: subprocess.Popen[bytes]
     control: str
     urls: list[str]
+    name: str = "binance-a"
+    dialect: str = "binance"
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -30,10 +32,12 @@ class SimProcess:
             self.proc.wait(timeout=10)
 
 
-def start_sim(workdir: Path, *, tick_ms: int = 50) -> SimProcess:
+def start_sim(workdir: Path, *, tick_ms: int = 50, dialect: str = "binance") -> SimProcess:
+    """A standalone simulator with one venue of `dialect` (named `binance-a` or `okx-a`)."""
+    name = f"{dialect}-a"
     config = workdir / "sim.toml"
     config.write_text(f'[sim]\ncontrol_port = 0\ntick_ms = {tick_ms}\n'
-                      '[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n')
+                      f'[[sim.venues]]\nname = "{name}"\nports = [0, 0]\ndialect = "{dialect}"\n')
     log = (workdir / "sim.log").open("wb")
     proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", "900"],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -42,7 +46,7 @@ def start_sim(workdir: Path, *, tick_ms: int = 50) -> SimProcess:
         for line in (workdir / "sim.log").read_text(errors="replace").splitlines():
             if line.startswith("{"):
                 info = json.loads(line)
-                return SimProcess(proc, info["control"], info["venues"]["binance-a"])
+                return SimProcess(proc, info["control"], info["venues"][name], name, dialect)
         time.sleep(0.1)
     proc.kill()
     raise AssertionError("the simulator did not start: " + (workdir / "sim.log").read_text(errors="replace"))
@@ -56,8 +60,8 @@ def engine_config(workdir: Path, sim: SimProcess, *, journal: str) -> Path:
         f'[engine]\ninstance = "crash1"\nembedded_sim = false\nreconcile_interval_s = 3\n'
         f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.journal]\n{journal}\n'
-        f'[engine.strategy]\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
-        f'[[engine.venues]]\nname = "binance-a"\nurls = [{urls}]\n')
+        f'[engine.strategy]\nvenue = "{sim.name}"\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
+        f'[[engine.venues]]\nname = "{sim.name}"\nexchange = "{sim.dialect}"\nurls = [{urls}]\n')
     return config
 
 

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import ccxt.async_support as ccxt_async
 import pytest
@@ -36,9 +37,9 @@ def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: i
     run reached trading), every STARTUP_KILL_EVERY-th at a random moment of its start-up.
     Returns how many runs were killed while trading."""
     rng = random.Random(seed)
-    control(sim, "POST", "/control/faults", {"kind": "latency", "venue": "binance-a", "probability": 0.3,
+    control(sim, "POST", "/control/faults", {"kind": "latency", "venue": sim.name, "probability": 0.3,
                                              "params": {"ms": 120}})
-    control(sim, "POST", "/control/faults", {"kind": "drop_order_response", "venue": "binance-a",
+    control(sim, "POST", "/control/faults", {"kind": "drop_order_response", "venue": sim.name,
                                              "probability": 0.05, "params": {"mode": "hang"}})
     trading = 0
     for n in range(kills):
@@ -74,10 +75,12 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
     finally:
         await journal.close()
     # 1. no client order id was ever carried by two venue orders
-    duplicates = control(sim, "GET", "/control/venues/binance-a/duplicates")
-    evidence = {cid: control(sim, "GET", f"/control/venues/binance-a/orders?client_order_id={cid}")
+    duplicates = control(sim, "GET", f"/control/venues/{sim.name}/duplicates")
+    evidence = {cid: control(sim, "GET", f"/control/venues/{sim.name}/orders?client_order_id={cid}")
                 for cid in duplicates}
     assert duplicates == {}, evidence
+    if sim.dialect == "okx":
+        return await verify_okx(state, fill_records, sim)
     # 2. nothing open or unsettled is left behind after the clean stop (checked first: an order
     #    still open could fill while we read trades and balances below)
     ex = ccxt_async.binance(ccxt_config(sim.urls[0], *DEMO_CREDENTIALS))
@@ -105,6 +108,64 @@ async def verify(settings: Settings, sim: SimProcess) -> dict[str, int]:
     assert actual == {a: expected[a] for a in actual}
     return {"orders": len(state.orders), "fills": len(state.fills), "in_doubt_ever": sum(
         1 for o in state.orders.values() if "in_doubt" in o.reason.lower())}
+
+
+def expected_balances(state: Any) -> dict[str, Decimal]:
+    """Start + the journal's fills."""
+    expected = dict(START)
+    for fill in state.fills.values():
+        order = state.orders[fill.client_order_id.value]
+        sign = 1 if order.side is Side.BUY else -1
+        expected["BTC"] += sign * fill.quantity
+        expected["USDT"] -= sign * fill.quantity * fill.price
+        expected[fill.fee_asset] -= fill.fee
+    return expected
+
+
+async def verify_okx(state: Any, fill_records: Counter[str], sim: SimProcess) -> dict[str, int]:
+    """The same checks through the unmodified ccxt okx client (fills paged from the start)."""
+    from nonstop.config import DEMO_PASSPHRASE
+    from nonstop.venues.okx_profile import OKX
+    from nonstop.venues.profile import Network
+
+    ex = ccxt_async.okx(OKX.ccxt_config(OKX.pointed_at(Network.SIM, sim.urls[0]), *DEMO_CREDENTIALS, DEMO_PASSPHRASE))
+    try:
+        venue_open = await ex.fetch_open_orders("BTC/USDT")
+        assert venue_open == [] and state.open_orders() == [], (venue_open, state.open_orders())
+        venue_ids: set[str] = set()
+        since = 0
+        while True:
+            page = await ex.fetch_my_trades("BTC/USDT", since)
+            fresh = {str(t["info"]["tradeId"]) for t in page} - venue_ids
+            venue_ids |= fresh
+            if len(page) < 100 or not fresh:
+                break
+            since = max(int(t["info"]["ts"]) for t in page)
+        details = (await ex.fetch_balance())["info"]["data"][0]["details"]
+    finally:
+        await ex.close()
+    assert venue_ids == set(fill_records), (venue_ids ^ set(fill_records))
+    assert set(fill_records.values()) <= {1}
+    expected = expected_balances(state)
+    actual = {d["ccy"]: Decimal(d["availBal"]) + Decimal(d["frozenBal"]) for d in details}
+    assert actual == {a: expected[a] for a in actual}
+    return {"orders": len(state.orders), "fills": len(state.fills), "in_doubt_ever": sum(
+        1 for o in state.orders.values() if "in_doubt" in o.reason.lower())}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigkill_eight_times_okx_no_duplicate_no_lost_fill(tmp_path: Path) -> None:
+    """The same crash test on an OKX-dialect venue (OkxVenue, clOrdId, OKX codes, per-endpoint budgets)."""
+    sim = start_sim(tmp_path, dialect="okx")
+    try:
+        config = engine_config(tmp_path, sim, journal='backend = "sqlite"\ndurability = "group"')
+        trading = crash_loop(tmp_path, sim, config, kills=8, seed=20261129)
+        figures = asyncio.run(verify(load_settings(config), sim))
+    finally:
+        sim.stop()
+    assert trading >= 8 - 8 // STARTUP_KILL_EVERY, f"only {trading} of 8 runs were killed while trading"
+    assert figures["fills"] > 10 and figures["orders"] > 20, figures
 
 
 @pytest.mark.slow

@@ -18,3 +18,13 @@ def test_architecture_only_the_sim_mode_starter_reaches_the_simulator() -> None:
     )
     outside = [h for h in hits if not h.startswith("sim/")]
     assert outside == ["embedded_sim.py"]
+
+
+def test_architecture_the_connectivity_layer_knows_no_venue() -> None:
+    """Each adapter brings its own error codes; `nonstop.connectivity` imports no venue module and
+    names no exchange's code table."""
+    conn = SRC / "connectivity"
+    texts = {p.name: p.read_text(encoding="utf-8") for p in conn.rglob("*.py")}
+    assert not [n for n, t in texts.items() if re.search(r"^from nonstop\.venues|^import nonstop\.venues", t, re.M)]
+    classify = texts["classify.py"]
+    assert not re.search(r"-20[0-9]{2}|-1[0-9]{3}|5[01][0-9]{3}", classify), "a venue error code in classify.py"

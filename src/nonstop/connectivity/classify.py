@@ -2,13 +2,14 @@
 
 Inputs it understands, most specific first (the first that decides wins):
 
-1. the venue's own error (Binance `{"code": -2010, "msg": "..."}`), from `body` or from the ccxt
-   message, which embeds the response body; a JSON code wins over the HTTP status, as in ccxt
-   (so does ccxt's `OnMaintenance`, which ccxt derives from the body's message);
+1. the venue's own error code, read and judged by the venue's `VenueCodes` (each adapter brings
+   its own: `nonstop.venues.binance_errors`, `nonstop.venues.okx_errors`; this module knows no
+   venue's codes) from `body` or from the ccxt message, which embeds the response body; a code wins
+   over the HTTP status, as in ccxt (so does ccxt's `OnMaintenance`, derived from the body);
 2. the HTTP status (`http_status`, else the status ccxt writes into its message, else aiohttp's);
 3. the exception type: the ccxt tree (`ccxt.base.errors`), aiohttp, asyncio and OS errors.
 
-The operation kind matters: Binance says a 5xx means "execution status unknown", so a 5xx, a
+The operation kind matters: a 5xx means "execution status unknown" (Binance and OKX say so), so a 5xx, a
 timeout or a reset on a SUBMIT or CANCEL is TIMEOUT_UNKNOWN (the order is IN DOUBT), while the same
 on a READ is merely transient. Only failures proven to happen before any byte was sent (DNS, connect
 refused, connect timeout) stay transient for writes. When in doubt on a write we say
@@ -25,10 +26,10 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 from ccxt.base import errors as cx
@@ -54,21 +55,39 @@ from nonstop.connectivity.errors import (
     VenueUnavailableError,
 )
 
-__all__ = ["classify", "parse_retry_after"]
+__all__ = [
+    "VenueCodes",
+    "Verdict",
+    "after_send",
+    "classify",
+    "error_document",
+    "parse_error_doc",
+    "parse_retry_after",
+    "read_error",
+]
 
 
-class _Verdict(NamedTuple):
+class Verdict(NamedTuple):
     kind: type[VenueError]
     severity: Severity | None = None
     venue_wide: bool = False
 
 
-_MAINTENANCE = "System is under maintenance."
-_INSUFFICIENT = "insufficient balance"
-_DUPLICATE = "Duplicate order sent."
-_UNKNOWN_ORDER = "Unknown order sent."
-# Binance's 503 messages that mean "failed, not executed, try again" (any other 503: unknown).
-_503_NOT_EXECUTED = ("Service Unavailable", "Internal error; unable to process your request")
+_Verdict = Verdict
+
+
+class VenueCodes(Protocol):
+    """One venue's error vocabulary: how to read its code from an answer, and what each code means."""
+
+    def read(self, body: str | Mapping[str, Any] | None, exc: BaseException | None) -> tuple[int | None, str | None]:
+        """(code, message) of the venue's error in `body` or in the ccxt message embedding it."""
+        ...
+
+    def verdict(self, code: int | None, msg: str | None, status: int | None, write: bool) -> Verdict | None:
+        """The class of this code (None: let the HTTP status and the exception decide)."""
+        ...
+
+
 _CODE_RE = re.compile(r'"code"\s*:\s*(-?\d+)')
 _MSG_RE = re.compile(r'"msg"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _STATUS_RES = (
@@ -103,8 +122,12 @@ def classify(
     venue: str = "",
     endpoint: str = "",
     now: datetime | None = None,
+    codes: VenueCodes | None = None,
 ) -> VenueError:
     """Classify a failed request; return (do not raise) a `VenueError` carrying the evidence.
+
+    `codes` is the venue's error vocabulary (its adapter's); without it only the HTTP status and the
+    exception decide.
 
     `exc` may be None when only a raw HTTP answer is at hand. A `VenueError` is returned unchanged.
     Cancellation and interpreter exits are not failures to classify: they raise TypeError here,
@@ -115,10 +138,10 @@ def classify(
     if exc is not None and not isinstance(exc, Exception):
         raise TypeError(f"{type(exc).__name__} must propagate, not be classified")
     status = http_status if http_status is not None else _status_of(exc)
-    code, msg = _venue_error(body, exc)
+    code, msg = codes.read(body, exc) if codes is not None else (None, None)
     write = operation.is_write
     verdict = (
-        _by_code(code, msg, status, write)
+        (codes.verdict(code, msg, status, write) if codes is not None else None)
         or (_Verdict(MaintenanceError, venue_wide=True) if isinstance(exc, cx.OnMaintenance) else None)
         or _by_status(status, msg, write)
         or _by_exception(exc, write)
@@ -167,49 +190,12 @@ def _seconds_until(http_date: str, now: datetime | None) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _after_send(write: bool, read_kind: type[VenueError]) -> _Verdict:
-    return _Verdict(OutcomeUnknownError if write else read_kind)
+def after_send(write: bool, read_kind: type[VenueError]) -> Verdict:
+    """Unknown outcome for a write, `read_kind` for a read: the request may have been processed."""
+    return Verdict(OutcomeUnknownError if write else read_kind)
 
 
-def _by_code(code: int | None, msg: str | None, status: int | None, write: bool) -> _Verdict | None:
-    text = msg or ""
-    if _MAINTENANCE in text:
-        return _Verdict(MaintenanceError, venue_wide=True)
-    if code is None:
-        return None
-    if code == -1003:  # too much request weight (429), or the ban itself (418)
-        if status == 418:
-            return _Verdict(IpBannedError, Severity.CRITICAL, venue_wide=True)
-        return _Verdict(RateLimitedError, venue_wide=True)
-    if code == -1015:  # too many new orders
-        return _Verdict(RateLimitedError, venue_wide=True)
-    if code == -1021:
-        return _Verdict(ClockSkewError, Severity.CRITICAL)
-    if code in (-1002, -1022, -1099, -2014, -2015):
-        return _Verdict(AuthError)
-    if code in (-1000, -1006, -1007):  # "execution status unknown"
-        return _after_send(write, VenueUnavailableError if code == -1000 else TransientNetworkError)
-    if code in (-1001, -1008):  # internal error / server busy: not executed, try again
-        return _Verdict(VenueUnavailableError)
-    if code == -1016:  # this service is no longer available
-        return _Verdict(FatalVenueError)
-    if code in (-1013, -1014):
-        return _Verdict(InvalidOrderError)
-    if code in (-1020, -1121) or -1199 <= code <= -1100:
-        return _Verdict(BadRequestError)
-    if code == -2010:
-        if _INSUFFICIENT in text.lower():
-            return _Verdict(InsufficientFundsError)
-        if _DUPLICATE in text:
-            return _Verdict(DuplicateOrderError)
-        return _Verdict(InvalidOrderError)
-    if code == -2011:
-        return _Verdict(OrderNotFoundError if _UNKNOWN_ORDER in text else RequestRejectedError)
-    if code in (-2013, -2026):
-        return _Verdict(OrderNotFoundError)
-    if -2099 <= code <= -2000:
-        return _Verdict(RequestRejectedError)
-    return None  # an unknown code: let the status / exception decide
+_after_send = after_send
 
 
 def _by_status(status: int | None, msg: str | None, write: bool) -> _Verdict | None:
@@ -229,8 +215,6 @@ def _by_status(status: int | None, msg: str | None, write: bool) -> _Verdict | N
         return _Verdict(TransientNetworkError)
     if status < 500:
         return _Verdict(BadRequestError)
-    if status == 503 and msg and any(m in msg for m in _503_NOT_EXECUTED):
-        return _Verdict(VenueUnavailableError)
     if status == 504:
         return _after_send(write, TransientNetworkError)
     return _after_send(write, VenueUnavailableError)
@@ -281,7 +265,7 @@ def _transport(exc: BaseException, write: bool) -> _Verdict:
         return _after_send(write, VenueUnavailableError)  # an HTTP 5xx ccxt did not parse further
     if isinstance(exc, cx.OperationFailed) and not isinstance(exc, cx.NetworkError | cx.BadResponse
                                                               | cx.CancelPending):
-        return _after_send(write, VenueUnavailableError)  # -1000 "unknown error", "System abnormality"
+        return _after_send(write, VenueUnavailableError)  # an "unknown error" / "system abnormality" answer
     return _after_send(write, TransientNetworkError)
 
 
@@ -314,23 +298,42 @@ def _status_of(exc: BaseException | None) -> int | None:
     return None
 
 
-def _venue_error(
-    body: str | Mapping[str, Any] | None, exc: BaseException | None
+def read_error(
+    body: str | Mapping[str, Any] | None,
+    exc: BaseException | None,
+    parse: Callable[[str | Mapping[str, Any]], tuple[int | None, str | None]] | None = None,
 ) -> tuple[int | None, str | None]:
-    """(code, msg) of a Binance error body, from `body` or the ccxt message embedding it."""
+    """(code, msg) of a venue's error, from `body` or the ccxt message embedding it (`parse` reads
+    one document; default: a top-level `{"code", "msg"}`)."""
+    reader = parse or parse_error_doc
     sources: list[str | Mapping[str, Any]] = []
     if body is not None:
         sources.append(body)
     if isinstance(exc, cx.BaseError):
         sources.append(str(exc))
     for src in sources:
-        found = _parse_error_doc(src)
+        found = reader(src)
         if found != (None, None):
             return found
     return None, None
 
 
-def _parse_error_doc(src: str | Mapping[str, Any]) -> tuple[int | None, str | None]:
+def error_document(src: str | Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The JSON object in `src` (a mapping, or text holding one), or None."""
+    if isinstance(src, Mapping):
+        return src
+    start, end = src.find("{"), src.rfind("}")
+    if 0 <= start < end:
+        try:
+            doc = json.loads(src[start : end + 1])
+        except ValueError:
+            return None
+        return doc if isinstance(doc, Mapping) else None
+    return None
+
+
+def parse_error_doc(src: str | Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """(code, msg) of a `{"code": ..., "msg": ...}` error document (a mapping, or text holding one)."""
     doc: Any = src
     if isinstance(src, str):
         start, end = src.find("{"), src.rfind("}")

@@ -39,6 +39,7 @@ from nonstop.model.events import (
 )
 from nonstop.model.identifiers import (
     ANY_VENUE,
+    ClientIdRule,
     ClientOrderId,
     ClientOrderIdFactory,
     InstrumentId,
@@ -59,6 +60,7 @@ __all__ = [
     "BalanceChanged",
     "BalanceSnapshot",
     "BreakerChanged",
+    "ClientIdRule",
     "ClientOrderId",
     "ClientOrderIdFactory",
     "DegradationChanged",

@@ -12,8 +12,14 @@ Venue rules it is built to fit (checked in tests):
 - Binance spot `newClientOrderId`: at most 36 characters of `[.A-Z:/a-z0-9_-]`;
 - Bybit `orderLinkId`: at most 36 characters of `[A-Za-z0-9_-]`;
 - ccxt passes the id through unchanged (`params={"clientOrderId": ...}`);
-- the longest id we can build is 31 characters, so OKX's 32-character limit holds too
-  (OKX also forbids `-`; an OKX adapter would need its own encoding: see `ClientOrderId`).
+- the longest id we can build is 31 characters, so OKX's 32-character limit holds too;
+- OKX `clOrdId`: 1..32 alphanumerics, no `-`: its adapter's `ClientIdRule` sends each `-` as `Z`
+  (our parts are lower case, so the encoding is reversible) and reads it back.
+
+(The rules themselves live with the adapters, in `nonstop.venues`.)
+
+Each adapter states its venue's rule (`ClientIdRule`); `ClientOrderIdFactory(rules=...)` refuses
+to hand out an id that some venue could not carry.
 """
 
 from __future__ import annotations
@@ -118,6 +124,36 @@ class ClientOrderId:
         return self.value
 
 
+@dataclass(frozen=True, slots=True)
+class ClientIdRule:
+    """What one venue accepts as a client order id, and how ours travels on its wire.
+
+    `dash_as`: the character a `-` is sent as (None: sent unchanged); it must be one our ids never
+    contain (they are lower case), so `from_wire` is exact.
+    """
+
+    venue: str
+    pattern: str  # the venue's own rule for the wire text, as a regex
+    dash_as: str | None = None
+
+    def to_wire(self, coid: str) -> str:
+        return coid.replace("-", self.dash_as) if self.dash_as else coid
+
+    def from_wire(self, text: str) -> str:
+        """Our id back from the venue's text (text that is not one of ours is returned unchanged)."""
+        if not self.dash_as or not text.startswith(f"ns{self.dash_as}"):
+            return text
+        ours = text.replace(self.dash_as, "-")
+        return ours if _COID.match(ours) else text
+
+    def check(self, coid: ClientOrderId) -> None:
+        wire = self.to_wire(coid.value)
+        if not re.fullmatch(self.pattern, wire):
+            raise InvalidIdentifier(
+                f"client order id {coid.value!r} (sent as {wire!r}) breaks {self.venue}'s rule {self.pattern}"
+            )
+
+
 class ClientOrderIdFactory:
     """Hands out the next client order id of one instance; seeded from the journal on start.
 
@@ -126,15 +162,18 @@ class ClientOrderIdFactory:
     intent durable before using the id (invariant 1), or the id could be reused after a crash.
     """
 
-    def __init__(self, instance: str, last_seq: int = 0) -> None:
+    def __init__(self, instance: str, last_seq: int = 0, rules: tuple[ClientIdRule, ...] = ()) -> None:
         _check_part("instance id", instance, MAX_INSTANCE_LEN)
         if last_seq < 0:
             raise InvalidIdentifier(f"last_seq must be >= 0, got {last_seq}")
         self.instance = instance
         self.last_seq = last_seq
+        self.rules = rules  # every venue's rule: an id is handed out only if each venue can carry it
 
     def next(self, strategy: str) -> ClientOrderId:
         coid = ClientOrderId.build(self.instance, strategy, self.last_seq + 1)
+        for rule in self.rules:
+            rule.check(coid)
         self.last_seq += 1
         return coid
 

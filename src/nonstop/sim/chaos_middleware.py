@@ -1,10 +1,15 @@
-"""The aiohttp middleware that applies injected faults to an endpoint and renders Binance errors."""
+"""The aiohttp middleware that applies injected faults to an endpoint and renders its dialect's errors.
+
+The faults are the same on every dialect; only how a refusal looks on the wire differs (`WireErrors`:
+Binance's `{"code": -N, "msg"}` with usage headers, or OKX's `{"code": "N", "msg", "data"}`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -28,14 +33,37 @@ def _plain(status: int) -> web.Response:
     )
 
 
-def _render(reject: BinanceReject, extra: dict[str, str]) -> web.Response:
+def _render(reject: Any, extra: dict[str, str]) -> web.Response:
     return web.json_response(reject.body(), status=reject.status, headers={**extra, **reject.headers})
 
 
+@dataclass(frozen=True)
+class WireErrors:
+    """How one dialect refuses: its reject types and the refusals the faults produce."""
+
+    rejects: tuple[type[Exception], ...]
+    maintenance: Callable[[], Exception]
+    storm: Callable[[str, int, int], Exception]  # (ip, now_ms, retry_after_s) -> the 429 to raise
+    internal: Callable[[], Exception]
+    headers: Callable[[str, int, Any], dict[str, str]]  # extra headers on a refusal (ip, now_ms, reject)
+    translate: Callable[[Exception], Any] = lambda reject: reject  # a leaked engine reject, in dialect
+
+
+def binance_errors(rt: VenueRuntime) -> WireErrors:
+    return WireErrors(
+        rejects=(BinanceReject,),
+        maintenance=lambda: rejects.MAINTENANCE,
+        storm=rt.limits.storm,
+        internal=lambda: rejects.UNKNOWN,
+        headers=lambda ip, now, reject: rt.limits.headers(ip, now) if reject.status not in (418,) else {},
+    )
+
+
 def fault_middleware(
-    rt: VenueRuntime, endpoint: int
+    rt: VenueRuntime, endpoint: int, wire: WireErrors | None = None
 ) -> Callable[[web.Request, HandlerFn], Awaitable[web.StreamResponse]]:
     faults, venue = rt.faults, rt.name
+    errors = wire or binance_errors(rt)
 
     @web.middleware
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
@@ -57,7 +85,7 @@ def fault_middleware(
             if faults.strike(venue, endpoint, FaultKind.WS_DISCONNECT):
                 return _plain(503)
             if faults.strike(venue, endpoint, FaultKind.MAINTENANCE):
-                return _render(rejects.MAINTENANCE, {})
+                return _render(errors.maintenance(), {})
             return await handler(request)
         response = await answer(request, handler, ip)
         if response.status in (418, 429):
@@ -68,13 +96,13 @@ def fault_middleware(
         now = utc_ms(rt.clock.now())
         try:
             if faults.strike(venue, endpoint, FaultKind.MAINTENANCE):
-                raise rejects.MAINTENANCE
+                raise errors.maintenance()
             broken = faults.strike(venue, endpoint, FaultKind.HTTP_ERROR)
             if broken is not None:
                 return _plain(broken.params["status"])
             storm = faults.strike(venue, endpoint, FaultKind.RATE_LIMIT)
             if storm is not None:
-                raise rt.limits.storm(ip, now, storm.params["retry_after"])
+                raise errors.storm(ip, now, storm.params["retry_after"])
             response = await handler(request)
             if request.method != "GET":
                 late = faults.strike(venue, endpoint, FaultKind.ERROR_AFTER_EXECUTE)
@@ -83,12 +111,13 @@ def fault_middleware(
                                 executed_status=response.status, answered=late.params["status"])
                     return _plain(late.params["status"])
             return response
-        except BinanceReject as reject:
-            return _render(reject, rt.limits.headers(ip, now) if reject.status not in (418,) else {})
+        except errors.rejects as reject:
+            shown = errors.translate(reject)
+            return _render(shown, errors.headers(ip, now, shown))
         except web.HTTPException:
             raise
-        except Exception:  # a bug in the simulator must still answer in Binance's error shape
+        except Exception:  # a bug in the simulator must still answer in the dialect's error shape
             log.exception("sim_internal_error", venue=venue, endpoint=endpoint, path=request.path)
-            return _render(rejects.UNKNOWN, {})
+            return _render(errors.internal(), {})
 
     return middleware

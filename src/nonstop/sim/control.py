@@ -9,6 +9,7 @@ DELETE /control/faults[?venue=NAME]        clear all (of one venue)
 GET    /control/faults/log                 every set / cleared / expired, with UTC timestamps
 GET    /control/venues/{venue}/orders      every order request received, with its sender [?client_order_id=...]
 GET    /control/venues/{venue}/duplicates  client order ids carried by more than one accepted order
+GET    /control/venues/{venue}/cancel-all-after  OKX's countdowns: armed (account uid -> trigger ms), fired
 GET    /control/venues/{venue}/balances    balances of an account (?api_key=..., default the demo key)
 GET    /control/venues/{venue}/trades      the trades (fills) of an account (?api_key=..., ?symbol=BTCUSDT)
 GET    /control/venues/{venue}/counters    how many 429 and 418 answers the venue has given
@@ -28,6 +29,7 @@ from aiohttp import web
 
 from nonstop.errors import SimulatorError
 from nonstop.sim import wire
+from nonstop.sim.records import account_uid
 
 if TYPE_CHECKING:
     from nonstop.sim.runtime import VenueRuntime
@@ -150,6 +152,14 @@ def make_control_app(sim: SimServer) -> web.Application:
                 }
             )
         return web.json_response(out)
+
+    @routes.get("/control/venues/{venue}/cancel-all-after")
+    async def countdowns(request: web.Request) -> web.Response:
+        switch = venue_of(request).dead_mans_switch
+        return web.json_response({
+            "armed": {str(account_uid(a)): at for a, at in switch.deadlines.items()},
+            "fired": [{"account": str(account_uid(a)), "at_ms": at} for a, at in switch.fired],
+        })
 
     @routes.get("/control/venues/{venue}/duplicates")
     async def duplicates(request: web.Request) -> web.Response:

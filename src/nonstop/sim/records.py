@@ -19,6 +19,7 @@ class Account:
     secret: str = field(repr=False)
     free: dict[str, Decimal] = field(default_factory=dict)
     locked: dict[str, Decimal] = field(default_factory=dict)
+    passphrase: str = field(default="", repr=False)  # OKX's third credential; "" accepts any
 
     def move(self, asset: str, free: Decimal = Decimal(0), locked: Decimal = Decimal(0)) -> None:
         self.free[asset] = self.free.get(asset, Decimal(0)) + free

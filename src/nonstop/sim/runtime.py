@@ -19,9 +19,11 @@ from nonstop.config import SimSettings
 from nonstop.config import SimVenue as SimVenueConfig
 from nonstop.sim import wire
 from nonstop.sim.candles import CandleStore
+from nonstop.sim.dead_mans_switch import CancelAllAfter
 from nonstop.sim.faults import Fault, FaultKind, FaultRegistry
 from nonstop.sim.flow import MarketFlow
 from nonstop.sim.limits import VenueLimits
+from nonstop.sim.okx_limits import OkxLimits
 from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, VenueEvent
 from nonstop.sim.streams import StreamHub
 from nonstop.sim.venue import SimVenue
@@ -35,6 +37,7 @@ class VenueRuntime:
 
     def __init__(self, config: SimVenueConfig, settings: SimSettings, clock: Clock, faults: FaultRegistry) -> None:
         self.name = config.name
+        self.dialect = config.dialect
         self.clock = clock
         self.faults = faults
         self.tick_s = settings.tick_ms / 1000
@@ -42,9 +45,16 @@ class VenueRuntime:
         self.venue = SimVenue(config.name, config.symbols, clock)
         self.flow = MarketFlow(self.venue, settings.seed)
         self.limits = VenueLimits(settings.rate_limits)
+        self.okx_limits = OkxLimits()
+        self.dead_mans_switch = CancelAllAfter()  # OKX's cancel-all-after countdowns
         now = utc_ms(clock.now())
         self.candles = {s.symbol: CandleStore(s, settings.seed, now) for s in config.symbols}
         self.streams = StreamHub(self)
+        self.okx_streams: Any = None  # the OKX dialect's websocket hub (`okx_streams.OkxStreamHub`)
+        if self.dialect == "okx":
+            from nonstop.sim.okx_streams import OkxStreamHub
+
+            self.okx_streams = OkxStreamHub(self)
         self.listen_keys: dict[str, str] = {}
         self.urls: list[str] = []
         self._hanging: set[asyncio.Task[Any]] = set()
@@ -54,6 +64,11 @@ class VenueRuntime:
 
     # ------------------------------------------------------------------ events
     def _on_event(self, event: VenueEvent) -> None:
+        if self.okx_streams is not None:
+            if isinstance(event, PublicTrade):
+                self.candles[event.symbol].record(event.price, event.qty, event.time_ms)
+            self.okx_streams.on_event(event)
+            return
         if isinstance(event, PublicTrade):
             self.candles[event.symbol].record(event.price, event.qty, event.time_ms)
             if not self.flow.control.frozen:
@@ -82,12 +97,13 @@ class VenueRuntime:
             fault.kind == FaultKind.WS_DISCONNECT and fault.params["mode"] == "drop"
         ):
             endpoint = None if fault.kind == FaultKind.VENUE_OUTAGE else fault.endpoint
-            dropped = self.streams.drop(endpoint, reason=str(fault.kind))
+            hub = self.okx_streams or self.streams
+            dropped = hub.drop(endpoint, reason=str(fault.kind))
             log.warning("ws_dropped_by_fault", venue=self.name, endpoint=endpoint, connections=dropped)
         elif fault.kind in (FaultKind.WS_DISCONNECT, FaultKind.MAINTENANCE):
-            # Binance closes its websockets for maintenance with 1001 (going away)
+            # Binance closes its websockets for maintenance with 1001 (going away); so does the OKX dialect
             code = fault.params["code"] if fault.kind == FaultKind.WS_DISCONNECT else 1001
-            closed = self.streams.close(fault.endpoint, code, reason=str(fault.kind))
+            closed = (self.okx_streams or self.streams).close(fault.endpoint, code, reason=str(fault.kind))
             log.warning("ws_closed_by_fault", venue=self.name, endpoint=fault.endpoint, code=code, connections=closed)
 
     # ------------------------------------------------------------------ views
@@ -184,8 +200,19 @@ class VenueRuntime:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 
+    def _cancel_expired(self) -> None:
+        """OKX's cancel-all-after: every open order of an account whose countdown ran out."""
+        for account in self.dead_mans_switch.due(utc_ms(self.clock.now())):
+            for order in self.venue.open_orders(account, None):
+                self.venue.cancel(account, order.symbol, order.order_id, None)
+
     def _publish_depth(self) -> None:
         self.faults.sweep()
+        self._cancel_expired()
+        if self.okx_streams is not None:
+            if not self.flow.control.frozen:
+                self.okx_streams.publish_books()
+            return
         if self.flow.control.frozen:
             return  # diffs accumulate and are sent in one piece when the feed thaws
         now = utc_ms(self.clock.now())
@@ -220,6 +247,9 @@ class VenueRuntime:
 
     def _publish_tickers(self) -> None:
         if self.flow.control.frozen:
+            return
+        if self.okx_streams is not None:
+            self.okx_streams.publish_tickers()
             return
         now = utc_ms(self.clock.now())
         for symbol in self.venue.symbols:

@@ -17,9 +17,9 @@ from nonstop.clock import Clock, LiveClock
 from nonstop.config import DEMO_CREDENTIALS, Credentials, SimSettings
 from nonstop.errors import SimulatorError
 from nonstop.sim.control import make_control_app
+from nonstop.sim.dialects import make_app
 from nonstop.sim.faults import FaultRegistry
 from nonstop.sim.persistence import StateKeeper
-from nonstop.sim.rest import make_rest_app
 from nonstop.sim.runtime import VenueRuntime
 from nonstop.venues.binance_profile import BINANCE
 from nonstop.venues.profile import Network
@@ -51,7 +51,8 @@ class SimServer:
         self.venues = {v.name: VenueRuntime(v, settings, self.clock, self.faults) for v in settings.venues}
         self.credentials = Credentials.from_env("NONSTOP_SIM", default=DEMO_CREDENTIALS)
         for rt in self.venues.values():
-            rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances))
+            rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances),
+                                 self.credentials.passphrase)
         # orders, trades, balances and the market's position survive restarts when given a folder
         self.keeper = (
             StateKeeper(state_dir, {n: (rt.venue, rt.flow) for n, rt in self.venues.items()})
@@ -71,7 +72,7 @@ class SimServer:
             for v in self.settings.venues:
                 rt = self.venues[v.name]
                 for index, port in enumerate(v.ports):
-                    bound = await self._serve(make_rest_app(rt, index), host, port, self.ssl_context)
+                    bound = await self._serve(make_app(rt, index), host, port, self.ssl_context)
                     rt.urls.append(f"{'https' if self.ssl_context else 'http'}://{host}:{bound}")
             bound = await self._serve(make_control_app(self), host, self.settings.control_port)
             self.control_url = f"http://{host}:{bound}"
@@ -109,6 +110,8 @@ class SimServer:
             await self.keeper.stop()
         for rt in self.venues.values():
             rt.streams.drop(None, "shutdown")
+            if rt.okx_streams is not None:
+                rt.okx_streams.drop(None, "shutdown")
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners = []
@@ -121,10 +124,18 @@ class SimServer:
         await self.stop()
 
     def ccxt_config(
-        self, venue: str, endpoint: int = 0, *, api_key: str | None = None, secret: str | None = None
+        self, venue: str, endpoint: int = 0, *, api_key: str | None = None, secret: str | None = None,
+        passphrase: str | None = None,
     ) -> dict[str, Any]:
+        """The config that points the unmodified ccxt client of the venue's dialect at one endpoint."""
         rt = self.venues[venue]
-        return ccxt_config(rt.urls[endpoint], api_key or self.credentials.api_key, secret or self.credentials.secret)
+        key, sec = api_key or self.credentials.api_key, secret or self.credentials.secret
+        if rt.dialect == "okx":
+            from nonstop.venues.okx_profile import OKX
+
+            return OKX.ccxt_config(OKX.pointed_at(Network.SIM, rt.urls[endpoint]), key, sec,
+                                   passphrase if passphrase is not None else self.credentials.passphrase)
+        return ccxt_config(rt.urls[endpoint], key, sec)
 
     def add_api_key(self, account_key: str, api_key: str, secret: str, label: str) -> None:
         """Give an existing account one more key pair on every venue; its orders record `label` as sender."""

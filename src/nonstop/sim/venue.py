@@ -57,8 +57,11 @@ class SimVenue:
         self.listeners: list[Callable[[VenueEvent], None]] = []
 
     # ----------------------------------------------------------------- accounts
-    def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal]) -> Account:
-        account = Account(api_key, secret, free=dict(balances), locked=dict.fromkeys(balances, Decimal(0)))
+    def add_account(
+        self, api_key: str, secret: str, balances: dict[str, Decimal], passphrase: str = ""
+    ) -> Account:
+        account = Account(api_key, secret, free=dict(balances), locked=dict.fromkeys(balances, Decimal(0)),
+                          passphrase=passphrase)
         self.accounts[api_key] = account
         return account
 

@@ -2,7 +2,8 @@
 
 Numbers are read from Binance's raw payloads (`info`), not from ccxt's float-parsed fields, so
 prices, quantities and fees stay exact `Decimal`s. Every ccxt/aiohttp failure is translated once,
-by `nonstop.connectivity.classify`, into a classified `VenueError`.
+by `nonstop.connectivity.classify` with Binance's code table (`binance_errors`), into a classified
+`VenueError`.
 
 Connectivity: one ccxt client per endpoint base URL (URLs are fixed when a ccxt client is made;
 markets are loaded once and shared with `set_markets`, ccxt's own throttler is off), all driven by a
@@ -25,29 +26,27 @@ and headers of every answer reach the limiter and `classify` through `on_rest_re
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import ccxt.pro as ccxt_pro
 import structlog
 
-from nonstop.clock import Clock, LiveClock
+from nonstop.clock import Clock
 from nonstop.connectivity import (
-    BreakerStateChanged,
     OperationKind,
     OrderNotFoundError,
     Priority,
     WeightTable,
-    classify,
 )
 from nonstop.errors import ConfigError
 from nonstop.model import (
     Balance,
+    ClientIdRule,
     Instrument,
     InstrumentId,
     Liquidity,
@@ -56,14 +55,15 @@ from nonstop.model import (
     TradeId,
     VenueOrderId,
 )
+from nonstop.venues.binance_errors import BINANCE_CODES
 from nonstop.venues.binance_market import MarketDataClient
 from nonstop.venues.ccxt_futures import RetrievedFutures
-from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway, record_response
+from nonstop.venues.ccxt_venue import CcxtVenue
+from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
 from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
 
 log = structlog.get_logger("nonstop.venues.binance")
-T = TypeVar("T")
 
 _STATUS = {
     "NEW": VenueOrderStatus.OPEN,
@@ -133,8 +133,14 @@ def _base_url(config: Mapping[str, Any]) -> str:
     return public.removesuffix("/").removesuffix("/api/v3")
 
 
-class BinanceVenue:
+BINANCE_CLIENT_IDS = ClientIdRule("binance", r"[.A-Z:/a-z0-9_-]{1,36}")
+
+
+class BinanceVenue(CcxtVenue):
     """One Binance(-compatible) venue reached through ccxt at one or more base URLs."""
+
+    codes = BINANCE_CODES
+    client_ids = BINANCE_CLIENT_IDS
 
     def __init__(
         self,
@@ -147,50 +153,9 @@ class BinanceVenue:
         weights: WeightTable | None = None,
         profile: VenueProfile | None = None,
     ) -> None:
-        if not ccxt_configs:
-            raise ValueError(f"venue {name}: at least one endpoint is needed")
-        self.name = name
-        urls = [_base_url(cfg) for cfg in ccxt_configs]
-        if len(set(urls)) != len(urls):
-            raise ConfigError(f"venue {name}: endpoint base URLs must be unique, got {urls}")
-        self._clients: dict[str, Any] = {
-            url: _BinanceClient({**cfg, "timeout": timeout_ms, "enableRateLimit": False})
-            for url, cfg in zip(urls, ccxt_configs, strict=True)
-        }
-        self._market_config = ccxt_configs[0]
-        self._markets_lock = asyncio.Lock()
-        self._timeout_ms = timeout_ms
-        self.profile = profile
-        self._config = connectivity or GatewayConfig()
-        self._clock = clock or LiveClock()
-        self._gateway = VenueGateway(name, urls, self._clock, self._config)
+        super().__init__(name, ccxt_configs, client_class=_BinanceClient, base_url=_base_url, timeout_ms=timeout_ms,
+                         connectivity=connectivity, clock=clock, profile=profile)
         self._weights = weights or _ccxt_weights()
-        self._instruments: dict[InstrumentId, Instrument] = {}
-        self._symbols: dict[InstrumentId, str] = {}
-
-    # ------------------------------------------------------------ connectivity
-    @property
-    def gateway(self) -> VenueGateway:
-        """The connectivity stack (pool, breakers, limiter) for metrics, dashboards and tests."""
-        return self._gateway
-
-    @property
-    def on_breaker_change(self) -> Callable[[BreakerStateChanged], None] | None:
-        """Called (synchronously, must not block) on every endpoint or venue breaker state change."""
-        return self._gateway.on_breaker_change
-
-    @on_breaker_change.setter
-    def on_breaker_change(self, callback: Callable[[BreakerStateChanged], None] | None) -> None:
-        self._gateway.on_breaker_change = callback
-
-    @property
-    def on_request(self) -> Callable[[RequestRecord], None] | None:
-        """Called after every request attempt with its queue wait, duration and outcome."""
-        return self._gateway.on_request
-
-    @on_request.setter
-    def on_request(self, callback: Callable[[RequestRecord], None] | None) -> None:
-        self._gateway.on_request = callback
 
     def _spec(self, name: str, *, has_symbol: bool = True, limit: int | None = None) -> RequestSpec:
         operation, priority, method, path = _ENDPOINTS[name]
@@ -203,22 +168,8 @@ class BinanceVenue:
             droppable=priority is Priority.MARKET_DATA and self._config.drop_market_data,
         )
 
-    async def _call(self, name: str, fn: Callable[[Any], Awaitable[T]]) -> T:
-        return await self._gateway.execute(self._spec(name), lambda url: fn(self._clients[url]))
-
     async def _ping(self, url: str) -> object:
         return await self._clients[url].public_get_ping()
-
-    async def _watch(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        url = self._gateway.stream_endpoint()
-        try:
-            result = await fn(self._clients[url])
-        except Exception as exc:  # translated at the boundary; cancellation is not an Exception
-            err = classify(exc, operation=_READ, venue=self.name, endpoint=url)
-            self._gateway.stream_failed(url, err)
-            raise err from exc
-        self._gateway.stream_succeeded(url)
-        return result
 
     # --------------------------------------------------------------- lifecycle
     async def connect(self) -> None:
@@ -262,19 +213,6 @@ class BinanceVenue:
         if uid in (None, ""):
             raise ConfigError(f"venue {self.name}: the account endpoint gave no uid")
         return str(uid)
-
-    async def close(self) -> None:
-        await self._gateway.stop()
-        for client in self._clients.values():
-            await client.close()
-
-    def instruments(self) -> dict[InstrumentId, Instrument]:
-        return dict(self._instruments)
-
-    def _symbol(self, iid: InstrumentId) -> str:
-        if iid.venue != self.name:
-            raise ValueError(f"instrument {iid} is not on venue {self.name}")
-        return iid.symbol
 
     # ------------------------------------------------------------------ orders
     def _report(self, iid: InstrumentId, info: dict[str, Any]) -> VenueOrderReport:
@@ -423,19 +361,8 @@ class BinanceVenue:
             spec, lambda url: self._clients[url].fetch_ohlcv(symbol, timeframe, since, limit)
         )
 
-    async def markets(self) -> dict[str, Any]:
-        """ccxt's markets of this venue, loaded through the gateway (`connect`) on first use."""
-        first = next(iter(self._clients.values()))
-        async with self._markets_lock:
-            if not first.markets:
-                await self.connect()
-        return first.markets  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- streams
-    def _stream_iid(self, symbol: str) -> InstrumentId | None:
-        iid = InstrumentId(self.name, symbol) if symbol else None
-        return iid if iid in self._instruments else None
-
     async def watch_order_updates(self) -> list[VenueOrderReport]:
         """The next order updates (executionReports) from the user-data stream."""
         orders = await self._watch(lambda c: c.watch_orders())

@@ -95,7 +95,7 @@ class BinanceDialect:
             sandbox=template.sandbox,
         )
 
-    def ccxt_config(self, endpoint: Endpoint, api_key: str, secret: str) -> dict[str, Any]:
+    def ccxt_config(self, endpoint: Endpoint, api_key: str, secret: str, passphrase: str = "") -> dict[str, Any]:
         """The ccxt `binance` config for one endpoint (deep-merged by ccxt over its defaults)."""
         own = ccxt_urls(Network.LIVE)
         api: dict[str, Any] = {}

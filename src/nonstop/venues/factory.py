@@ -11,18 +11,21 @@ sent no key at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from nonstop.clock import Clock
 from nonstop.config import DEMO_CREDENTIALS, DEMO_ENV, Credentials, EngineVenue
 from nonstop.errors import ConfigError
+from nonstop.model import ClientIdRule
 from nonstop.venues.binance import BinanceVenue
+from nonstop.venues.ccxt_venue import CcxtVenue
+from nonstop.venues.okx import OkxVenue
 from nonstop.venues.profile import VenueProfile, build_profile, dialect
 
 # the adapter of each exchange (one per exchange; the profile's dialect gives its ccxt config)
-ADAPTERS: dict[str, Callable[..., BinanceVenue]] = {"binance": BinanceVenue}
+ADAPTERS: dict[str, Callable[..., CcxtVenue]] = {"binance": BinanceVenue, "okx": OkxVenue}
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,13 @@ def credentials_for(cfg: EngineVenue, *, trading: bool) -> Credentials:
 def build_venue(
     cfg: EngineVenue, profile: VenueProfile, creds: Credentials, options: VenueOptions, clock: Clock,
     *, trading: bool = True,
-) -> tuple[BinanceVenue, Any]:
+) -> tuple[CcxtVenue, Any]:
     """The venue adapter (one ccxt client per endpoint) and a ccxt.pro client for its market data."""
     if trading and any(e.public_only for e in profile.endpoints):
         names = [e.name for e in profile.endpoints if e.public_only]
         raise ConfigError(f"engine venue {cfg.name!r}: endpoints {names} serve public market data only")
     ex = dialect(profile.exchange)
-    configs = [ex.ccxt_config(e, creds.api_key, creds.secret) for e in profile.endpoints]
+    configs = [ex.ccxt_config(e, creds.api_key, creds.secret, creds.passphrase) for e in profile.endpoints]
     for c in configs:
         c["options"]["recvWindow"] = options.recv_window_ms
         if cfg.ca_file is not None:
@@ -80,3 +83,8 @@ def build_venue(
         profile=profile,
     )
     return venue, venue.market_data_client()  # its REST requests go through the venue's rate limiter
+
+
+def client_id_rules(venues: Iterable[object]) -> tuple[ClientIdRule, ...]:
+    """Each trading venue's client-id rule, for the id factory to honour."""
+    return tuple(rule for v in venues if isinstance(rule := getattr(v, "client_ids", None), ClientIdRule))

@@ -56,6 +56,7 @@ from nonstop.connectivity import (
     classify,
 )
 from nonstop.connectivity._aio import cancel_and_wait
+from nonstop.connectivity.classify import VenueCodes
 from nonstop.errors import ConfigError
 
 __all__ = [
@@ -157,8 +158,10 @@ class VenueGateway:
         urls: Sequence[str],
         clock: Clock,
         config: GatewayConfig | None = None,
+        codes: VenueCodes | None = None,
     ) -> None:
         self.venue = venue
+        self.codes = codes  # the venue's error vocabulary, handed to every classification
         self.config = config or GatewayConfig()
         self._clock = clock
         cfg = self.config
@@ -257,7 +260,7 @@ class VenueGateway:
             permit.observe(capture.headers, error=exc)
             raise
         except Exception as exc:  # translated at the boundary; cancellation is not an Exception
-            err = classify(exc, operation=spec.operation, venue=self.venue, endpoint=url,
+            err = classify(exc, operation=spec.operation, venue=self.venue, endpoint=url, codes=self.codes,
                            http_status=capture.status, headers=capture.headers, body=capture.error_body,
                            now=self._clock.now())
             permit.observe(capture.headers, error=err)

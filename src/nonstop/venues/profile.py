@@ -101,14 +101,15 @@ class ExchangeDialect(Protocol):
         proxy, a test server): the same code path, other hosts."""
         ...
 
-    def ccxt_config(self, endpoint: Endpoint, api_key: str, secret: str) -> dict[str, Any]:
+    def ccxt_config(self, endpoint: Endpoint, api_key: str, secret: str, passphrase: str = "") -> dict[str, Any]:
         ...
 
 
 def _dialects() -> dict[str, ExchangeDialect]:
     from nonstop.venues.binance_profile import BINANCE
+    from nonstop.venues.okx_profile import OKX
 
-    return {BINANCE.name: BINANCE}
+    return {BINANCE.name: BINANCE, OKX.name: OKX}
 
 
 def dialect(exchange: str) -> ExchangeDialect:

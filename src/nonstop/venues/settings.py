@@ -90,6 +90,7 @@ class ConnectivitySettings(BaseModel):
 
 DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
 DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
+DEMO_PASSPHRASE = "sim-demo-passphrase"  # the demo pair's OKX passphrase (simulator-only)
 
 
 class EngineVenue(BaseModel):
@@ -106,7 +107,7 @@ class EngineVenue(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
-    exchange: Literal["binance"] = "binance"
+    exchange: Literal["binance", "okx"] = "binance"
     network: Literal["live", "testnet", "sim"] = "sim"
     endpoints: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,20}$")]] = Field(default_factory=list)
     urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)

@@ -1,4 +1,5 @@
-"""classify(): every mapping of a ccxt / aiohttp / asyncio failure, HTTP status and Binance code."""
+"""classify() with Binance's code table: every mapping of a ccxt / aiohttp / asyncio failure, HTTP
+status and Binance code (the generic layer alone knows no venue code: see the last tests)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,15 @@ from nonstop.connectivity import (
     TransientNetworkError,
     VenueError,
     VenueUnavailableError,
-    classify,
     parse_retry_after,
 )
+from nonstop.connectivity import classify as generic_classify
+from nonstop.venues.binance_errors import BINANCE_CODES
+
+
+def classify(exc: BaseException | None, **kwargs: Any) -> VenueError:
+    """The classification the Binance adapter makes: the generic one with Binance's codes."""
+    return generic_classify(exc, codes=BINANCE_CODES, **kwargs)
 
 READ, SUBMIT, CANCEL = OperationKind.READ, OperationKind.SUBMIT, OperationKind.CANCEL
 SPOT = "https://api.binance.com/api/v3/order"
@@ -370,3 +377,10 @@ def test_classify_ccxt_on_maintenance_with_its_503_status_is_maintenance() -> No
     got = classify(ccxt.OnMaintenance("binance System is under maintenance."), http_status=503)
     assert isinstance(got, MaintenanceError)
     assert got.venue_wide
+
+
+def test_generic_classify_knows_no_venue_code_only_status_and_exception() -> None:
+    body = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
+    assert type(generic_classify(None, http_status=400, body=body, operation=SUBMIT)) is BadRequestError
+    assert type(classify(None, http_status=400, body=body, operation=SUBMIT)) is InsufficientFundsError
+    assert generic_classify(None, http_status=400, body=body).venue_code is None

@@ -1,0 +1,172 @@
+"""Every fault kind on the OKX dialect, seen through the unmodified ccxt okx clients: the same fault
+registry and middleware as the Binance dialect, refusals in OKX's shape."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from nonstop.sim.server import SimServer
+from tests.simkit import control, okx_pro_client, okx_rest_client, rest_client, running_okx_sim, set_fault
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with running_okx_sim(endpoints=2) as server:
+        yield server
+
+
+async def okx_fault(sim: SimServer, kind: str, **fields: object) -> dict[str, object]:
+    return await set_fault(sim, kind, venue="okx", **fields)
+
+
+async def test_latency_delays_only_the_faulted_endpoint(sim: SimServer) -> None:
+    await okx_fault(sim, "latency", endpoint=0, params={"ms": 400})
+    async with okx_rest_client(sim, endpoint=0) as slow, okx_rest_client(sim, endpoint=1) as fast:
+        t0 = time.monotonic()
+        await slow.fetch_time()
+        slow_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        await fast.fetch_time()
+        fast_s = time.monotonic() - t0
+    assert slow_s >= 0.4 > fast_s
+
+
+async def test_blackhole_times_out(sim: SimServer) -> None:
+    await okx_fault(sim, "blackhole", endpoint=1)
+    async with okx_rest_client(sim, endpoint=1, timeout=800) as ex:
+        with pytest.raises(ccxt_async.RequestTimeout):
+            await ex.fetch_time()
+    async with okx_rest_client(sim, endpoint=0) as ex:
+        assert await ex.fetch_time() > 0
+
+
+async def test_connection_reset_is_a_network_error(sim: SimServer) -> None:
+    await okx_fault(sim, "reset", endpoint=0)
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.NetworkError):
+            await ex.fetch_time()
+
+
+async def test_http_error_is_exchange_not_available(sim: SimServer) -> None:
+    await okx_fault(sim, "http_error", params={"status": 502})
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.ExchangeNotAvailable):
+            await ex.fetch_time()
+
+
+async def test_maintenance_is_okx_50001_on_maintenance(sim: SimServer) -> None:
+    await okx_fault(sim, "maintenance")
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.OnMaintenance, match="50001"):
+            await ex.fetch_time()
+
+
+async def test_rate_limit_storm_is_okx_429_50011_with_retry_after(sim: SimServer) -> None:
+    await okx_fault(sim, "rate_limit", params={"retry_after": 7})
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.RateLimitExceeded, match="50011"):
+            await ex.fetch_time()
+        assert ex.last_response_headers["Retry-After"] == "7"
+
+
+async def test_drop_order_response_leaves_exactly_one_order(sim: SimServer) -> None:
+    await okx_fault(sim, "drop_order_response", endpoint=0, params={"mode": "hang"})
+    async with okx_rest_client(sim, timeout=1000) as ex, okx_rest_client(sim, endpoint=1) as other:
+        bid = (await other.fetch_order_book("BTC/USDT", 5))["bids"][0][0]
+        with pytest.raises(ccxt_async.RequestTimeout):
+            await ex.create_order("BTC/USDT", "limit", "buy", 0.001, round(bid * 0.8, 2), {"clOrdId": "okxdrop1"})
+        found = await other.fetch_order(None, "BTC/USDT", {"clOrdId": "okxdrop1"})
+    assert found["status"] == "open"
+    received = await control(sim, "GET", "/control/venues/okx/orders?client_order_id=okxdrop1")
+    assert len(received) == 1 and received[0]["order_id"] == int(found["id"])
+
+
+async def test_drop_order_response_with_reset_after_the_order_exists(sim: SimServer) -> None:
+    await okx_fault(sim, "drop_order_response", params={"mode": "reset"})
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.NetworkError):
+            await ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clOrdId": "okxdrop2"})
+        found = await ex.fetch_order(None, "BTC/USDT", {"clOrdId": "okxdrop2"})
+    assert found["status"] == "closed"
+
+
+async def test_websocket_disconnect_drops_streams_until_cleared(sim: SimServer) -> None:
+    async with okx_pro_client(sim) as ex:
+        await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+        fault = await okx_fault(sim, "ws_disconnect")
+        with pytest.raises(ccxt_async.NetworkError):
+            for _ in range(10):
+                await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+        with pytest.raises(ccxt_async.NetworkError):  # reconnecting is refused while the fault lasts
+            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+        await control(sim, "DELETE", f"/control/faults/{fault['id']}")
+        ticker = await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+    assert ticker["last"] > 0
+
+
+async def test_frozen_feed_goes_silent_and_stale(sim: SimServer) -> None:
+    async with okx_rest_client(sim) as ex, okx_pro_client(sim) as ws:
+        await asyncio.wait_for(ws.watch_ticker("BTC/USDT"), 5)
+        await okx_fault(sim, "frozen_feed")
+        await asyncio.sleep(0.2)
+        frozen = await ex.fetch_order_book("BTC/USDT", 5)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ws.watch_ticker("BTC/USDT"), 2.5)
+        assert (await ex.fetch_order_book("BTC/USDT", 5))["bids"] == frozen["bids"]
+
+
+async def test_price_spike_moves_the_okx_venue_away_from_the_binance_one(sim: SimServer) -> None:
+    async with okx_rest_client(sim) as ex:
+        before = (await ex.fetch_order_book("BTC/USDT", 5))["bids"][0][0]
+        await okx_fault(sim, "price_spike", params={"pct": 10})
+        await asyncio.sleep(0.3)
+        spiked = (await ex.fetch_order_book("BTC/USDT", 5))["bids"][0][0]
+    assert spiked / before == pytest.approx(1.10, abs=0.02)
+
+
+async def test_venue_outage_takes_every_endpoint_down_but_not_the_binance_venue(sim: SimServer) -> None:
+    await okx_fault(sim, "venue_outage", duration_s=30)
+    for endpoint in range(2):
+        async with okx_rest_client(sim, endpoint=endpoint) as ex:
+            with pytest.raises(ccxt_async.ExchangeNotAvailable):
+                await ex.fetch_time()
+    async with rest_client(sim, venue="alpha") as ex:
+        assert await ex.fetch_time() > 0
+
+
+async def test_error_after_execute_answers_5xx_for_an_order_that_exists(sim: SimServer) -> None:
+    await okx_fault(sim, "error_after_execute", params={"status": 502})
+    async with okx_rest_client(sim) as ex:
+        with pytest.raises(ccxt_async.ExchangeNotAvailable):
+            await ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clOrdId": "okx5xx1"})
+        found = await ex.fetch_order(None, "BTC/USDT", {"clOrdId": "okx5xx1"})  # reads are not hit
+    assert found["status"] == "closed" and found["filled"] == pytest.approx(0.001)
+    received = await control(sim, "GET", "/control/venues/okx/orders?client_order_id=okx5xx1")
+    assert len(received) == 1 and received[0]["order_id"] == int(found["id"])
+
+
+@pytest.mark.parametrize(("fault", "code"), [
+    ({"kind": "maintenance"}, 1001),
+    ({"kind": "ws_disconnect", "params": {"mode": "close", "code": 1008}}, 1008),
+])
+async def test_websockets_end_with_the_faults_close_code_and_reconnects_are_refused(
+    sim: SimServer, fault: dict[str, object], code: int
+) -> None:
+    import aiohttp
+
+    url = sim.venues["okx"].urls[0].replace("http://", "ws://") + "/ws/v5/public"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_str('{"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT"}]}')
+        assert "subscribe" in (await ws.receive(timeout=5)).data
+        await set_fault(sim, venue="okx", **fault)  # type: ignore[arg-type]
+        while (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+            pass
+        assert ws.close_code == code
+    async with okx_pro_client(sim) as ex:
+        with pytest.raises(ccxt_async.NetworkError):
+            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
