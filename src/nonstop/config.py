@@ -50,7 +50,10 @@ class SimSymbol(_Strict):
     min_qty: PositiveDecimal
     max_qty: PositiveDecimal = Decimal("9000")
     min_notional: PositiveDecimal = Decimal("5")
-    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")
+    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")  # per tick, unless the next is set
+    volatility_1m_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = None  # 1-minute stdev of the fair price
+    spread_ticks: Annotated[int, Field(ge=1, le=10_000)] = 1  # the market maker's best bid to best ask
+    book_levels: Annotated[int, Field(ge=5, le=5000)] = 1000  # price levels per side of the background book
 
     @property
     def symbol(self) -> str:
@@ -66,6 +69,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.00001"),
             min_qty=Decimal("0.00001"),
+            volatility_1m_bps=Decimal("6"),  # BTC/USDT's typical 1-minute stdev, 0.06 %
         ),
         SimSymbol(
             base="ETH",
@@ -74,6 +78,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.0001"),
             min_qty=Decimal("0.0001"),
+            volatility_1m_bps=Decimal("8"),
         ),
     ]
 

@@ -41,7 +41,7 @@ class VenueRuntime:
         self.tick_s = settings.tick_ms / 1000
         self.max_body_bytes = settings.max_body_bytes
         self.venue = SimVenue(config.name, config.symbols, clock)
-        self.flow = MarketFlow(self.venue, settings.seed)
+        self.flow = MarketFlow(self.venue, settings.seed, settings.tick_ms)
         self.limits = VenueLimits(settings.rate_limits)
         now = utc_ms(clock.now())
         self.candles = {s.symbol: CandleStore(s, settings.seed, now) for s in config.symbols}

@@ -191,6 +191,22 @@ class SimVenue(ConditionalOrders, OrderQueries):
         self._report(order, "NEW")
         return order
 
+    def rest_background(self, account: str, symbol: str, side: str, price: Decimal, qty: Decimal) -> int | None:
+        """Rest a background liquidity order directly when it crosses nothing (the common case: a deep
+        ladder level); otherwise it goes through `new_order` and matches. The order id if it rests."""
+        opposite = self.books[symbol].best_ask() if side == BUY else self.books[symbol].best_bid()
+        if opposite is None or (price < opposite if side == BUY else price > opposite):
+            order = SimOrder(next(self._order_ids), "bg", account, symbol, side, "LIMIT", "GTC", price, qty,
+                             Decimal(0), self._now())
+            self.orders[order.order_id] = order
+            self.books[symbol].add(Resting(order.order_id, account, side, price, qty))
+            return order.order_id
+        order = self.new_order(account, symbol, side, "LIMIT", quantity=qty, price=price, client_order_id="bg")
+        if not order.is_open:
+            self.orders.pop(order.order_id, None)
+            return None
+        return order.order_id
+
     def _reserve(
         self, account: str, spec: SimSymbol, order: SimOrder, qty: Decimal | None, quote_qty: Decimal | None
     ) -> None:
