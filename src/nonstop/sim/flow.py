@@ -106,6 +106,8 @@ class MarketFlow:
         bid0 = (fair / tick - Decimal(spec.spread_ticks) / 2).to_integral_value(rounding=ROUND_DOWN)
         ask0 = bid0 + spec.spread_ticks  # both in ticks
         inner = min(INNER_LEVELS, spec.book_levels)
+        # the outer ladder moves first: a new inner quote must never meet a stale outer one
+        self._quote_outer(symbol, int(bid0) - inner, int(ask0) + inner, spec.book_levels - inner)
         for level in range(inner):
             for side, price_ticks in ((BUY, bid0 - level), (SELL, ask0 + level)):
                 if price_ticks <= 0:
@@ -114,7 +116,6 @@ class MarketFlow:
                 order_id = venue.rest_background(MARKET_MAKER, symbol, side, price_ticks * tick, qty)
                 if order_id is not None:
                     self._inner[symbol].append(order_id)
-        self._quote_outer(symbol, int(bid0) - inner, int(ask0) + inner, spec.book_levels - inner)
 
     def _quote_outer(self, symbol: str, bid_top: int, ask_top: int, levels: int) -> None:
         """Keep `levels` grid levels per side beyond the inner ladder; change only what moved."""
@@ -139,7 +140,8 @@ class MarketFlow:
     def _take(self, symbol: str) -> None:
         spec = self.venue.symbols[symbol]
         side = BUY if self._rng.random() < 0.5 else SELL
-        qty = self._size(spec, self._rng.uniform(50, 3_000))
+        # many small takers and a long tail (log-normal, median ~150 USDT), as on a liquid pair
+        qty = self._size(spec, min(50_000.0, max(10.0, math.exp(self._rng.gauss(math.log(150), 1.4)))))
         self._place(TAKER_FLOW, symbol, side, "MARKET", qty, None)
 
     def _place(

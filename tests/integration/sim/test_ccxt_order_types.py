@@ -35,7 +35,7 @@ async def test_stop_loss_limit_waits_then_triggers_on_a_trade_through_its_stop_a
     sim = still_sim
     async with rest_client(sim) as ex, rest_client(sim, apiKey="mover-key", secret="mover-secret") as mover:
         book = await ex.fetch_order_book("BTC/USDT", 5)
-        (bid1, qty1), (bid2, _) = book["bids"][0], book["bids"][1]
+        (_bid1, qty1), (bid2, _) = book["bids"][0], book["bids"][1]
         stop, limit = bid2, round(book["bids"][4][0] - 1, 2)
         order = await ex.create_order("BTC/USDT", "limit", "sell", 0.001, limit, {"stopLossPrice": stop})
         waiting = await ex.fetch_order(order["id"], "BTC/USDT")
