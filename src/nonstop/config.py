@@ -83,12 +83,22 @@ def _default_symbols() -> list[SimSymbol]:
     ]
 
 
+class SimMirror(_Strict):
+    """A real venue's public market data the simulated venue mirrors instead of its own flow (paper trading)."""
+
+    exchange: str = "binance"
+    network: Literal["live", "testnet", "sim"] = "live"
+    url: str | None = None  # network "sim": the source simulator's base URL (a stand-in for the live venue)
+    book_depth: Annotated[int, Field(ge=5, le=1000)] = 100
+
+
 class SimVenue(_Strict):
     """A named simulated venue, served on one port per endpoint (0 = pick a free port)."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     ports: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(min_length=1, max_length=8)]
     symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
+    mirror: SimMirror | None = None  # set: the book and trades follow this venue's public data
 
 
 class SimRateLimits(_Strict):

@@ -23,6 +23,7 @@ from nonstop.sim.faults import Fault, FaultKind, FaultRegistry
 from nonstop.sim.flow import MarketFlow
 from nonstop.sim.limits import VenueLimits
 from nonstop.sim.market_streams import MarketStreams
+from nonstop.sim.mirror import MirrorFeed
 from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, VenueEvent
 from nonstop.sim.streams import StreamHub
 from nonstop.sim.venue import SimVenue
@@ -42,6 +43,7 @@ class VenueRuntime:
         self.max_body_bytes = settings.max_body_bytes
         self.venue = SimVenue(config.name, config.symbols, clock)
         self.flow = MarketFlow(self.venue, settings.seed, settings.tick_ms)
+        self.mirror = MirrorFeed(self.venue, config.mirror) if config.mirror is not None else None
         self.limits = VenueLimits(settings.rate_limits)
         now = utc_ms(clock.now())
         self.candles = {s.symbol: CandleStore(s, settings.seed, now) for s in config.symbols}
@@ -170,7 +172,10 @@ class VenueRuntime:
     async def run(self) -> None:
         """Drive the market and the streams until cancelled."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._every(self.tick_s, self.flow.tick))
+            if self.mirror is not None:
+                tg.create_task(self.mirror.run())  # paper trading: the market follows the source venue
+            else:
+                tg.create_task(self._every(self.tick_s, self.flow.tick))
             tg.create_task(self._every(0.1, self._publish_depth))
             tg.create_task(self._every(1.0, self._publish_tickers))
 

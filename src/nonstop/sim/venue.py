@@ -191,9 +191,12 @@ class SimVenue(ConditionalOrders, OrderQueries):
         self._report(order, "NEW")
         return order
 
-    def rest_background(self, account: str, symbol: str, side: str, price: Decimal, qty: Decimal) -> int | None:
+    def rest_background(
+        self, account: str, symbol: str, side: str, price: Decimal, qty: Decimal, *, match: bool = True
+    ) -> int | None:
         """Rest a background liquidity order directly when it crosses nothing (the common case: a deep
-        ladder level); otherwise it goes through `new_order` and matches. The order id if it rests."""
+        ladder level); otherwise it goes through `new_order` and matches (or, `match=False`, is not
+        placed). The order id if it rests."""
         opposite = self.books[symbol].best_ask() if side == BUY else self.books[symbol].best_bid()
         if opposite is None or (price < opposite if side == BUY else price > opposite):
             order = SimOrder(next(self._order_ids), "bg", account, symbol, side, "LIMIT", "GTC", price, qty,
@@ -201,6 +204,8 @@ class SimVenue(ConditionalOrders, OrderQueries):
             self.orders[order.order_id] = order
             self.books[symbol].add(Resting(order.order_id, account, side, price, qty))
             return order.order_id
+        if not match:
+            return None
         order = self.new_order(account, symbol, side, "LIMIT", quantity=qty, price=price, client_order_id="bg")
         if not order.is_open:
             self.orders.pop(order.order_id, None)
