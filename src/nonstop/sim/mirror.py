@@ -106,12 +106,19 @@ class MirrorFeed:
         self.venue, self.mirror = venue, mirror
         self.books = {sym: MirrorBook(venue, spec) for sym, spec in venue.symbols.items()}
         self.trades_seen = 0
-        for book in venue.books.values():  # the seeded flow's ladder gives way to the mirror
+        self._clear_flow_ladder()
+
+    def _clear_flow_ladder(self) -> None:
+        """The seeded flow's ladder (built at start, or again by a state restore) gives way to the mirror."""
+        mirrored = {i for m in self.books.values() for ids in m.levels.values() for i in ids}
+        for book in self.venue.books.values():
             for resting in book.resting_of(MARKET_MAKER):
-                book.remove(resting.order_id)
-                venue.orders.pop(resting.order_id, None)
+                if resting.order_id not in mirrored:
+                    book.remove(resting.order_id)
+                    self.venue.orders.pop(resting.order_id, None)
 
     async def run(self) -> None:
+        self._clear_flow_ladder()
         client = ccxt_pro.binance(source_config(self.mirror))  # public data only: no keys
         try:
             async with asyncio.TaskGroup() as tg:
