@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ INTERVALS_MS = {
     "1w": 10080,
     "1M": 43200,
 }
-HISTORY_MINUTES = 1440
+HISTORY_MINUTES = 1440  # generated at start; older history is generated a day at a time on demand
+HISTORY_DAYS_MAX = 28
 
 
 @dataclass
@@ -92,14 +94,43 @@ class CandleStore:
         self.spec = spec
         self.minutes: dict[int, Candle] = {}
         self.seconds: dict[int, Candle] = {}
-        self._backfill(seed, start_ms)
-
-    def _backfill(self, seed: int, start_ms: int) -> None:
-        """A deterministic walk backwards from the start price, one candle a minute."""
-        rng = random.Random(f"{seed}:{self.spec.symbol}:history")
-        sigma = float(self.spec.volatility_bps) / 10_000 * 8
+        self._seed = seed
+        self._days = 1
         first = start_ms - start_ms % MINUTE_MS
-        price = float(self.spec.start_price)
+        self._oldest = first - HISTORY_MINUTES * MINUTE_MS
+        self._backfill(random.Random(f"{seed}:{spec.symbol}:history"), first, float(spec.start_price))
+
+    def history_start(self, interval: str, start: int | None, end: int | None, limit: int, now_ms: int) -> int:
+        """The oldest time a klines request reaches back to."""
+        if start is not None:
+            return start
+        span = max(INTERVALS_MS[interval], 1) * MINUTE_MS
+        return (end if end is not None else now_ms) - (limit + 1) * span
+
+    async def prepare(self, start_ms: int) -> None:
+        """Generate older history, a day at a time, back to `start_ms` (at most `HISTORY_DAYS_MAX` days),
+        off the event loop. Day k is seeded by (seed, symbol, k) and starts at the open of day k-1: the
+        same whatever the order of requests."""
+        while start_ms < self._oldest and self._days < HISTORY_DAYS_MAX:
+            oldest = self.minutes.get(self._oldest)
+            price = float(oldest.open) if oldest is not None else float(self.spec.start_price)
+            rng = random.Random(f"{self._seed}:{self.spec.symbol}:history:{self._days}")
+            day = await asyncio.to_thread(self._generate, rng, self._oldest, price)
+            if day.keys().isdisjoint(self.minutes):  # another request did not add this day meanwhile
+                self.minutes.update(day)
+                self._oldest -= HISTORY_MINUTES * MINUTE_MS
+                self._days += 1
+
+    def _backfill(self, rng: random.Random, first: int, price: float) -> None:
+        self.minutes.update(self._generate(rng, first, price))
+
+    def _generate(self, rng: random.Random, first: int, price: float) -> dict[int, Candle]:
+        """A deterministic walk backwards from `price` at `first`, one candle a minute, for a day."""
+        day: dict[int, Candle] = {}
+        if self.spec.volatility_1m_bps is not None:
+            sigma = float(self.spec.volatility_1m_bps) / 10_000
+        else:
+            sigma = float(self.spec.volatility_bps) / 10_000 * 8
         for i in range(1, HISTORY_MINUTES + 1):
             close = price
             open_ = close * math.exp(rng.gauss(0, sigma))
@@ -108,17 +139,19 @@ class CandleStore:
             q = self._q
             vol = Decimal(str(round(rng.uniform(0.5, 20) * 10_000 / float(self.spec.start_price), 5)))
             buy = (vol * Decimal(str(round(rng.uniform(0.3, 0.7), 3)))).quantize(Decimal("0.00001"))
-            self.minutes[first - i * MINUTE_MS] = Candle(
+            day[first - i * MINUTE_MS] = Candle(
                 first - i * MINUTE_MS, q(open_), q(hi), q(lo), q(close), vol, vol * q(close), rng.randint(5, 80),
                 buy, buy * q(close),
             )
             price = open_
+        return day
 
     def _q(self, value: float) -> Decimal:
         return Decimal(str(value)).quantize(self.spec.tick_size, rounding=ROUND_HALF_EVEN)
 
     def record(self, price: Decimal, qty: Decimal, time_ms: int, taker_buy: bool = False) -> None:
-        for store, size, keep in ((self.minutes, MINUTE_MS, HISTORY_MINUTES * 3), (self.seconds, 1000, SECONDS_KEPT)):
+        kept = HISTORY_MINUTES * (HISTORY_DAYS_MAX + 2)
+        for store, size, keep in ((self.minutes, MINUTE_MS, kept), (self.seconds, 1000, SECONDS_KEPT)):
             start = time_ms - time_ms % size
             candle = store.get(start)
             if candle is None:
@@ -129,9 +162,16 @@ class CandleStore:
 
     def klines(self, interval: str, start: int | None, end: int | None, limit: int, now_ms: int) -> list[list[object]]:
         source = self.seconds if interval == "1s" else self.minutes
+        if interval != "1s":
+            lower = self.history_start(interval, start, end, limit, now_ms)
+        else:
+            lower = start if start is not None else (end if end is not None else now_ms) - (limit + 1) * 1000
+        first_wanted = bucket(interval, lower)[0]
         buckets: dict[int, Candle] = {}
         closes: dict[int, int] = {}
         for open_ms in sorted(source):
+            if open_ms < first_wanted:
+                continue
             c = source[open_ms]
             key, close_ms = bucket(interval, open_ms)
             b = buckets.get(key)

@@ -200,9 +200,10 @@ class BinanceRest(ExtraHandlers):
         if interval not in INTERVALS_MS:
             raise BinanceReject(-1120, "Invalid interval.")
         limit = min(call.integer("limit", default=500) or 500, 1000)
-        return self.rt.candles[symbol].klines(
-            interval, call.integer("startTime"), call.integer("endTime"), limit, call.now_ms
-        )
+        store = self.rt.candles[symbol]
+        start, end = call.integer("startTime"), call.integer("endTime")
+        await store.prepare(store.history_start(interval, start, end, limit, call.now_ms))
+        return store.klines(interval, start, end, limit, call.now_ms)
 
     async def trades(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)

@@ -92,11 +92,11 @@ async def test_depth_limit_is_honoured_up_to_5000(sim: SimServer) -> None:
 
 
 async def test_watch_ohlcv_5m_delivers_a_closed_candle() -> None:
-    class NearBoundary(LiveClock):  # the simulator's time runs 1.5 s before a 5-minute boundary
+    class NearBoundary(LiveClock):  # the simulator starts 4 s before a 5-minute boundary
         def __init__(self) -> None:
             now = datetime.now(UTC)
             boundary = now - timedelta(minutes=now.minute % 5, seconds=now.second, microseconds=now.microsecond)
-            self.offset = boundary + timedelta(minutes=5, seconds=-1.5) - now
+            self.offset = boundary + timedelta(minutes=5, seconds=-4) - now
 
         def now(self) -> datetime:
             return datetime.now(UTC) + self.offset
