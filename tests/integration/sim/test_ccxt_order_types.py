@@ -66,9 +66,8 @@ async def test_oco_leg_that_fills_expires_the_other_and_the_shared_lock_is_relea
         await ex.load_markets()
         before = await ex.fetch_balance()
         book = await ex.fetch_order_book("BTC/USDT", 5)
-        ask1, ask1_qty = book["asks"][0]
+        (_, ask1_qty), (above, ask2_qty) = book["asks"][0], book["asks"][1]  # our leg joins the second level
         bid1 = book["bids"][0][0]
-        above = round(ask1 + 0.01, 2)
         answer = await ex.private_post_orderlist_oco({
             "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.002",
             "aboveType": "LIMIT_MAKER", "abovePrice": f"{above:.2f}",
@@ -79,7 +78,7 @@ async def test_oco_leg_that_fills_expires_the_other_and_the_shared_lock_is_relea
         assert answer["listOrderStatus"] == "EXECUTING" and len(answer["orderReports"]) == 2
         locked = (await ex.fetch_balance())["BTC"]["used"]
         assert locked == pytest.approx(0.002)  # one lock for both legs
-        await mover.create_order("BTC/USDT", "market", "buy", round(ask1_qty + 0.002, 5))
+        await mover.create_order("BTC/USDT", "market", "buy", round(ask1_qty + ask2_qty + 0.002, 5))
         legs = {o["type"]: await ex.fetch_order(str(o["orderId"]), "BTC/USDT") for o in answer["orderReports"]}
         listing = await ex.private_get_orderlist({"orderListId": answer["orderListId"]})
         after = await ex.fetch_balance()
