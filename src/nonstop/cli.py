@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import aiohttp
+import structlog
 import typer
 
 from nonstop import logs
@@ -119,12 +120,44 @@ def sim(
 def run(
     config: ConfigOpt = None,
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="HA role: 'auto' (stand by, lead when the lease is free) or 'single'; "
+                     "default: engine.ha.role"),
+    ] = None,
 ) -> None:
-    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite."""
+    """Run the engine: by default the example quoter on the embedded simulator, journal in SQLite.
+
+    Exits with status 3 when it was fenced (another engine took the HA lease over).
+    """
     settings = _settings(config, trading=True)
+    if role is not None:
+        settings = _with_role(settings, role)
     from nonstop.engine import Engine
 
-    _run_until_signalled(Engine(settings).run(duration), config=config)
+    engine = Engine(settings)
+    try:
+        _run_until_signalled(engine.run(duration), config=config)
+    except Exception as err:  # re-raised unless it is the consequence of being fenced
+        if engine.fenced is None:
+            raise
+        structlog.get_logger("nonstop.cli").info("stopped_after_fencing", error_type=type(err).__name__)
+    if engine.fenced is not None:
+        typer.echo(f"error: {engine.fenced}", err=True)
+        raise typer.Exit(3)  # nonstop.ha.role.FENCED_EXIT_CODE
+
+
+def _with_role(settings: Settings, role: str) -> Settings:
+    """`settings` with `engine.ha.role` set from the command line (checked like the config key)."""
+    eng = settings.engine
+    if role not in ("single", "auto"):
+        typer.echo(f"error: --role {role!r}: must be 'auto' or 'single'", err=True)
+        raise typer.Exit(2)
+    if role == "auto" and eng.journal.backend != "postgres":
+        typer.echo("error: --role auto needs engine.journal.backend = 'postgres' (the lease lives there)", err=True)
+        raise typer.Exit(2)
+    ha = eng.ha.model_copy(update={"role": role})
+    return settings.model_copy(update={"engine": eng.model_copy(update={"ha": ha})})
 
 
 @app.command()

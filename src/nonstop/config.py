@@ -151,6 +151,18 @@ BUILT_IN_STRATEGIES = "^(market_maker|trend|quoter)$"
 IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 
 
+class HaSettings(_Strict):
+    """Active-passive high availability (M13). `single`: this engine is the only one (the default);
+    `auto`: stand by, lead when the lease of `engine.instance` is free (PostgreSQL journal only)."""
+
+    role: Literal["single", "auto"] = "single"
+    # the leader renews every TTL/3 and stops sending once its own deadline (TTL after the last
+    # renewal was sent) passes; a standby takes over after the TTL: it bounds the takeover time
+    lease_ttl_s: Annotated[float, Field(ge=0.5, le=60)] = 2.0
+    poll_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0  # standby: journal polling when no NOTIFY arrives
+    holder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")] | None = None  # default host:pid:random
+
+
 class StrategySettings(_Strict):
     """The strategy the engine runs: `kind` picks it; the other keys are its parameters.
 
@@ -214,6 +226,7 @@ class EngineSettings(_Strict):
     # the strategy decides afresh, so an old intent never goes out at today's prices (invariant 14)
     max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     cancel_on_stop: bool = True
+    ha: HaSettings = HaSettings()
 
     @model_validator(mode="after")
     def _strategy_venue_known(self) -> EngineSettings:
@@ -222,6 +235,8 @@ class EngineSettings(_Strict):
             raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names}")
         if len(set(names)) != len(names):
             raise ValueError(f"engine venue names must be unique, got {names}")
+        if self.ha.role == "auto" and self.journal.backend != "postgres":
+            raise ValueError("ha.role = 'auto' needs journal.backend = 'postgres' (the lease lives there)")
         data = [v.name for v in self.data_venues or []]
         if len(set(data)) != len(data) or set(data) & set(names):
             raise ValueError(f"data_venues must be unique and not trading venues, got {data} (venues {names})")

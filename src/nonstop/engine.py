@@ -30,8 +30,9 @@ from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
 from nonstop.ha import ownership
-from nonstop.journal import replay
-from nonstop.journal_setup import journal_name
+from nonstop.ha.role import Leadership
+from nonstop.journal import Journal, replay
+from nonstop.journal_setup import journal_name, open_journal
 from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
@@ -54,6 +55,7 @@ log = structlog.get_logger("nonstop.engine")
 MAX_BACKOFF_S = 30.0
 LOCAL_REFUSAL_RETRY_S = 1.0  # our own breakers refused (nothing sent): the probes reopen them, look again soon
 STREAM_MAX_BACKOFF_S = 2.0  # a user stream reconnects at least this often; REST polling stands in meanwhile
+UNWRITABLE_PAUSE_S = 1.0  # a user stream waits this long after updates it could not record
 CLEAN_PASSES_TRIES = 5
 STOP_ROUNDS = 3
 STOP_CANCEL_TIMEOUT_S = 10.0
@@ -64,7 +66,7 @@ PRICE_WARMUP_S = 10.0  # longest wait for every feed source before the strategy 
 class EngineStatus:
     """What the engine is doing, for logs and (later) the API."""
 
-    phase: str = "starting"  # starting | connecting | reconciling | trading | stopping | stopped
+    phase: str = "starting"  # starting | standby | connecting | reconciling | trading | stopping | stopped
     reconciled: bool = False
     venues_connected: dict[str, bool] = field(default_factory=dict)
 
@@ -94,6 +96,21 @@ class Engine:
         self._secrets: list[str] = []
         self.records = RecordKeeper(self._alert, self._clear)
         self.journal_guard: JournalOutageGuard | None = None
+        self.ha: Leadership | None = None  # the HA role and lease (`engine.ha`)
+
+    @property
+    def fenced(self) -> str | None:
+        """Why this engine was fenced (it lost the HA lease), or None."""
+        return self.ha.fenced if self.ha is not None else None
+
+    def _leadership(self, journal: Journal, state: EngineState) -> Leadership:
+        dsn = os.environ.get(self.settings.engine.journal.dsn_env)
+        return Leadership(self.settings, journal, state, self.clock, readiness=self.readiness,
+                          metrics=self.metrics, alert=self._alert, drain_alerts=self._drain_alerts, dsn=dsn)
+
+    async def _drain_alerts(self) -> None:
+        if self.alerts is not None:
+            await self.alerts.drain()
 
     # ----------------------------------------------------------------- wiring
     @property
@@ -126,11 +143,18 @@ class Engine:
         async with contextlib.AsyncExitStack() as stack:
             stack.enter_context(logs.loop_errors_logged(asyncio.get_running_loop()))  # structured, never plain
             require_credentials(self.settings)  # before the journal is opened
-            journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
+            if eng.ha.role == "auto":  # the HA lease is the claim (`ha.lead()` below), not the single-instance lock
+                journal = open_journal(self.settings)
+                await journal.open()
+                stack.push_async_callback(journal.close)
+            else:
+                journal, self.owner = await ownership.open_owned(stack, self.settings, self.clock)  # or JournalHeld
             if eng.runs_embedded_sim:
                 self.sim = await start_embedded_sim(self.settings, self.clock, stack)
             state = self.state = await replay(journal)
-            recorder = self.recorder = Recorder(journal, state, self.owner.epoch)
+            ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
+            epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
+            recorder = self.recorder = Recorder(journal, state, epoch)
             venues = self.venues
             sources: list[MarketSource] = []
             for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
@@ -139,11 +163,14 @@ class Engine:
                 stack.push_async_callback(venue.close)
                 stack.push_async_callback(ws.close)
                 sources.append(MarketSource(venue, ws, trading))
+            await self._start_monitoring(stack, recorder)
+            await self._start_api(stack)
+            if ha.active:  # a standby waits here, following the journal, until it holds the lease
+                self.status.phase = "standby"
+                recorder.epoch = await ha.lead()
             last_alive = None  # when the previous run last wrote: no submit of it can be younger
             async for record in journal.read(max(state.last_seq, 1)):
                 last_alive = record.ts
-            await self._start_monitoring(stack, recorder)
-            await self._start_api(stack)
             manager = self.manager = OrderManager(
                 recorder,
                 venues,
@@ -151,6 +178,7 @@ class Engine:
                 self.clock,
                 InDoubtPolicy(recv_window_s=eng.recv_window_ms / 1000, max_resend_age_s=eng.max_resend_age_s),
                 last_alive=last_alive,
+                may_send=ha.may_send,
             )
             stack.push_async_callback(manager.close)
             guard = self.journal_guard = JournalOutageGuard(
@@ -236,7 +264,8 @@ class Engine:
             return order.instrument_id.venue if order is not None else "unknown"
 
         recorder.listeners.append(EventWatch(self.metrics, self.alerts, venue_of).on_event)
-        self.readiness.set_leader(True, "single instance (no HA lease configured)")
+        if self.ha is None or not self.ha.active:
+            self.readiness.set_leader(True, "single instance (no HA lease configured)")
         self.readiness.set_trading_enabled(True)
 
     async def _start_api(self, stack: contextlib.AsyncExitStack) -> None:
@@ -395,6 +424,7 @@ class Engine:
                 orphans = await manager.apply_fills(fills)
             except JournalUnwritable:  # the next reconciliation pass brings them in
                 log.warning("fills_not_journaled", venue=venue.name, count=len(fills))
+                await self.clock.sleep(UNWRITABLE_PAUSE_S)  # never spin on a stream while nothing can be recorded
                 continue
             for fill in orphans:
                 log.info("fill_not_ours", venue=venue.name, trade_id=fill.trade_id.value)
@@ -415,6 +445,7 @@ class Engine:
                     await manager.apply_report(report)
             except JournalUnwritable:  # settled from the venue once the journal writes again
                 log.warning("order_updates_not_journaled", venue=venue.name, count=len(reports))
+                await self.clock.sleep(UNWRITABLE_PAUSE_S)
 
     async def _snapshots(self, recorder: Recorder) -> None:
         every = self.settings.engine.journal.snapshot_every
@@ -434,7 +465,8 @@ class Engine:
         time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
         (start-up reconciliation had not settled it yet)."""
         manager.stopping = True  # a lookup during the stop never re-sends an order
-        if not self._began_trading or recorder.lost is not None:  # fenced: the orders are the new holder's
+        fenced = recorder.lost is not None or (self.ha is not None and not self.ha.may_send())
+        if not self._began_trading or fenced:  # fenced: the orders are the new holder's
             return
         if recorder.unwritable is not None and self.journal_guard is not None:
             # nothing can be recorded: cancel what rests (unjournaled); the next start reconciles

@@ -1,6 +1,7 @@
 """The root of nonstop's own exception tree (venue errors are classified in `connectivity`).
 
 NonstopError
+├── NotLeader            a send was refused: this engine does not hold the HA lease (any more)
 ├── ConfigError          a config file or value is wrong; the message names key, value and what is allowed
 ├── SimulatorError       the exchange simulator was asked something impossible (control API, setup)
 ├── ModelError           the pure model was asked something impossible (model/)
@@ -29,6 +30,10 @@ class NonstopError(Exception):
 
 class ConfigError(NonstopError):
     """A configuration file or value is invalid."""
+
+
+class NotLeader(NonstopError):
+    """An order or cancel was not sent: this engine does not hold the leader lease (any more)."""
 
 
 class SimulatorError(NonstopError):

@@ -26,7 +26,9 @@ def open_journal(settings: Settings, *, read_only: bool = False) -> Journal:
             raise ConfigError(
                 f"engine.journal.backend = 'postgres' needs the DSN in environment variable {cfg.dsn_env}"
             )
-        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability)
+        ha = settings.engine.ha
+        return PostgresJournal(dsn, schema=cfg.schema_name, durability=durability,
+                               idle_in_transaction_timeout_s=ha.lease_ttl_s if ha.role == "auto" else None)
     path = journal_path(settings)
     if read_only:
         return SQLiteJournal(path, durability=durability, read_only=True)

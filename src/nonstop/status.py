@@ -1,5 +1,5 @@
-"""`nonstop status`: orders, balances, positions, the degradation level and journal position, read
-from the journal.
+"""`nonstop status`: the HA role and lease, orders, balances, positions, the degradation level and
+journal position, read from the journal (and the lease row, on PostgreSQL).
 
 Works whether the instance is running or stopped: it only reads (SQLite WAL allows a reader
 beside the writer) and replays into its own state.
@@ -7,10 +7,12 @@ beside the writer) and replays into its own state.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
 from nonstop.config import Settings
+from nonstop.ha.lease import LeaseError, LeaseStore
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
 
@@ -26,6 +28,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
         holder = await journal.holder()
     finally:
         await journal.close()
+    ha = await lease_status(settings)
     open_orders = [
         {"client_order_id": o.client_order_id.value, "instrument": str(o.instrument_id), "side": str(o.side),
          "state": str(o.state), "price": str(o.price) if o.price is not None else None,
@@ -34,6 +37,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
         for o in state.open_orders()
     ]
     return {
+        "ha": ha,
         "journal": {"backend": journal.backend, "last_seq": state.last_seq, "epoch": epoch,
                     "holder": (None if holder is None else
                                {"host": holder.host, "pid": holder.pid, "instance": holder.instance,
@@ -55,10 +59,39 @@ async def collect(settings: Settings) -> dict[str, Any]:
     }
 
 
+async def lease_status(settings: Settings) -> dict[str, Any]:
+    """The HA view: the configured role and, on PostgreSQL, the instance's lease row (holder, epoch,
+    expiry by the database clock; `leader` is the holder while the lease is live)."""
+    eng = settings.engine
+    out: dict[str, Any] = {"role": eng.ha.role, "lease_ttl_s": eng.ha.lease_ttl_s}
+    if eng.journal.backend != "postgres":
+        return out
+    store = LeaseStore(os.environ.get(eng.journal.dsn_env, ""), schema=eng.journal.schema_name, instance=eng.instance)
+    try:
+        row = await store.read()
+    except LeaseError as err:
+        if "does not exist" not in str(err):
+            raise
+        row = None  # no engine ever ran with a lease here
+    finally:
+        await store.close()
+    out["lease"] = row.to_dict() if row is not None else None
+    out["leader"] = row.holder if row is not None and row.live else None
+    return out
+
+
 def render(data: dict[str, Any]) -> str:
     """A terminal-friendly view of `collect`'s result."""
     j = data["journal"]
-    lines = [f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
+    ha = data["ha"]
+    lease = ha.get("lease")
+    if lease is None:
+        ha_line = f"ha        role {ha['role']}" + ("  no lease taken yet" if "lease" in ha else "")
+    else:
+        state = (f"leader {lease['holder']}, lease expires {lease['expires_at']} (in {lease['remaining_s']:.1f} s)"
+                 if lease["live"] else f"no leader: the lease of {lease['holder']} expired {lease['expires_at']}")
+        ha_line = f"ha        role {ha['role']}  epoch {lease['epoch']}  {state}"
+    lines = [ha_line,f"journal   {j['backend']}  last seq {j['last_seq']}  epoch {j['epoch']}  "
              f"snapshot at {j['snapshot_seq']}  state {j['state_hash'][:16]}",
              "holder    " + (f"{h['host']} pid {h['pid']} (instance {h['instance']}, epoch {h['epoch']}) since "
                             f"{h['since']}" if (h := j["holder"]) else "none recorded"),

@@ -10,6 +10,7 @@ Parts the engine may not have yet are optional and read with `getattr`:
     engine.halt(reason) async kill switch            - absent: see EngineControls.halt
     engine.halted       str | None, the halt reason  - absent: only this API's HaltSwitch counts
     engine.marks        {"venue:BASE/QUOTE": Decimal} marks for equity - absent: last fill prices
+    engine.ha           nonstop.ha.role.Leadership   - absent: role "single"
 
 Every string is scrubbed of the engine's secrets (API keys and secrets from the credential
 environment variables, alert channel URLs, the journal DSN) before it leaves (invariant 9).
@@ -159,7 +160,16 @@ class EngineSource:
             ready=self.readiness()[0] == 200,
             halted=self.switch.halted or self._engine_halted(),
             instance=self._engine.settings.engine.instance,
+            **self._ha(),
         )
+
+    def _ha(self) -> dict[str, Any]:
+        ha = getattr(self._engine, "ha", None)
+        if ha is None or not getattr(ha, "active", False):
+            return {"role": "single"}
+        remaining = ha.lease_remaining_s
+        return {"role": str(ha.role), "epoch": ha.epoch or None, "holder": self.scrub(ha.holder),
+                "lease_remaining_s": round(remaining, 3) if remaining is not None else None}
 
     def _engine_halted(self) -> bool:
         if isinstance(getattr(self._engine, "halted", None), str):

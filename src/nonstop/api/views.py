@@ -37,6 +37,10 @@ class StatusView(BaseModel):
     ready: bool
     halted: bool
     instance: str
+    role: str = Field(default="single", description="HA role: single | standby | leader | fenced")
+    epoch: int | None = Field(default=None, description="the fencing epoch this engine writes with")
+    holder: str | None = Field(default=None, description="this engine's lease holder id (HA only)")
+    lease_remaining_s: float | None = Field(default=None, description="seconds before the leader's own lease deadline")
 
 
 class DegradationView(BaseModel):

@@ -16,6 +16,8 @@
 - Cancels are idempotent: "unknown order" on cancel means the order is already closed, which a
   lookup settles; an unknown cancel outcome leaves the order PENDING_CANCEL until a lookup
   settles it.
+- Only the leader sends (invariant 6): `may_send()` is asked right before every submit and cancel
+  leaves; a refusal raises `NotLeader` and sends nothing.
 - Fills are de-duplicated by trade id (the fold ignores a repeat), so the websocket, the REST
   submit response and REST polling may all report the same execution.
 """
@@ -23,7 +25,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -41,7 +43,7 @@ from nonstop.connectivity.errors import (
     RequestRejectedError,
     VenueUnavailableError,
 )
-from nonstop.errors import JournalUnwritable, ModelError
+from nonstop.errors import JournalUnwritable, ModelError, NotLeader
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
@@ -95,12 +97,15 @@ class OrderManager:
         policy: InDoubtPolicy | None = None,
         *,
         last_alive: datetime | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.recorder = recorder
         self.venues = venues
         self.ids = ids
         self.clock = clock
         self.policy = policy or InDoubtPolicy()
+        # invariant 6: asked before any order or cancel leaves (HA: the lease's own deadline)
+        self.may_send = may_send or (lambda: True)
         self._resolving: dict[str, asyncio.Task[None]] = {}
         self._by_venue_id: dict[tuple[str, str], str] = {}
         # When each unsettled order was last sent. After a restart it is at the latest when the
@@ -229,6 +234,7 @@ class OrderManager:
         if not journaled:
             await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
         self._check_owner()
+        self._check_may_send(cid)
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
         try:
@@ -249,6 +255,12 @@ class OrderManager:
         finally:
             self._sending.discard(cid.value)
         await self.apply_report(report)
+
+    def _check_may_send(self, cid: ClientOrderId) -> None:
+        """Raise NotLeader (nothing sent; the order stays as journaled, for the leader to settle)."""
+        if not self.may_send():
+            log.error("send_refused_not_leader", client_order_id=cid.value)
+            raise NotLeader(f"order {cid.value} not sent: this engine does not hold the leader lease")
 
     async def _in_doubt(self, cid: ClientOrderId, reason: str) -> None:
         log.warning("order_in_doubt", client_order_id=cid.value, reason=reason)
@@ -344,6 +356,7 @@ class OrderManager:
 
     async def _resend_cancel(self, order: Order) -> None:
         self._check_owner()
+        self._check_may_send(order.client_order_id)
         try:
             report = await self._venue(order.instrument_id).cancel(order.instrument_id, order.client_order_id.value)
         except ConnectivityError as err:
@@ -359,6 +372,9 @@ class OrderManager:
         the journal is lost to another holder: its orders are the new holder's."""
         self._check_owner()
         order = self.state.order(cid)
+        if not self.may_send():  # fenced: the orders are the new leader's to manage
+            log.error("send_refused_not_leader", client_order_id=cid.value, request="unjournaled cancel")
+            return False
         try:
             await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
         except OrderNotFoundError:
@@ -385,6 +401,7 @@ class OrderManager:
         if order.state in (OrderState.IN_DOUBT, OrderState.SUBMITTING, OrderState.PENDING_CANCEL):
             self.resolve_later(cid)  # settle first; the strategy asks again on its next decision
             return
+        self._check_may_send(cid)
         await self._record(OrderCancelRequested(ts=self.clock.now(), client_order_id=cid))
         self._check_owner()
         try:

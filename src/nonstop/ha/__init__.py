@@ -1,1 +1,1 @@
-"""High availability: journal ownership, the leader lease and fencing (M13)."""
+"""High availability: journal ownership, the leader lease, standby and fencing (M13)."""

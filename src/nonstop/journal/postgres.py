@@ -86,6 +86,7 @@ class PostgresJournal:
         max_batch: int = 512,
         pool_size: int = 4,
         command_timeout: float = 30.0,
+        idle_in_transaction_timeout_s: float | None = None,
     ) -> None:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"schema {schema!r} must match {_SCHEMA_NAME.pattern}")
@@ -96,6 +97,9 @@ class PostgresJournal:
         self._max_batch = max_batch
         self._pool_size = pool_size
         self._command_timeout = command_timeout
+        # HA: a writer paused or cut off inside a write transaction holds the fencing row lock; the
+        # server ends such a session after this long, so a new leader's claim is never blocked by it
+        self._idle_tx_timeout_ms = int(idle_in_transaction_timeout_s * 1000) if idle_in_transaction_timeout_s else None
         self._pool: asyncpg.Pool | None = None
         self._group: GroupCommitter | None = None
         self._write_lock = asyncio.Lock()
@@ -121,6 +125,8 @@ class PostgresJournal:
                     server_settings={
                         "synchronous_commit": "off" if self.durability is Durability.OS else "on",
                         "application_name": "nonstop-journal",
+                        **({"idle_in_transaction_session_timeout": str(self._idle_tx_timeout_ms)}
+                           if self._idle_tx_timeout_ms else {}),
                     },
                 )
                 async with self._pool.acquire() as conn, conn.transaction():
@@ -154,6 +160,13 @@ class PostgresJournal:
                 except (TimeoutError, asyncpg.InterfaceError, OSError) as err:
                     log.warning("postgres_pool_terminated", schema=self.schema, error=repr(err))
                     pool.terminate()
+
+    def terminate(self) -> None:
+        """Drop every connection now, without waiting for queries in flight (they fail with
+        JournalError). For a fenced writer cut off from the server: its appends are refused anyway,
+        and a graceful close would wait for the network to time out. `close()` still follows."""
+        if self._pool is not None:
+            self._pool.terminate()
 
     async def __aenter__(self) -> PostgresJournal:
         await self.open()

@@ -24,6 +24,7 @@ _SLIPPAGE_BUCKETS = (-50.0, -20.0, -10.0, -5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0, 
 
 BreakerState = Literal["closed", "open", "half_open"]
 BREAKER_STATES: Final[tuple[BreakerState, ...]] = ("closed", "open", "half_open")
+HA_ROLES: Final = ("single", "standby", "leader", "fenced")
 OrderOutcome = Literal["submitted", "filled", "rejected", "cancelled", "in_doubt"]
 ORDER_OUTCOMES: Final[tuple[OrderOutcome, ...]] = ("submitted", "filled", "rejected", "cancelled", "in_doubt")
 
@@ -85,6 +86,16 @@ class Metrics:
         self._journal_seq = Gauge("nonstop_journal_last_seq", "Sequence number of the last durable event.", registry=r)
         self._journal_lag = Gauge(
             "nonstop_journal_lag_seconds", "Age of the oldest event not yet durable (0 when caught up).", registry=r
+        )
+        # high availability
+        self._ha_role = Gauge(
+            "nonstop_ha_role", "This engine's HA role, one-hot: 1 for the current role.", ["role"], registry=r
+        )
+        self._ha_epoch = Gauge("nonstop_ha_epoch", "The fencing epoch this engine writes with.", registry=r)
+        self._ha_lease = Gauge(
+            "nonstop_ha_lease_remaining_seconds",
+            "Seconds before the leader's own lease deadline (0 unless leading).",
+            registry=r,
         )
         # connectivity
         self._endpoint_up = Gauge(
@@ -189,6 +200,17 @@ class Metrics:
     def journal(self, last_seq: int, lag_seconds: float) -> None:
         self._journal_seq.set(last_seq)
         self._journal_lag.set(max(lag_seconds, 0.0))
+
+    # high availability --------------------------------------------------------------------------
+
+    def ha_role(self, role: str, epoch: int, lease_remaining_s: float) -> None:
+        """Set the one-hot role (`single | standby | leader | fenced`), the epoch and the lease time left."""
+        if role not in HA_ROLES:
+            raise UnsafeLabel(f"metric label 'role': must be one of {HA_ROLES}")
+        for r in HA_ROLES:
+            self._ha_role.labels(r).set(1 if r == role else 0)
+        self._ha_epoch.set(epoch)
+        self._ha_lease.set(max(lease_remaining_s, 0.0))
 
     # connectivity -------------------------------------------------------------------------------
 

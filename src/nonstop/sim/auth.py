@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from nonstop.sim import rejects
 from nonstop.sim.records import Account
@@ -22,19 +23,38 @@ def split_signature(raw: str) -> tuple[str, str | None]:
     return "&".join(kept), (sigs[-1] if sigs else None)
 
 
-def account_for_key(venue: SimVenue, api_key: str | None) -> Account:
+@dataclass(frozen=True)
+class SignedBy:
+    """The API key a request is signed with: its account, secret and label (the account's own key is
+    labelled "primary"; extra keys of the same account, like Binance's several keys per account, carry
+    the label they were created with). The label is what the venue records as an order's sender."""
+
+    account: Account
+    secret: str = field(repr=False)
+    label: str = "primary"
+
+
+def key_holder(venue: SimVenue, api_key: str | None) -> SignedBy:
     if not api_key:
         raise rejects.BAD_API_KEY_FORMAT
     account = venue.accounts.get(api_key)
-    if account is None or not account.secret:
+    if account is not None and account.secret:
+        return SignedBy(account, account.secret)
+    extra = venue.api_keys.get(api_key)
+    if extra is None:
         raise rejects.BAD_API_KEY
-    return account
+    owner, secret, label = extra
+    return SignedBy(venue.accounts[owner], secret, label)
 
 
-def check_signature(account: Account, payload: str, signature: str | None) -> None:
+def account_for_key(venue: SimVenue, api_key: str | None) -> Account:
+    return key_holder(venue, api_key).account
+
+
+def check_signature(key: Account | SignedBy, payload: str, signature: str | None) -> None:
     if not signature:
         raise rejects.mandatory("signature")
-    expected = hmac.new(account.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(key.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
         raise rejects.BAD_SIGNATURE
 

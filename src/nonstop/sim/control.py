@@ -7,17 +7,20 @@ POST   /control/faults                     {"kind", "venue", "endpoint"?, "proba
 DELETE /control/faults/{id}                clear one fault
 DELETE /control/faults[?venue=NAME]        clear all (of one venue)
 GET    /control/faults/log                 every set / cleared / expired, with UTC timestamps
-GET    /control/venues/{venue}/orders      every order request received [?client_order_id=...]
+GET    /control/venues/{venue}/orders      every order request received, with its sender [?client_order_id=...]
 GET    /control/venues/{venue}/duplicates  client order ids carried by more than one accepted order
 GET    /control/venues/{venue}/balances    balances of an account (?api_key=..., default the demo key)
 GET    /control/venues/{venue}/trades      the trades (fills) of an account (?api_key=..., ?symbol=BTCUSDT)
 GET    /control/venues/{venue}/counters    how many 429 and 418 answers the venue has given
 POST   /control/accounts                   {"api_key", "secret", "balances"?}: open an account on every venue
+POST   /control/keys                       {"api_key", "secret", "label", "account_key"?}: one more key pair of an
+                                           account (default the demo account); its orders record `label` as sender
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +145,7 @@ def make_control_app(sim: SimServer) -> web.Application:
                     "time": r.time_ms,
                     "order_id": r.order_id,
                     "rejected": r.rejected,
+                    "sender": r.sender,
                     "order": wire.order(order) if order is not None else None,
                 }
             )
@@ -195,6 +199,21 @@ def make_control_app(sim: SimServer) -> web.Application:
             return _error(400, "balances must map asset names to decimal amounts")
         sim.add_account(key, secret, balances)
         return web.json_response({"api_key": key}, status=201)
+
+    @routes.post("/control/keys")
+    async def add_key(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        key, secret, label = body.get("api_key"), body.get("secret"), body.get("label")
+        owner = body.get("account_key", sim.credentials.api_key)
+        if not all(isinstance(v, str) and v for v in (key, secret, label, owner)):
+            return _error(400, "api_key, secret, label (and account_key, if given) must be non-empty strings")
+        if not re.fullmatch(r"[a-z0-9_-]{1,30}", str(label)):
+            return _error(400, "label must be 1..30 characters of [a-z0-9_-]")
+        try:
+            sim.add_api_key(str(owner), str(key), str(secret), str(label))
+        except SimulatorError as err:
+            return _error(400, str(err))
+        return web.json_response({"label": label}, status=201)
 
     app = web.Application(client_max_size=65_536)
     app.add_routes(routes)

@@ -31,7 +31,7 @@ class NewOrder:
     client_order_id: str
     resp_type: str | None
 
-    def place(self, venue: SimVenue, account: str) -> SimOrder:
+    def place(self, venue: SimVenue, account: str, *, sender: str = "") -> SimOrder:
         return venue.new_order(
             account,
             self.symbol,
@@ -43,6 +43,7 @@ class NewOrder:
             time_in_force=self.time_in_force,
             client_order_id=self.client_order_id,
             stop_price=self.stop_price,
+            sender=sender,
         )
 
 

@@ -22,9 +22,10 @@ CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 class Call:
     """One parsed API call: merged query+body params, and the account when signed."""
 
-    def __init__(self, params: Mapping[str, str], account: str | None, now_ms: int) -> None:
+    def __init__(self, params: Mapping[str, str], account: str | None, now_ms: int, *, sender: str = "") -> None:
         self.params = params
         self.account = account or ""
+        self.sender = sender  # the label of the API key that signed it (see `auth.SignedBy`)
         self.now_ms = now_ms
 
     def text(self, name: str, *, required: bool = True) -> str | None:

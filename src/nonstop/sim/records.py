@@ -116,6 +116,7 @@ class ReceivedOrder:
     time_ms: int
     order_id: int | None
     rejected: str | None
+    sender: str = ""  # the label of the API key that signed the request (several keys per account)
 
 
 def account_uid(api_key: str) -> int:

@@ -12,7 +12,7 @@ from multidict import MultiDict
 
 from nonstop.clock import utc_ms
 from nonstop.sim import rejects, wire
-from nonstop.sim.auth import account_for_key, check_signature, check_timestamp, split_signature
+from nonstop.sim.auth import check_signature, check_timestamp, key_holder, split_signature
 from nonstop.sim.candles import INTERVALS_MS
 from nonstop.sim.chaos_middleware import fault_middleware
 from nonstop.sim.faults import FaultKind
@@ -107,16 +107,16 @@ class BinanceRest(ExtraHandlers):
         w = weight(flat) if callable(weight) else weight
         ip = request.remote or "?"
         headers = self.rt.limits.admit(ip, w, now_ms)
-        account = None
+        account, sender = None, ""
         if auth in ("signed", "key"):
-            acct = account_for_key(self.rt.venue, request.headers.get("X-MBX-APIKEY"))
-            account = acct.api_key
+            acct = key_holder(self.rt.venue, request.headers.get("X-MBX-APIKEY"))
+            account, sender = acct.account.api_key, acct.label
             if auth == "signed":
                 query_part, sig_q = split_signature(raw_query)
                 body_part, sig_b = split_signature(raw_body)
                 check_signature(acct, query_part + body_part, sig_b or sig_q)
                 check_timestamp(flat, now_ms)
-        call = Call(flat, account, now_ms)
+        call = Call(flat, account, now_ms, sender=sender)
         if name == "new_order":
             headers.update(self.rt.limits.admit_order(call.account, now_ms))
         result = await getattr(self, name)(request, call)
@@ -241,7 +241,7 @@ class BinanceRest(ExtraHandlers):
 
     async def new_order(self, request: web.Request, call: Call) -> Any:
         req = parse_new_order(call, self.rt.venue)
-        order = req.place(self.rt.venue, call.account)
+        order = req.place(self.rt.venue, call.account, sender=call.sender)
         client_id = order.client_order_id
         drop = self.rt.faults.strike(self.rt.name, self.endpoint, FaultKind.DROP_ORDER_RESPONSE)
         if drop is not None:

@@ -192,7 +192,8 @@ class ExtraHandlers:
         if cancel_ok or mode == "ALLOW_FAILURE":
             try:
                 self.rt.limits.admit_order(call.account, call.now_ms)
-                new_body, new_ok = order_answer(req.place(self.rt.venue, call.account), req.resp_type), True
+                placed = req.place(self.rt.venue, call.account, sender=call.sender)
+                new_body, new_ok = order_answer(placed, req.resp_type), True
             except BinanceReject as reject:
                 new_body, new_ok = reject.body(), False
         data = {

@@ -126,6 +126,11 @@ class SimServer:
         rt = self.venues[venue]
         return ccxt_config(rt.urls[endpoint], api_key or self.credentials.api_key, secret or self.credentials.secret)
 
+    def add_api_key(self, account_key: str, api_key: str, secret: str, label: str) -> None:
+        """Give an existing account one more key pair on every venue; its orders record `label` as sender."""
+        for rt in self.venues.values():
+            rt.venue.add_api_key(account_key, api_key, secret, label)
+
     def add_account(self, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> None:
         """Open the same account (key pair and balances) on every venue."""
         for rt in self.venues.values():

@@ -20,7 +20,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from nonstop.clock import utc_ms
-from nonstop.sim.auth import account_for_key, check_signature, check_timestamp
+from nonstop.sim.auth import check_signature, check_timestamp, key_holder
 from nonstop.sim.market_streams import valid_stream
 from nonstop.sim.rejects import BinanceReject
 from nonstop.sim.ws_api import ws_api_call
@@ -239,11 +239,11 @@ class StreamHub:
                 return {"id": req_id, "status": 200, "result": {"serverTime": now}}
             if method == "userDataStream.subscribe.signature":
                 flat = {k: str(v) for k, v in params.items()}
-                account = account_for_key(self.rt.venue, flat.get("apiKey"))
+                account = key_holder(self.rt.venue, flat.get("apiKey"))
                 payload = "&".join(f"{k}={flat[k]}" for k in sorted(flat) if k != "signature")
                 check_signature(account, payload, flat.get("signature"))
                 check_timestamp(flat, now)
-                conn.account = account.api_key
+                conn.account = account.account.api_key
                 return {"id": req_id, "status": 200, "result": {"subscriptionId": 0}}
             if method == "userDataStream.unsubscribe":
                 conn.account = None

@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from nonstop.clock import Clock, utc_ms
 from nonstop.config import SimSymbol
+from nonstop.errors import SimulatorError
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, SELL, OrderBook, Resting
 from nonstop.sim.conditional import ConditionalOrders
@@ -49,6 +50,7 @@ class SimVenue(ConditionalOrders, OrderQueries):
         self.symbols = {s.symbol: s for s in symbols}
         self.books = {s.symbol: OrderBook(s.symbol) for s in symbols}
         self.accounts: dict[str, Account] = {}
+        self.api_keys: dict[str, tuple[str, str, str]] = {}  # extra key -> (account's own key, secret, label)
         self.orders: dict[int, SimOrder] = {}
         self.received: list[ReceivedOrder] = []
         self.by_client: dict[tuple[str, str], list[int]] = {}
@@ -67,6 +69,14 @@ class SimVenue(ConditionalOrders, OrderQueries):
         account = Account(api_key, secret, free=dict(balances), locked=dict.fromkeys(balances, Decimal(0)))
         self.accounts[api_key] = account
         return account
+
+    def add_api_key(self, account_key: str, api_key: str, secret: str, label: str) -> None:
+        """Give the account of `account_key` one more key pair (Binance allows several per account)."""
+        if account_key not in self.accounts:
+            raise SimulatorError(f"no account with the key given as account_key on venue {self.name}")
+        if api_key in self.accounts or api_key in self.api_keys:
+            raise SimulatorError(f"that api_key is already in use on venue {self.name}")
+        self.api_keys[api_key] = (account_key, secret, label)
 
     def _now(self) -> int:
         return utc_ms(self.clock.now())
@@ -105,8 +115,10 @@ class SimVenue(ConditionalOrders, OrderQueries):
         stop_price: Decimal | None = None,
         order_list_id: int = -1,
         lock_owner: bool = True,
+        sender: str = "",
     ) -> SimOrder:
         """Validate, record, match and rest an order; raise BinanceReject like Binance would.
+        `sender` (the label of the signing key) is kept with the record of the request.
 
         A stop order (stop-loss / take-profit, market or limit) waits unworking until a trade at or
         through its stop price triggers it; then it matches like the market or limit order it becomes."""
@@ -119,10 +131,12 @@ class SimVenue(ConditionalOrders, OrderQueries):
             )
         except rejects.BinanceReject as reject:
             if record:
-                self.received.append(ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg))
+                self.received.append(
+                    ReceivedOrder(client_order_id, account, symbol, now, None, reject.msg, sender)
+                )
             raise
         if record:
-            self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None))
+            self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None, sender))
             self.by_client.setdefault((account, client_order_id), []).append(order.order_id)
         if order.working:
             self._match(order)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nonstop.sim import rejects, wire
-from nonstop.sim.auth import account_for_key, check_signature, check_timestamp
+from nonstop.sim.auth import check_signature, check_timestamp, key_holder
 from nonstop.sim.order_request import order_answer, parse_new_order
 from nonstop.sim.params import Call
 from nonstop.sim.rejects import BinanceReject
@@ -19,11 +19,11 @@ METHODS = ("order.place", "order.test", "order.cancel", "order.status", "openOrd
 
 def _signed_call(rt: VenueRuntime, params: dict[str, Any], now_ms: int) -> Call:
     flat = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
-    account = account_for_key(rt.venue, flat.get("apiKey"))
+    holder = key_holder(rt.venue, flat.get("apiKey"))
     payload = "&".join(f"{k}={flat[k]}" for k in sorted(flat) if k != "signature")
-    check_signature(account, payload, flat.get("signature"))
+    check_signature(holder, payload, flat.get("signature"))
     check_timestamp(flat, now_ms)
-    return Call(flat, account.api_key, now_ms)
+    return Call(flat, holder.account.api_key, now_ms, sender=holder.label)
 
 
 def _order_ref(call: Call) -> tuple[int | None, str | None]:
@@ -49,7 +49,7 @@ def ws_api_call(rt: VenueRuntime, method: str, params: dict[str, Any], now_ms: i
         if method == "order.test":
             return {}
         rt.limits.admit_order(call.account, now_ms)
-        return order_answer(req.place(venue, call.account), req.resp_type)
+        return order_answer(req.place(venue, call.account, sender=call.sender), req.resp_type)
     symbol = call.symbol(rt)
     assert symbol is not None
     order_id, client_id = _order_ref(call)

@@ -57,6 +57,9 @@ function render(doc) {
   $("phase").className = "pill " + (st.phase === "trading" ? "ok" : "bad");
   $("ready").textContent = st.ready ? "ready" : "not ready";
   $("ready").className = "pill " + (st.ready ? "ok" : "bad");
+  $("role").textContent = st.role + (st.epoch ? " · epoch " + st.epoch : "");
+  $("role").title = st.holder ? "holder " + st.holder : "high-availability role";
+  $("role").className = "pill " + (st.role === "leader" || st.role === "single" ? "ok" : "bad");
 
   const d = doc.degradation;
   $("degradation").className = "degradation level-" + d.level;
