@@ -1,5 +1,6 @@
 """Market realism benchmark: spread, depth, 1-minute volatility and taker sizes of the simulator's
-default BTC/USDT market, next to the figures it aims for (Binance BTC/USDT) and next to a baseline
+default BTC/USDT market and of the same market calibrated to BTC's 1-minute volatility
+(`volatility_1m_bps = 6`), next to the figures it aims for (Binance BTC/USDT) and next to a baseline
 of the old shallow market (5 levels, a ~4 bps spread, per-tick volatility) measured in the same run.
 
     .venv/bin/python benchmarks/sim_market_realism.py                  # 20 simulated minutes
@@ -97,6 +98,9 @@ def main() -> None:
         "tick_ms": args.tick_ms,
         "target": TARGET,
         "default_market": measure(default, args.minutes, args.tick_ms, args.seed),
+        "calibrated_market": measure(
+            default.model_copy(update={"volatility_1m_bps": Decimal(6)}), args.minutes, args.tick_ms, args.seed
+        ),
         "baseline_shallow_market": measure(shallow, args.minutes, args.tick_ms, args.seed),
     }
     print(json.dumps(report, indent=2))
