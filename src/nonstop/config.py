@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.model.identifiers import ANY_VENUE
+from nonstop.routing.settings import RoutingSettings
 from nonstop.strategy.degradation import DegradationSettings
 
 # the venue settings live with the venues; re-exported here with the rest of the config
@@ -174,6 +176,7 @@ class StrategySettings(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)  # your strategy's own parameters (its `Params` model)
     path: Path | None = None  # a folder to import your strategy from
     id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
+    # the venue it trades on, or "auto": each order routed to the best trading venue (M12)
     venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
     size: PositiveDecimal = Decimal("0.001")
@@ -213,6 +216,7 @@ class EngineSettings(_Strict):
     data_venues: list[EngineVenue] | None = None
     journal: JournalSettings = JournalSettings()
     strategy: StrategySettings = StrategySettings()
+    routing: RoutingSettings = RoutingSettings()  # strategy.venue = "auto" (M12)
     degradation: DegradationSettings = DegradationSettings()
     reconcile_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0
     request_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 5000
@@ -229,10 +233,14 @@ class EngineSettings(_Strict):
     @model_validator(mode="after")
     def _strategy_venue_known(self) -> EngineSettings:
         names = [v.name for v in self.venues]
-        if self.strategy.venue not in names:
-            raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names}")
+        if self.strategy.venue not in [*names, ANY_VENUE]:
+            raise ValueError(f"strategy.venue {self.strategy.venue!r} is not one of engine.venues {names} "
+                             f"(or {ANY_VENUE!r}: each order routed to the best venue)")
         if len(set(names)) != len(names):
             raise ValueError(f"engine venue names must be unique, got {names}")
+        if ANY_VENUE in names:
+            raise ValueError(f"{ANY_VENUE!r} is reserved (strategy.venue = {ANY_VENUE!r} routes each order); "
+                             "name the venue otherwise")
         if self.ha.role == "auto" and self.journal.backend != "postgres":
             raise ValueError("ha.role = 'auto' needs journal.backend = 'postgres' (the lease lives there)")
         data = [v.name for v in self.data_venues or []]

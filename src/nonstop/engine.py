@@ -33,7 +33,7 @@ from nonstop.ha import ownership
 from nonstop.ha.role import Leadership
 from nonstop.journal import Journal, replay
 from nonstop.journal_setup import journal_name, open_journal
-from nonstop.model import ClientOrderIdFactory, EngineState, InstrumentId
+from nonstop.model import ANY_VENUE, ClientOrderIdFactory, EngineState, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.engine_probe import EngineProbe
@@ -361,7 +361,8 @@ class Engine:
     def _instruments(self, venue: VenuePort, strategy: TradingStrategy) -> list[InstrumentId]:
         assert self.state is not None
         wanted = {o.instrument_id for o in self.state.orders.values() if o.instrument_id.venue == venue.name}
-        wanted.update(i for i in strategy.instruments if i.venue == venue.name)
+        wanted.update(InstrumentId(venue.name, i.symbol) for i in strategy.instruments
+                      if i.venue in (venue.name, ANY_VENUE))  # "auto": routed to any venue (M12)
         return sorted(wanted, key=str)
 
     async def _reconcile_until_clean(

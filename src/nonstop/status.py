@@ -15,6 +15,8 @@ from nonstop.config import Settings
 from nonstop.ha.lease import LeaseError, LeaseStore
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
+from nonstop.model import ANY_VENUE
+from nonstop.routing.portfolio import portfolio_of
 
 
 async def collect(settings: Settings) -> dict[str, Any]:
@@ -47,6 +49,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
                    "open": open_orders},
         "fills": len(state.fills),
         "positions": {k: str(v) for k, v in sorted(state.positions.items())},
+        "portfolio": portfolio_of(state).to_dict(),  # per venue and aggregated, with average cost and PnL
         "balances": {venue: {a: {"free": str(b.free), "locked": str(b.locked)} for a, b in sorted(bs.items())}
                      for venue, bs in sorted(state.balances.items())},
         "reconcile_differences": dict(sorted(state.differences.items())),
@@ -102,8 +105,13 @@ def render(data: dict[str, Any]) -> str:
     for o in data["orders"]["open"]:
         lines.append(f"  open    {o['client_order_id']:<24} {o['instrument']:<20} {o['side']:<4} {o['quantity']} @ "
                      f"{o['price']}  filled {o['filled']}  {o['state']}")
-    for inst, qty in data["positions"].items():
-        lines.append(f"position  {inst:<28} {qty}")
+    portfolio = data.get("portfolio")  # absent in a document from before M12: the plain positions
+    if portfolio is None:
+        lines += [f"position  {inst:<28} {qty}" for inst, qty in data["positions"].items()]
+    for p in (portfolio or {}).get("per_venue", []) + (portfolio or {}).get("aggregated", []):
+        where = "all venues" if p["venue"] == ANY_VENUE else p["venue"]
+        lines.append(f"position  {where + ':' + p['symbol']:<28} {p['quantity']}  avg {p['avg_cost']}  "
+                     f"realized {p['realized']}")
     for venue, assets in data["balances"].items():
         shown = "  ".join(f"{a} {b['free']}+{b['locked']}" for a, b in assets.items())
         lines.append(f"balances  {venue:<12} {shown}")

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
+    ANY_VENUE,
     DEGRADATION_LEVELS,
+    ClientOrderId,
     DegradationChanged,
     Event,
     InstrumentId,
@@ -54,11 +57,15 @@ from nonstop.model import (
     OrderInDoubt,
     OrderNeverSent,
     OrderRejected,
+    RouteDecided,
+    Side,
+    TimeInForce,
 )
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.health import Readiness
 from nonstop.monitor.metrics import Metrics
+from nonstop.routing.router import Router
 from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
 from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
 from nonstop.strategy.interface import StrategyBase, TradingStrategy, cancel_all
@@ -189,12 +196,16 @@ class TradingLoop:
         self.trading_venues: dict[str, VenuePort] = {s.venue.name: s.venue for s in sources if s.trading}
         self.strategy = build_strategy(settings.engine.strategy)
         self.runner = StrategyRunner(self.strategy)
+        routing = settings.engine.routing
+        self.router = Router(self.trading_venues, clock, lambda: recorder.state, metrics=metrics, alerts=alerts,
+                             fee_bps=routing.fee_bps, policy=routing.stranded, hedge_after_s=routing.hedge_after_s)
         self.ladder = DegradationLadder(clock, settings.engine.degradation)
         self.degradation = DegradationStatus("normal", "starting", None)
         self.halted: str | None = None
         self.reconcile_drift: dict[str, int] = {}  # unresolved differences of the latest pass, per venue
         self.rejected: deque[tuple[Intent, str]] = deque(maxlen=1000)  # recent refusals (for inspection)
         self.rejected_count = 0
+        self.hedges_sent = 0  # stranded-exposure hedges and unwinds (M12)
         self.warmed_up: tuple[int, int] | None = None  # (candles handed over, venue requests made)
         symbol = settings.engine.strategy.symbol
         specs = []
@@ -212,11 +223,14 @@ class TradingLoop:
         self._order_events: asyncio.Queue[OrderEvent] = asyncio.Queue(ORDER_EVENT_QUEUE)
         self._view: StrategyView | None = None
         recorder.listeners.append(self._on_event)
+        recorder.listeners.append(self.router.on_event)
 
     @property
     def view(self) -> StrategyView:
         if self._view is None:
             instruments = {i: x for v in self.trading_venues.values() for i, x in v.instruments().items()}
+            for iid, x in list(instruments.items()):  # a routed symbol: the first listing venue's filters
+                instruments.setdefault(InstrumentId(ANY_VENUE, iid.symbol), x)
             self._view = StrategyView(self.strategy.id, self.recorder.state, instruments)
         return self._view
 
@@ -337,6 +351,12 @@ class TradingLoop:
         if isinstance(intent, Cancel):
             await self.manager.cancel(intent.client_order_id)
             return
+        note = None
+        if intent.instrument_id.venue == ANY_VENUE and self.halted is None:
+            intent, note = self._route(intent)
+            if note is None:
+                self._refuse(intent, f"no venue to route to: {self.router.decisions[-1].decision.reason}", trigger)
+                return
         why = self._place_refusal(intent)
         if why:
             self._refuse(intent, why, trigger)
@@ -350,7 +370,51 @@ class TradingLoop:
             order_type=intent.order_type,
             time_in_force=intent.time_in_force,
             reduce_only=self.ladder.level >= Level.REDUCE_ONLY,
+            note=note,
         )
+
+    def _route(self, intent: Place) -> tuple[Place, Callable[[ClientOrderId], RouteDecided] | None]:
+        """The routed venue for `intent` (M12) and the journal note of the decision (None: no venue)."""
+        symbol = intent.instrument_id.symbol
+        books = {q.source: (q.bid, q.ask) for q in self.hub.latest(symbol).quality if q.status is SourceStatus.OK}
+        decision = self.router.route(symbol, intent.side, intent.quantity, intent.price, books)
+        if decision.venue is None:
+            return intent, None
+        routed = replace(intent, instrument_id=InstrumentId(decision.venue, symbol))
+        return routed, lambda cid: self.router.event(cid, symbol, decision)
+
+    async def _stranded_step(self) -> None:
+        """Exposure on downed venues: shown and alerted; hedged and unwound with the `hedge` policy."""
+        steps = {i.symbol: x.step_size for i, x in self.view.instruments.items()}
+        for order in self.router.stranded_step(steps):
+            consensus = self.hub.latest(order.symbol)
+            if self.halted is not None or self.recorder.unwritable is not None or not consensus.trusted:
+                log.warning("hedge_deferred", reason=order.reason, consensus=consensus.reason, halted=self.halted)
+                return
+            assert consensus.mid is not None
+            slip = self.settings.engine.routing.hedge_slippage_bps / Decimal(10_000)
+            price = consensus.mid * (1 + slip if order.side is Side.BUY else 1 - slip)
+            place = Place(InstrumentId(order.venue or ANY_VENUE, order.symbol), order.side, order.quantity,
+                          price, time_in_force=TimeInForce.IOC)
+            if order.venue is None:
+                place, routed = self._route(place)
+                if routed is None:
+                    log.warning("hedge_unroutable", reason=order.reason)
+                    continue
+                note = self.router.hedge_note(routed, order.reason)
+            else:
+                note = self.router.hedge_note(None, order.reason, order.symbol, order.venue)
+            place = replace(place, price=self.view.instruments[place.instrument_id].round_price(price, order.side))
+            why = self._place_refusal(place)
+            if why:
+                log.warning("hedge_refused", reason=order.reason, refusal=why)
+                continue
+            cid = await self.manager.place(
+                self.strategy.id, place.instrument_id, place.side, place.quantity, place.price,
+                time_in_force=TimeInForce.IOC, reduce_only=order.reduce_only, note=note)
+            self.hedges_sent += 1
+            log.warning("hedge_placed", client_order_id=cid.value, reason=order.reason, venue=place.instrument_id.venue)
+            self.router.hedges.placed(order, cid.value, place.instrument_id.venue)
 
     def _place_refusal(self, intent: Place) -> str:
         if self.halted is not None:
@@ -380,6 +444,10 @@ class TradingLoop:
             await self.clock.sleep(LADDER_INTERVAL_S)
             async with self._turn:
                 await self._step()
+            self.router.refresh()
+            if self.settings.engine.strategy.venue == ANY_VENUE:
+                async with self._turn:
+                    await self._stranded_step()
 
     def inputs(self) -> DegradationInputs:
         """The ladder's inputs, measured now (and the feed-quality / rate-limit metrics published)."""
@@ -396,6 +464,8 @@ class TradingLoop:
             if s.trading and pool is not None:
                 endpoints_open += sum(1 for e in pool.endpoints if e.breaker.state is BreakerState.OPEN)
                 venues_open += pool.breaker.state is BreakerState.OPEN
+        if self.settings.engine.strategy.venue == ANY_VENUE and venues_open < len(self.trading_venues):
+            venues_open = 0  # routed (M12): new orders go to the venues that are up; the router alerts
         excluded = untrusted = 0
         for symbol in sorted(self.runner.symbols):
             consensus = self.hub.latest(symbol)

@@ -5,9 +5,10 @@ Routes (JSON unless noted; every response model is in the OpenAPI schema at `/op
     GET  /                     the dashboard (static HTML/JS/CSS from the package)
     GET  /metrics              Prometheus text exposition
     GET  /healthz /readyz      liveness / readiness, JSON bodies that say why (readyz: 200 or 503)
-    GET  /api/status /api/degradation /api/venues /api/orders /api/positions /api/balances
+    GET  /api/status /api/degradation /api/venues /api/orders /api/positions /api/routing /api/balances
          /api/fills /api/alerts /api/series /api/snapshot
     GET  /api/stream           Server-Sent Events: a `snapshot` event every `stream_interval_s`
+    GET  /drill/report         the latest `nonstop drill` scorecard (HTML), 404 before the first drill
     POST /api/halt             kill switch (bearer token always required)
 
 Access rules are in `nonstop.api.auth`. Every string that leaves is passed through the source's
@@ -42,6 +43,7 @@ from nonstop.api.views import (
     HaltResult,
     OrderView,
     PositionView,
+    RoutingView,
     SeriesView,
     Snapshot,
     StatusView,
@@ -94,6 +96,7 @@ def create_app(
     bind_host: str = "127.0.0.1",
     stream_interval_s: float = 1.0,
     max_stream_clients: int = 16,
+    drill_report: Path | None = None,
 ) -> FastAPI:
     """Build the API and dashboard app. Raises ValueError when `bind_host` is not loopback and no
     `token` is given, or when the token is shorter than 16 characters."""
@@ -186,6 +189,10 @@ def create_app(
     async def get_positions() -> list[PositionView]:
         return clean_list(source.positions())
 
+    @api.get("/api/routing", tags=["state"], summary="Router ranking, stranded exposure, last decisions")
+    async def get_routing() -> RoutingView:
+        return clean(source.routing())
+
     @api.get("/api/balances", tags=["state"], summary="Balances per venue")
     async def get_balances() -> list[BalanceView]:
         return clean_list(source.balances())
@@ -265,6 +272,15 @@ def create_app(
     async def docs() -> Response:
         # Swagger UI's own assets come from its CDN: this page needs internet access, the API does not
         return get_swagger_ui_html(openapi_url="/openapi.json", title="nonstop API")
+
+    @api.get("/drill/report", tags=["drills"], summary="The latest drill scorecard (HTML, self-contained)",
+             response_class=FileResponse, responses={404: {"description": "no drill has written a report yet"}})
+    async def drill_scorecard() -> FileResponse:
+        if drill_report is None or not await asyncio.to_thread(drill_report.is_file):
+            raise HTTPException(404, f"no drill report yet at {drill_report}: run `nonstop drill`")
+        # inline styles and embedded PNGs only: nothing else may load
+        csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        return FileResponse(drill_report, media_type="text/html", headers={"content-security-policy": csp})
 
     app.include_router(api)
 

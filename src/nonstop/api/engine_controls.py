@@ -115,4 +115,7 @@ def create_engine_app(
     switch = HaltSwitch()
     source = EngineSource(engine, switch=switch, sample_interval_s=sample_interval_s)
     controls = EngineControls(engine, switch)
-    return create_app(source, controls, token=token, bind_host=bind_host, stream_interval_s=stream_interval_s)
+    settings = getattr(engine, "settings", None)  # `nonstop drill` writes under <data_dir>/drill by default
+    report = settings.data_dir / "drill" / "report.html" if settings is not None else None
+    return create_app(source, controls, token=token, bind_host=bind_host, stream_interval_s=stream_interval_s,
+                      drill_report=report)

@@ -40,6 +40,7 @@ from nonstop.api.views import (
     LatencySeries,
     OrderView,
     PositionView,
+    RoutingView,
     SeriesView,
     StatusView,
     VenueView,
@@ -49,6 +50,7 @@ from nonstop.config import DEMO_CREDENTIALS, DEMO_ENV, Settings
 from nonstop.errors import NonstopError
 from nonstop.model import EngineState, InstrumentId
 from nonstop.monitor import CONTENT_TYPE, Liveness, Metrics, Scrubber
+from nonstop.routing.portfolio import Position, portfolio_of
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.api.engine")
@@ -110,6 +112,18 @@ def _text(value: Any) -> str:
         if isinstance(inner, str):
             return inner.lower()
     return str(value).lower()
+
+
+def _mid(trading: Any, symbol: str) -> Decimal | None:
+    hub = getattr(trading, "hub", None)
+    if hub is None:
+        return None
+    return hub.latest(symbol).mid
+
+
+def _position_view(venue: str, symbol: str, qty: Decimal, pos: Position, mark: Decimal | None) -> PositionView:
+    return PositionView(venue=venue, instrument=symbol, quantity=str(qty), avg_cost=str(pos.avg_cost),
+                        realized_pnl=str(pos.realized), unrealized_pnl=str(pos.unrealized(mark)))
 
 
 class EngineSource:
@@ -250,11 +264,21 @@ class EngineSource:
         state = self._state
         if state is None:
             return []
+        portfolio = portfolio_of(state)
+        trading = getattr(self._engine, "trading", None)
         out = []
         for key, qty in sorted(state.positions.items()):
             iid = InstrumentId.parse(key)
-            out.append(PositionView(venue=iid.venue, instrument=iid.symbol, quantity=str(qty)))
+            pos = portfolio.position(iid.venue, iid.symbol)
+            out.append(_position_view(iid.venue, iid.symbol, qty, pos, _mid(trading, iid.symbol)))
+        for symbol, pos in sorted(portfolio.aggregated.items()):
+            if len(portfolio.by_venue(symbol)) > 1:  # the aggregate across venues (M12)
+                out.append(_position_view("all", symbol, pos.quantity, pos, _mid(trading, symbol)))
         return out
+
+    def routing(self) -> RoutingView:
+        router = getattr(getattr(self._engine, "trading", None), "router", None)
+        return RoutingView() if router is None else RoutingView(**router.status())
 
     def balances(self) -> list[BalanceView]:
         state = self._state

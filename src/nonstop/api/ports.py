@@ -16,6 +16,7 @@ from nonstop.api.views import (
     HaltResult,
     OrderView,
     PositionView,
+    RoutingView,
     SeriesView,
     StatusView,
     VenueView,
@@ -36,6 +37,10 @@ class DashboardSource(Protocol):
         ...
 
     def positions(self) -> list[PositionView]: ...
+
+    def routing(self) -> RoutingView:
+        """The router's ranking, stranded exposure and last decisions (empty when nothing routes)."""
+        return RoutingView()
 
     def balances(self) -> list[BalanceView]: ...
 

@@ -7,7 +7,7 @@ ISO 8601 UTC; latencies are milliseconds; series points are `{t: epoch seconds, 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -62,9 +62,23 @@ class OrderView(BaseModel):
 
 
 class PositionView(BaseModel):
-    venue: str
+    venue: str  # "all" for the aggregate across venues (M12)
     instrument: str
     quantity: str
+    avg_cost: str = "0"
+    realized_pnl: str = "0"  # in the quote asset, after quote-asset fees
+    unrealized_pnl: str = "0"  # at the consensus mid ("0" without one)
+
+
+class RoutingView(BaseModel):
+    """The router (M12): each trading venue's health now, venues routed away from, exposure stranded
+    on downed venues, and the last decisions with their score, reason and ranking."""
+
+    policy: str = "hold"
+    venues: list[dict[str, Any]] = Field(default_factory=list)
+    away: list[str] = Field(default_factory=list)
+    stranded: list[dict[str, Any]] = Field(default_factory=list)
+    last_decisions: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class BalanceView(BaseModel):

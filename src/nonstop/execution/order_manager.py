@@ -191,8 +191,12 @@ class OrderManager:
         order_type: OrderType = OrderType.LIMIT,
         time_in_force: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
+        note: Callable[[ClientOrderId], Event] | None = None,
     ) -> ClientOrderId:
-        """Journal the intent (with a fresh client order id), then send it; returns the id."""
+        """Journal the intent (with a fresh client order id), then send it; returns the id.
+
+        `note`, given the new id, makes a record journaled in the same append, before the intent
+        (the router's `RouteDecided`: why this venue)."""
         intent = OrderIntent(
             ts=self.clock.now(),
             client_order_id=self.ids.next(strategy),
@@ -205,7 +209,8 @@ class OrderManager:
             reduce_only=reduce_only,
         )
         # intent and submit in one durable append: one disk flush before the order leaves
-        await self._record(intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        notes = () if note is None else (note(intent.client_order_id),)
+        await self._record(*notes, intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
         await self._send(intent.client_order_id, journaled=True)
         return intent.client_order_id
 

@@ -29,12 +29,14 @@ from nonstop.model.events import (
     OrderRejected,
     OrderSubmitted,
     ReconcileDifference,
+    RouteDecided,
     VenueIdentified,
     event_from_dict,
     event_types,
     new_event_id,
 )
 from nonstop.model.identifiers import (
+    ANY_VENUE,
     ClientOrderId,
     ClientOrderIdFactory,
     InstrumentId,
@@ -46,6 +48,7 @@ from nonstop.model.order import TRANSITIONS, Order, OrderState
 from nonstop.model.state import EngineState, fill_key
 
 __all__ = [
+    "ANY_VENUE",
     "DEGRADATION_LEVELS",
     "EVENT_SCHEMA_VERSION",
     "TRANSITIONS",
@@ -81,6 +84,7 @@ __all__ = [
     "OrderSubmitted",
     "OrderType",
     "ReconcileDifference",
+    "RouteDecided",
     "Side",
     "TimeInForce",
     "TradeId",

@@ -334,8 +334,26 @@ class JournalOutage(Event):
     canceled: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RouteDecided(Event):
+    """The router picked `venue` for the order `client_order_id` (journaled in the same append as its
+    intent, M12): the winner's `score`, the `reason`, and the `ranking` it chose from
+    (`venue=score` for each eligible venue, best first, then `venue: why` for each excluded one).
+
+    Not an order event: the state ignores it, like `AlertRecorded` (the intent carries the venue).
+    """
+
+    client_order_id: ClientOrderId
+    symbol: str
+    venue: str
+    score: Decimal
+    reason: str
+    ranking: tuple[str, ...] = ()
+
+
 for _cls in (
     AlertRecorded,
+    RouteDecided,
     VenueIdentified,
     BreakerChanged,
     JournalOutage,

@@ -26,6 +26,7 @@ from nonstop.errors import InvalidIdentifier
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _PART = re.compile(r"^[a-z0-9]+$")
 _VENUE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+ANY_VENUE = "auto"  # a strategy's instrument on this "venue" is routed to a real one per order (M12)
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 _COID = re.compile(r"^ns-([a-z0-9]{1,8})-([a-z0-9]{1,10})-([0-9a-z]{1,8})$")
 

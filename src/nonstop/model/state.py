@@ -53,6 +53,7 @@ from nonstop.model.events import (
     OrderFilled,
     OrderIntent,
     ReconcileDifference,
+    RouteDecided,
     VenueIdentified,
     event_from_dict,
 )
@@ -183,7 +184,7 @@ class EngineState:
             self.venue_accounts[event.venue] = {
                 "exchange": event.exchange, "network": event.network, "account": event.account
             }
-        elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage):
+        elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage | RouteDecided):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
             raise ModelError(f"EngineState cannot fold event type {type(event).__name__}")

@@ -113,6 +113,12 @@ class Metrics:
             ["venue", "limit"],
             registry=r,
         )
+        # routing (M12)
+        self._routed = Counter("nonstop_route_decisions", "Orders routed, per chosen venue.", ["venue"], registry=r)
+        self._route_score = Gauge(
+            "nonstop_route_score", "The router's latest score per venue (0..100; -1 when excluded).", ["venue"],
+            registry=r,
+        )
         # data quality
         self._feed_age = Gauge(
             "nonstop_feed_age_seconds", "Age of the latest data from a source.", ["source", "instrument"], registry=r
@@ -229,6 +235,14 @@ class Metrics:
     def ratelimit_used(self, venue: str, limit: str, share: float) -> None:
         """Share (0..1) of `limit` (e.g. "weight_1m", "orders_10s") used in its current window."""
         self._ratelimit.labels(self._safe("venue", venue), self._safe("limit", limit)).set(share)
+
+    # routing ------------------------------------------------------------------------------------
+
+    def route_decision(self, venue: str) -> None:
+        self._routed.labels(self._safe("venue", venue)).inc()
+
+    def route_score(self, venue: str, score: float) -> None:
+        self._route_score.labels(self._safe("venue", venue)).set(score)
 
     # data quality -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from nonstop.model import (
+    ANY_VENUE,
     ClientOrderId,
     EngineState,
     Instrument,
@@ -43,7 +44,12 @@ Intent = Place | Cancel
 
 
 class StrategyView:
-    """What a strategy may read: its own orders, positions and the instruments' filters."""
+    """What a strategy may read: its own orders, positions and the instruments' filters.
+
+    An instrument on `ANY_VENUE` ("auto": routed per order, M12) stands for that symbol on every
+    venue: its open orders are the symbol's on all venues, its position the aggregate;
+    `positions_by_venue` gives the split.
+    """
 
     def __init__(self, strategy_id: str, state: EngineState, instruments: dict[InstrumentId, Instrument]) -> None:
         self.strategy_id = strategy_id
@@ -54,11 +60,29 @@ class StrategyView:
         return [
             o
             for o in self._state.orders.values()
-            if o.state.is_open and o.instrument_id == instrument_id and o.client_order_id.strategy == self.strategy_id
+            if o.state.is_open and _matches(o.instrument_id, instrument_id)
+            and o.client_order_id.strategy == self.strategy_id
         ]
 
     def position(self, instrument_id: InstrumentId) -> Decimal:
+        if instrument_id.venue == ANY_VENUE:
+            return sum(self.positions_by_venue(instrument_id.symbol).values(), Decimal(0))
         return self._state.positions.get(str(instrument_id), Decimal(0))
+
+    def positions_by_venue(self, symbol: str) -> dict[str, Decimal]:
+        """The net position in `symbol` on each venue that has traded it."""
+        out: dict[str, Decimal] = {}
+        for key, qty in self._state.positions.items():
+            iid = InstrumentId.parse(key)
+            if iid.symbol == symbol:
+                out[iid.venue] = qty
+        return out
+
+
+def _matches(actual: InstrumentId, wanted: InstrumentId) -> bool:
+    if wanted.venue == ANY_VENUE:
+        return actual.symbol == wanted.symbol
+    return actual == wanted
 
 
 class Strategy(Protocol):

@@ -34,6 +34,7 @@ from nonstop.model import (
     OrderSubmitted,
     OrderType,
     ReconcileDifference,
+    RouteDecided,
     Side,
     TradeId,
     VenueIdentified,
@@ -78,6 +79,9 @@ def one_of_each() -> list[Event]:
         OrderNeverSent(**c, reason="unknown after recvWindow; intent 3600.0 s old"),
         JournalCopied(ts=TS, source="var/journal.sqlite table journal", upto_seq=41, order_seqs=("a1=77",)),
         VenueIdentified(ts=TS, venue="binance-a", exchange="binance", network="testnet", account="354937868"),
+        RouteDecided(ts=TS, client_order_id=COID, symbol="BTC/USDT", venue="binance-b", score=Decimal("87.25"),
+                     reason="best score: binance-a excluded (venue breaker open)",
+                     ranking=("binance-b=87.25", "binance-a: venue breaker open")),
     ]
 
 
