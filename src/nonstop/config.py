@@ -57,7 +57,10 @@ class SimSymbol(_Strict):
     min_qty: PositiveDecimal
     max_qty: PositiveDecimal = Decimal("9000")
     min_notional: PositiveDecimal = Decimal("5")
-    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")
+    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")  # per tick, unless the next is set
+    volatility_1m_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = None  # 1-minute stdev of the fair price
+    spread_ticks: Annotated[int, Field(ge=1, le=10_000)] = 1  # the market maker's best bid to best ask
+    book_levels: Annotated[int, Field(ge=5, le=5000)] = 1000  # price levels per side of the background book
 
     @property
     def symbol(self) -> str:
@@ -85,6 +88,15 @@ def _default_symbols() -> list[SimSymbol]:
     ]
 
 
+class SimMirror(_Strict):
+    """A real venue's public market data the simulated venue mirrors instead of its own flow (paper trading)."""
+
+    exchange: str = "binance"
+    network: Literal["live", "testnet", "sim"] = "live"
+    url: str | None = None  # network "sim": the source simulator's base URL (a stand-in for the live venue)
+    book_depth: Annotated[int, Field(ge=5, le=1000)] = 100
+
+
 class SimVenue(_Strict):
     """A named simulated venue, served on one port per endpoint (0 = pick a free port)."""
 
@@ -93,6 +105,7 @@ class SimVenue(_Strict):
     # whose wire its ports speak: Binance spot (`/api/v3`, streams) or OKX v5 (`/api/v5`, `/ws/v5/...`)
     dialect: Literal["binance", "okx"] = "binance"
     symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
+    mirror: SimMirror | None = None  # set: the book and trades follow this venue's public data
 
 
 class SimRateLimits(_Strict):

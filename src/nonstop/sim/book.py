@@ -49,15 +49,18 @@ class _Side:
         level = self.levels.get(order.price)
         if level is None:
             level = self.levels[order.price] = deque()
-            keys = [self._key(p) for p in self.prices]
-            self.prices.insert(bisect.bisect_left(keys, self._key(order.price)), order.price)
+            self.prices.insert(bisect.bisect_left(self.prices, self._key(order.price), key=self._key), order.price)
         level.append(order)
 
     def remove_level_if_empty(self, price: Decimal) -> None:
         level = self.levels.get(price)
         if level is not None and not level:
             del self.levels[price]
-            self.prices.remove(price)
+            index = bisect.bisect_left(self.prices, self._key(price), key=self._key)
+            if index < len(self.prices) and self.prices[index] == price:
+                del self.prices[index]
+            else:
+                self.prices.remove(price)
 
     def qty_at(self, price: Decimal) -> Decimal:
         return sum((o.remaining for o in self.levels.get(price, ())), Decimal(0))
@@ -103,10 +106,17 @@ class OrderBook:
     def opposite_levels(self, side: str) -> Iterator[tuple[Decimal, deque[Resting]]]:
         """Levels a taker on `side` would hit, best first (a live view: callers may consume)."""
         book = self._asks if side == BUY else self._bids
-        for price in list(book.prices):
+        if not book.prices:
+            return
+        price = book.prices[0]
+        while True:  # the next level is looked up after each one: callers may empty levels meanwhile
             level = book.levels.get(price)
             if level:
                 yield price, level
+            index = bisect.bisect_right(book.prices, book._key(price), key=book._key)
+            if index >= len(book.prices):
+                return
+            price = book.prices[index]
 
     # ---------------------------------------------------------------- mutations
     def _touch(self, side: str, price: Decimal) -> None:

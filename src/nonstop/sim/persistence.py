@@ -87,6 +87,7 @@ def snapshot(venue: SimVenue, flow: MarketFlow) -> dict[str, Any]:
             for key, a in venue.accounts.items() if key not in BACKGROUND
         },
         "orders": orders,
+        "order_lists": [[lid, legs] for lid, legs in venue.order_lists.items()],
         "by_client": [[acct, cid, ids] for (acct, cid), ids in venue.by_client.items()],
         "account_trades": venue.account_trades,
         "received": [asdict(r) for r in venue.received],
@@ -115,9 +116,13 @@ def restore(venue: SimVenue, flow: MarketFlow, data: dict[str, Any]) -> None:
             continue
         order = SimOrder(**o)
         venue.orders[order.order_id] = order
-        if order.is_open:
+        if order.is_open and not order.working:
+            venue.pending[order.order_id] = order
+        elif order.is_open:
             remaining = order.orig_qty - order.executed_qty
             venue.books[order.symbol].add(Resting(order.order_id, order.account, order.side, order.price, remaining))
+    venue.order_lists = {int(lid): [int(i) for i in legs] for lid, legs in raw.get("order_lists", [])}
+    venue._list_ids = itertools.count(max(venue.order_lists, default=0) + 1)
     venue.by_client = {(a, c): [int(i) for i in ids] for a, c, ids in raw["by_client"]}
     venue.account_trades = {k: list(v) for k, v in raw["account_trades"].items()}
     venue.received = [ReceivedOrder(**r) for r in raw["received"]]

@@ -9,6 +9,9 @@ from decimal import Decimal
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 MARKET_MAKER, TAKER_FLOW = "__market_maker__", "__taker_flow__"
 BACKGROUND = frozenset({MARKET_MAKER, TAKER_FLOW})
+PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})  # have a limit price
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})  # wait for a trigger
+ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 
 
 @dataclass
@@ -46,10 +49,23 @@ class SimOrder:
     status: str = "NEW"
     update_ms: int = 0
     fills: list[dict[str, object]] = field(default_factory=list)
+    stop_price: Decimal = Decimal(0)
+    working: bool = True  # False while a stop order waits for its trigger (not in the book)
+    order_list_id: int = -1  # the OCO list it belongs to
+    lock_owner: bool = True  # holds its own balance lock (an OCO's legs share one lock)
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_market(self) -> bool:
+        return self.type not in PRICED_TYPES
+
+    def triggered_by(self, last: Decimal) -> bool:
+        """A stop-loss buys on a rise to its stop and sells on a fall to it; a take-profit the reverse."""
+        rising = (self.side == "BUY") == self.type.startswith("STOP_LOSS")
+        return last >= self.stop_price if rising else last <= self.stop_price
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -17,9 +16,10 @@ from nonstop.sim.auth import check_signature, check_timestamp, key_holder, split
 from nonstop.sim.candles import INTERVALS_MS
 from nonstop.sim.chaos_middleware import fault_middleware
 from nonstop.sim.faults import FaultKind
-from nonstop.sim.params import CLIENT_ID, Call, parse_form
-from nonstop.sim.records import account_uid
+from nonstop.sim.order_request import order_answer, parse_new_order
+from nonstop.sim.params import Call, parse_form
 from nonstop.sim.rejects import BinanceReject
+from nonstop.sim.rest_extras import ExtraHandlers
 
 if TYPE_CHECKING:
     from nonstop.sim.runtime import VenueRuntime
@@ -56,10 +56,27 @@ ROUTES: dict[tuple[str, str], tuple[Weight, str, str]] = {
     ("POST", "/api/v3/userDataStream"): (2, "key", "listen_key_new"),
     ("PUT", "/api/v3/userDataStream"): (2, "key", "listen_key_keepalive"),
     ("DELETE", "/api/v3/userDataStream"): (2, "key", "listen_key_close"),
+    ("GET", "/sapi/v1/system/status"): (1, "none", "system_status"),
+    ("GET", "/sapi/v1/spot/delist-schedule"): (100, "signed", "delist_schedule"),
+    ("GET", "/sapi/v1/asset/tradeFee"): (1, "signed", "trade_fee"),
+    ("GET", "/api/v3/avgPrice"): (2, "none", "avg_price"),
+    ("GET", "/api/v3/ticker"): (4, "none", "ticker_window"),
+    ("GET", "/api/v3/ticker/tradingDay"): (4, "none", "ticker_trading_day"),
+    ("GET", "/api/v3/uiKlines"): (2, "none", "ui_klines"),
+    ("GET", "/api/v3/account/commission"): (20, "signed", "account_commission"),
+    ("GET", "/api/v3/rateLimit/order"): (40, "signed", "rate_limit_order"),
+    ("POST", "/api/v3/order/test"): (lambda p: 20 if p.get("computeCommissionRates") == "true" else 1, "signed",
+                                     "order_test"),
+    ("POST", "/api/v3/order/cancelReplace"): (1, "signed", "cancel_replace"),
+    ("POST", "/api/v3/orderList/oco"): (1, "signed", "oco_new"),
+    ("POST", "/api/v3/order/oco"): (1, "signed", "oco_legacy"),
+    ("GET", "/api/v3/orderList"): (4, "signed", "order_list_query"),
+    ("DELETE", "/api/v3/orderList"): (1, "signed", "order_list_cancel"),
+    ("GET", "/api/v3/openOrderList"): (6, "signed", "open_order_lists"),
 }
 
 
-class BinanceRest:
+class BinanceRest(ExtraHandlers):
     """The handlers; one instance per endpoint, all endpoints of a venue share its runtime."""
 
     def __init__(self, rt: VenueRuntime, endpoint: int) -> None:
@@ -183,9 +200,10 @@ class BinanceRest:
         if interval not in INTERVALS_MS:
             raise BinanceReject(-1120, "Invalid interval.")
         limit = min(call.integer("limit", default=500) or 500, 1000)
-        return self.rt.candles[symbol].klines(
-            interval, call.integer("startTime"), call.integer("endTime"), limit, call.now_ms
-        )
+        store = self.rt.candles[symbol]
+        start, end = call.integer("startTime"), call.integer("endTime")
+        await store.prepare(store.history_start(interval, start, end, limit, call.now_ms))
+        return store.klines(interval, start, end, limit, call.now_ms)
 
     async def trades(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
@@ -219,82 +237,12 @@ class BinanceRest:
 
     # ---------------------------------------------------------------- account
     async def account(self, request: web.Request, call: Call) -> Any:
-        acct = self.rt.venue.accounts[call.account]
-        assets = sorted(set(acct.free) | set(acct.locked))
-        return {
-            "makerCommission": 10,
-            "takerCommission": 10,
-            "buyerCommission": 0,
-            "sellerCommission": 0,
-            "commissionRates": {
-                "maker": "0.00100000",
-                "taker": "0.00100000",
-                "buyer": "0.00000000",
-                "seller": "0.00000000",
-            },
-            "canTrade": True,
-            "canWithdraw": False,
-            "canDeposit": False,
-            "brokered": False,
-            "requireSelfTradePrevention": False,
-            "preventSor": False,
-            "updateTime": call.now_ms,
-            "accountType": "SPOT",
-            "permissions": ["SPOT"],
-            "uid": account_uid(call.account),
-            "balances": [
-                {
-                    "asset": a,
-                    "free": wire.num(acct.free.get(a, Decimal(0))),
-                    "locked": wire.num(acct.locked.get(a, Decimal(0))),
-                }
-                for a in assets
-            ],
-        }
+        return wire.account(self.rt.venue.accounts[call.account], call.now_ms)
 
     async def new_order(self, request: web.Request, call: Call) -> Any:
-        symbol = call.symbol(self.rt)
-        assert symbol is not None
-        side = call.choice("side", ("BUY", "SELL"), -1117, "Invalid side.")
-        kind = call.choice("type", ("LIMIT", "MARKET", "LIMIT_MAKER"), -1116, "Invalid orderType.")
-        client_id = call.text("newClientOrderId", required=False)
-        if client_id is None:
-            client_id = "sim_" + secrets.token_urlsafe(16)[:18].replace("-", "x")
-        elif not CLIENT_ID.match(client_id):
-            raise BinanceReject(
-                -1100,
-                "Illegal characters found in parameter 'newClientOrderId'; legal range is "
-                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
-            )
-        resp_type = call.choice(
-            "newOrderRespType",
-            ("ACK", "RESULT", "FULL"),
-            -1100,
-            "Illegal characters found in parameter 'newOrderRespType'.",
-            required=False,
-        )
-        tif, price, qty, quote_qty = "GTC", None, None, None
-        if kind == "LIMIT":
-            tif = call.choice("timeInForce", ("GTC", "IOC", "FOK"), -1115, "Invalid timeInForce.") or "GTC"
-        if kind in ("LIMIT", "LIMIT_MAKER"):
-            price, qty = call.decimal("price"), call.decimal("quantity")
-        else:
-            qty = call.decimal("quantity", required=False)
-            quote_qty = call.decimal("quoteOrderQty", required=False)
-            if (qty is None) == (quote_qty is None):
-                raise BinanceReject(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty!")
-        order = self.rt.venue.new_order(
-            call.account,
-            symbol,
-            side or "",
-            kind or "",
-            quantity=qty,
-            price=price,
-            quote_order_qty=quote_qty,
-            time_in_force=tif,
-            client_order_id=client_id,
-            sender=call.sender,
-        )
+        req = parse_new_order(call, self.rt.venue)
+        order = req.place(self.rt.venue, call.account, sender=call.sender)
+        client_id = order.client_order_id
         drop = self.rt.faults.strike(self.rt.name, self.endpoint, FaultKind.DROP_ORDER_RESPONSE)
         if drop is not None:
             log.warning(
@@ -306,19 +254,7 @@ class BinanceRest:
                 mode=drop.params["mode"],
             )
             return await self.rt.drop_response(request, drop.params["mode"])
-        if resp_type == "ACK":
-            return {
-                "symbol": symbol,
-                "orderId": order.order_id,
-                "orderListId": -1,
-                "clientOrderId": order.client_order_id,
-                "transactTime": order.time_ms,
-            }
-        if resp_type == "RESULT":
-            body = wire.order_full(order)
-            body.pop("fills")
-            return body
-        return wire.order_full(order)
+        return order_answer(order, req.resp_type)
 
     def _order_ref(self, call: Call) -> tuple[str, int | None, str | None]:
         symbol = call.symbol(self.rt)

@@ -23,6 +23,8 @@ from nonstop.sim.dead_mans_switch import CancelAllAfter
 from nonstop.sim.faults import Fault, FaultKind, FaultRegistry
 from nonstop.sim.flow import MarketFlow
 from nonstop.sim.limits import VenueLimits
+from nonstop.sim.market_streams import MarketStreams
+from nonstop.sim.mirror import MirrorFeed
 from nonstop.sim.okx_limits import OkxLimits
 from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, VenueEvent
 from nonstop.sim.streams import StreamHub
@@ -43,19 +45,22 @@ class VenueRuntime:
         self.tick_s = settings.tick_ms / 1000
         self.max_body_bytes = settings.max_body_bytes
         self.venue = SimVenue(config.name, config.symbols, clock)
-        self.flow = MarketFlow(self.venue, settings.seed)
+        self.flow = MarketFlow(self.venue, settings.seed, settings.tick_ms)
+        self.mirror = MirrorFeed(self.venue, config.mirror) if config.mirror is not None else None
         self.limits = VenueLimits(settings.rate_limits)
         self.okx_limits = OkxLimits()
         self.dead_mans_switch = CancelAllAfter()  # OKX's cancel-all-after countdowns
         now = utc_ms(clock.now())
         self.candles = {s.symbol: CandleStore(s, settings.seed, now) for s in config.symbols}
         self.streams = StreamHub(self)
+        self.market_streams = MarketStreams(self)
         self.okx_streams: Any = None  # the OKX dialect's websocket hub (`okx_streams.OkxStreamHub`)
         if self.dialect == "okx":
             from nonstop.sim.okx_streams import OkxStreamHub
 
             self.okx_streams = OkxStreamHub(self)
         self.listen_keys: dict[str, str] = {}
+        self.list_client_ids: dict[int, str] = {}  # OCO list id -> its listClientOrderId
         self.urls: list[str] = []
         self._hanging: set[asyncio.Task[Any]] = set()
         self.answers: Counter[int] = Counter()  # REST answers by status, of those counted (429 and 418)
@@ -70,7 +75,7 @@ class VenueRuntime:
             self.okx_streams.on_event(event)
             return
         if isinstance(event, PublicTrade):
-            self.candles[event.symbol].record(event.price, event.qty, event.time_ms)
+            self.candles[event.symbol].record(event.price, event.qty, event.time_ms, not event.buyer_is_maker)
             if not self.flow.control.frozen:
                 low = event.symbol.lower()
                 self.streams.publish(f"{low}@trade", wire.trade_event(event))
@@ -183,7 +188,10 @@ class VenueRuntime:
     async def run(self) -> None:
         """Drive the market and the streams until cancelled."""
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._every(self.tick_s, self.flow.tick))
+            if self.mirror is not None:
+                tg.create_task(self.mirror.run())  # paper trading: the market follows the source venue
+            else:
+                tg.create_task(self._every(self.tick_s, self.flow.tick))
             tg.create_task(self._every(0.1, self._publish_depth))
             tg.create_task(self._every(1.0, self._publish_tickers))
 
@@ -216,6 +224,7 @@ class VenueRuntime:
         if self.flow.control.frozen:
             return  # diffs accumulate and are sent in one piece when the feed thaws
         now = utc_ms(self.clock.now())
+        self.market_streams.partial_books(fast=True)
         for symbol, book in self.venue.books.items():
             diff = book.take_diff()
             if diff is None:
@@ -252,78 +261,50 @@ class VenueRuntime:
             self.okx_streams.publish_tickers()
             return
         now = utc_ms(self.clock.now())
+        tickers, minis = [], []
         for symbol in self.venue.symbols:
             t = self.ticker(symbol, now)
             low = symbol.lower()
-            self.streams.publish(
-                f"{low}@ticker",
-                {
-                    "e": "24hrTicker",
-                    "E": now,
-                    "s": symbol,
-                    "p": t["priceChange"],
-                    "P": t["priceChangePercent"],
-                    "w": t["weightedAvgPrice"],
-                    "x": t["prevClosePrice"],
-                    "c": t["lastPrice"],
-                    "Q": "0.00000000",
-                    "b": t["bidPrice"],
-                    "B": t["bidQty"],
-                    "a": t["askPrice"],
-                    "A": t["askQty"],
-                    "o": t["openPrice"],
-                    "h": t["highPrice"],
-                    "l": t["lowPrice"],
-                    "v": t["volume"],
-                    "q": t["quoteVolume"],
-                    "O": t["openTime"],
-                    "C": t["closeTime"],
-                    "F": 0,
-                    "L": 0,
-                    "n": t["count"],
-                },
-            )
-            self.streams.publish(
-                f"{low}@miniTicker",
-                {
-                    "e": "24hrMiniTicker",
-                    "E": now,
-                    "s": symbol,
-                    "c": t["lastPrice"],
-                    "o": t["openPrice"],
-                    "h": t["highPrice"],
-                    "l": t["lowPrice"],
-                    "v": t["volume"],
-                    "q": t["quoteVolume"],
-                },
-            )
-            kline = self.candles[symbol].klines("1m", None, None, 1, now)
-            if kline:
-                k = kline[-1]
-                self.streams.publish(
-                    f"{low}@kline_1m",
-                    {
-                        "e": "kline",
-                        "E": now,
-                        "s": symbol,
-                        "k": {
-                            "t": k[0],
-                            "T": k[6],
-                            "s": symbol,
-                            "i": "1m",
-                            "f": 0,
-                            "L": 0,
-                            "o": k[1],
-                            "c": k[4],
-                            "h": k[2],
-                            "l": k[3],
-                            "v": k[5],
-                            "n": k[8],
-                            "x": False,
-                            "q": k[7],
-                            "V": "0",
-                            "Q": "0",
-                            "B": "0",
-                        },
-                    },
-                )
+            ticker = {
+                "e": "24hrTicker",
+                "E": now,
+                "s": symbol,
+                "p": t["priceChange"],
+                "P": t["priceChangePercent"],
+                "w": t["weightedAvgPrice"],
+                "x": t["prevClosePrice"],
+                "c": t["lastPrice"],
+                "Q": "0.00000000",
+                "b": t["bidPrice"],
+                "B": t["bidQty"],
+                "a": t["askPrice"],
+                "A": t["askQty"],
+                "o": t["openPrice"],
+                "h": t["highPrice"],
+                "l": t["lowPrice"],
+                "v": t["volume"],
+                "q": t["quoteVolume"],
+                "O": t["openTime"],
+                "C": t["closeTime"],
+                "F": 0,
+                "L": 0,
+                "n": t["count"],
+            }
+            mini = {
+                "e": "24hrMiniTicker",
+                "E": now,
+                "s": symbol,
+                "c": t["lastPrice"],
+                "o": t["openPrice"],
+                "h": t["highPrice"],
+                "l": t["lowPrice"],
+                "v": t["volume"],
+                "q": t["quoteVolume"],
+            }
+            self.streams.publish(f"{low}@ticker", ticker)
+            self.streams.publish(f"{low}@miniTicker", mini)
+            tickers.append(ticker)
+            minis.append(mini)
+        self.market_streams.all_market(tickers, minis)
+        self.market_streams.klines()
+        self.market_streams.partial_books(fast=False)

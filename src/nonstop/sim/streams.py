@@ -21,7 +21,9 @@ from aiohttp import WSMsgType, web
 
 from nonstop.clock import utc_ms
 from nonstop.sim.auth import check_signature, check_timestamp, key_holder
+from nonstop.sim.market_streams import valid_stream
 from nonstop.sim.rejects import BinanceReject
+from nonstop.sim.ws_api import ws_api_call
 
 if TYPE_CHECKING:
     from nonstop.sim.runtime import VenueRuntime
@@ -46,6 +48,7 @@ class Connection:
     streams: set[str] = field(default_factory=set)
     account: str | None = None  # user data: the account whose events this connection receives
     user_wrapped: bool = False  # WebSocket API pushes {"subscriptionId", "event"}
+    user_stream: str = ""  # a listenKey opened on /stream: events come as {"stream": key, "data": ...}
     outbox: asyncio.Queue[str | CloseFrame] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
     transport: asyncio.BaseTransport | None = None
 
@@ -95,7 +98,12 @@ class StreamHub:
         for conn in list(self.connections):
             if conn.account != account:
                 continue
-            text = json.dumps({"subscriptionId": 0, "event": payload} if conn.user_wrapped else payload)
+            if conn.user_wrapped:
+                text = json.dumps({"subscriptionId": 0, "event": payload})
+            elif conn.user_stream:
+                text = json.dumps({"stream": conn.user_stream, "data": payload})
+            else:
+                text = json.dumps(payload)
             if not conn.push(text):
                 self._evict(conn, "slow consumer")
 
@@ -162,8 +170,16 @@ class StreamHub:
         conn = Connection(web.WebSocketResponse(heartbeat=None, max_msg_size=65_536), endpoint)
         if request.path == "/stream":
             conn.combined = True
-            conn.streams.update(s for s in request.query.get("streams", "").split("/") if s)
-        elif "@" in name:
+            for stream in (s for s in request.query.get("streams", "").split("/") if s):
+                if stream in self.rt.listen_keys:
+                    conn.account, conn.user_stream = self.rt.listen_keys[stream], stream
+                elif valid_stream(stream):
+                    conn.streams.add(stream)
+                else:
+                    raise BinanceReject(-1100, f"Invalid stream name {stream!r}.")
+        elif "@" in name or name.startswith("!"):
+            if not valid_stream(name):
+                raise BinanceReject(-1100, f"Invalid stream name {name!r}.")
             conn.streams.add(name)
         elif name and name in self.rt.listen_keys:
             conn.account = self.rt.listen_keys[name]
@@ -182,7 +198,15 @@ class StreamHub:
         except (ValueError, KeyError, TypeError):
             return {"error": {"code": 3, "msg": "Invalid JSON: expected an object with 'method', 'params', 'id'"}}
         if method == "SUBSCRIBE" and isinstance(params, list) and all(isinstance(p, str) for p in params):
-            conn.streams.update(params)
+            bad = [p for p in params if not valid_stream(p) and p not in self.rt.listen_keys]
+            if bad:  # Binance refuses the whole request and subscribes to nothing
+                return {"error": {"code": 2, "msg": f"Invalid request: invalid stream name {bad[0]!r}"}, "id": req_id}
+            for p in params:
+                if p in self.rt.listen_keys:
+                    conn.account = self.rt.listen_keys[p]
+                    conn.user_stream = p if conn.combined else ""
+                else:
+                    conn.streams.add(p)
             return {"result": None, "id": req_id}
         if method == "UNSUBSCRIBE" and isinstance(params, list):
             conn.streams.difference_update(params)
@@ -224,6 +248,6 @@ class StreamHub:
             if method == "userDataStream.unsubscribe":
                 conn.account = None
                 return {"id": req_id, "status": 200, "result": {}}
-            raise BinanceReject(-1000, f"Unknown method {method!r}.")
+            return {"id": req_id, "status": 200, "result": ws_api_call(self.rt, method, params, now)}
         except BinanceReject as reject:
             return {"id": req_id, "status": reject.status, "error": reject.body()}

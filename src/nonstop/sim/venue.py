@@ -15,10 +15,14 @@ from nonstop.clock import Clock, utc_ms
 from nonstop.config import SimSymbol
 from nonstop.errors import SimulatorError
 from nonstop.sim import rejects
-from nonstop.sim.book import BUY, OrderBook, Resting
+from nonstop.sim.book import BUY, SELL, OrderBook, Resting
+from nonstop.sim.conditional import ConditionalOrders
 from nonstop.sim.filters import check_filters
+from nonstop.sim.order_queries import OrderQueries
 from nonstop.sim.records import (
     BACKGROUND,
+    PRICED_TYPES,
+    STOP_TYPES,
     Account,
     BalanceUpdate,
     Execution,
@@ -30,13 +34,14 @@ from nonstop.sim.records import (
 
 FEE_RATE = Decimal("0.001")
 FEE_QUANT = Decimal("0.00000001")
+WOULD_TRIGGER = rejects.BinanceReject(-2010, "Order would trigger immediately.")
 
 
 def _floor(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
-class SimVenue:
+class SimVenue(ConditionalOrders, OrderQueries):
     """The matching engine and books of one named venue."""
 
     def __init__(self, name: str, symbols: list[SimSymbol], clock: Clock) -> None:
@@ -54,6 +59,9 @@ class SimVenue:
         self.last_price = {s.symbol: s.start_price for s in symbols}
         self._order_ids = itertools.count(1000)
         self._trade_ids = itertools.count(1)
+        self.pending: dict[int, SimOrder] = {}  # stop orders waiting for their trigger
+        self.order_lists: dict[int, list[int]] = {}  # OCO list id -> its legs' order ids
+        self._list_ids = itertools.count(1)
         self.listeners: list[Callable[[VenueEvent], None]] = []
 
     # ----------------------------------------------------------------- accounts
@@ -107,15 +115,22 @@ class SimVenue:
         quote_order_qty: Decimal | None = None,
         time_in_force: str = "GTC",
         client_order_id: str,
+        stop_price: Decimal | None = None,
+        order_list_id: int = -1,
+        lock_owner: bool = True,
         sender: str = "",
     ) -> SimOrder:
         """Validate, record, match and rest an order; raise BinanceReject like Binance would.
-        `sender` (the label of the signing key) is kept with the record of the request."""
+        `sender` (the label of the signing key) is kept with the record of the request.
+
+        A stop order (stop-loss / take-profit, market or limit) waits unworking until a trade at or
+        through its stop price triggers it; then it matches like the market or limit order it becomes."""
         now = self._now()
         record = account not in BACKGROUND
         try:
             order = self._accept(
-                account, symbol, side, order_type, quantity, price, quote_order_qty, time_in_force, client_order_id, now
+                account, symbol, side, order_type, quantity, price, quote_order_qty, time_in_force, client_order_id,
+                now, stop_price, order_list_id, lock_owner,
             )
         except rejects.BinanceReject as reject:
             if record:
@@ -126,7 +141,9 @@ class SimVenue:
         if record:
             self.received.append(ReceivedOrder(client_order_id, account, symbol, now, order.order_id, None, sender))
             self.by_client.setdefault((account, client_order_id), []).append(order.order_id)
-        self._match(order)
+        if order.working:
+            self._match(order)
+        self.fire_triggers(symbol)
         return order
 
     def _accept(
@@ -141,6 +158,9 @@ class SimVenue:
         tif: str,
         client_order_id: str,
         now: int,
+        stop_price: Decimal | None = None,
+        order_list_id: int = -1,
+        lock_owner: bool = True,
     ) -> SimOrder:
         spec = self.spec(symbol)
         book = self.books[symbol]
@@ -156,56 +176,73 @@ class SimVenue:
             assert price is not None
             if best is not None and (price >= best if side == BUY else price <= best):
                 raise rejects.WOULD_TAKE
-        if not background:
-            self._reserve(account, spec, side, order_type, quantity, price, quote_order_qty)
         order = SimOrder(
-            order_id=next(self._order_ids),
+            order_id=0,
             client_order_id=client_order_id,
             account=account,
             symbol=symbol,
             side=side,
             type=order_type,
-            time_in_force=tif if order_type == "LIMIT" else "GTC",
+            time_in_force=tif if order_type in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") else "GTC",
             price=price if price is not None else Decimal(0),
             orig_qty=quantity or Decimal(0),
             quote_order_qty=quote_order_qty or Decimal(0),
             time_ms=now,
             update_ms=now,
+            stop_price=stop_price or Decimal(0),
+            working=order_type not in STOP_TYPES,
+            order_list_id=order_list_id,
+            lock_owner=lock_owner,
         )
+        if not order.working:
+            if stop_price is None or stop_price <= 0 or stop_price % spec.tick_size:
+                raise rejects.filter_failure("PRICE_FILTER")
+            if order.triggered_by(ref):
+                raise WOULD_TRIGGER
+        if not background and lock_owner:
+            self._reserve(account, spec, order, quantity, quote_order_qty)
+        order.order_id = next(self._order_ids)
         self.orders[order.order_id] = order
+        if not order.working:
+            self.pending[order.order_id] = order
         self._report(order, "NEW")
         return order
 
+    def rest_background(
+        self, account: str, symbol: str, side: str, price: Decimal, qty: Decimal, *, match: bool = True
+    ) -> int | None:
+        """Rest a background liquidity order directly when it crosses nothing (the common case: a deep
+        ladder level); otherwise it goes through `new_order` and matches (or, `match=False`, is not
+        placed). The order id if it rests."""
+        opposite = self.books[symbol].best_ask() if side == BUY else self.books[symbol].best_bid()
+        if opposite is None or (price < opposite if side == BUY else price > opposite):
+            order = SimOrder(next(self._order_ids), "bg", account, symbol, side, "LIMIT", "GTC", price, qty,
+                             Decimal(0), self._now())
+            self.orders[order.order_id] = order
+            self.books[symbol].add(Resting(order.order_id, account, side, price, qty))
+            return order.order_id
+        if not match:
+            return None
+        order = self.new_order(account, symbol, side, "LIMIT", quantity=qty, price=price, client_order_id="bg")
+        if not order.is_open:
+            self.orders.pop(order.order_id, None)
+            return None
+        return order.order_id
+
     def _reserve(
-        self,
-        account: str,
-        spec: SimSymbol,
-        side: str,
-        order_type: str,
-        qty: Decimal | None,
-        price: Decimal | None,
-        quote_qty: Decimal | None,
+        self, account: str, spec: SimSymbol, order: SimOrder, qty: Decimal | None, quote_qty: Decimal | None
     ) -> None:
         acct = self.accounts[account]
-        if side == BUY:
-            if order_type in ("LIMIT", "LIMIT_MAKER"):
-                need = (price or Decimal(0)) * (qty or Decimal(0))
-            elif quote_qty is not None:
-                need = quote_qty
-            else:
-                need = self._market_cost(spec.symbol, qty or Decimal(0))
-            if acct.free.get(spec.quote, Decimal(0)) < need:
-                raise rejects.INSUFFICIENT_BALANCE
-            if order_type in ("LIMIT", "LIMIT_MAKER"):
-                acct.move(spec.quote, free=-need, locked=need)
-                self._emit_balances(account, {spec.quote})
-        else:
+        asset, need = self._lock_of(order, qty or Decimal(0))
+        if order.side == BUY and order.type not in PRICED_TYPES:
+            need = quote_qty if quote_qty is not None else self._market_cost(spec.symbol, qty or Decimal(0))
+        elif order.side == SELL:
             need = qty or Decimal(0)
-            if acct.free.get(spec.base, Decimal(0)) < need:
-                raise rejects.INSUFFICIENT_BALANCE
-            if order_type in ("LIMIT", "LIMIT_MAKER"):
-                acct.move(spec.base, free=-need, locked=need)
-                self._emit_balances(account, {spec.base})
+        if acct.free.get(asset, Decimal(0)) < need:
+            raise rejects.INSUFFICIENT_BALANCE
+        if self._locks(order):
+            acct.move(asset, free=-need, locked=need)
+            self._emit_balances(account, {asset})
 
     def _market_cost(self, symbol: str, qty: Decimal) -> Decimal:
         cost, left = Decimal(0), qty
@@ -221,7 +258,7 @@ class SimVenue:
     def _match(self, order: SimOrder) -> None:
         book = self.books[order.symbol]
         spec = self.symbols[order.symbol]
-        limit = order.price if order.type != "MARKET" else None
+        limit = None if order.is_market else order.price
         if order.time_in_force == "FOK" and not self._fillable(order):
             self._finish(order, "EXPIRED", release=True)
             return
@@ -237,19 +274,29 @@ class SimVenue:
                 qty = self._fill_qty(order, maker, price, spec)
                 if qty <= 0:
                     break
+                if order.quote_order_qty > 0 and self._quote_spent(order, spec, maker, price, qty):
+                    order.orig_qty = order.executed_qty + qty  # Binance: origQty = executedQty, FILLED
                 self._trade(order, maker, price, qty)
                 book.reduce(maker, qty)
-            if self._remaining(order) <= 0 or (order.type == "MARKET" and self._quote_left(order, spec) <= 0):
+            if self._remaining(order) <= 0 or (order.is_market and self._quote_left(order, spec) <= 0):
                 break
-        done = order.executed_qty >= order.orig_qty > 0 or (
-            order.quote_order_qty > 0 and self._quote_left(order, spec) <= 0
-        )
-        if done:
+        if order.executed_qty >= order.orig_qty > 0:
             self._finish(order, "FILLED")
-        elif order.type == "MARKET" or order.time_in_force == "IOC":
+        elif order.is_market or order.time_in_force == "IOC":
             self._finish(order, "EXPIRED", release=True)
         else:
             book.add(Resting(order.order_id, order.account, order.side, order.price, self._remaining(order)))
+
+    def _quote_spent(self, order: SimOrder, spec: SimSymbol, maker: Resting, price: Decimal, qty: Decimal) -> bool:
+        """Whether this fill leaves too little of a quote-amount order's budget for one more step."""
+        left = self._quote_left(order, spec) - qty * price
+        next_price = price
+        if maker.remaining <= qty:
+            nxt = [p for p, _ in self.books[order.symbol].opposite_levels(order.side) if p != price]
+            if not nxt:
+                return left < price * spec.step_size  # the book runs dry: filled only if the budget is spent
+            next_price = nxt[0]
+        return left < next_price * spec.step_size
 
     def _fillable(self, order: SimOrder) -> bool:
         available = Decimal(0)
@@ -279,6 +326,7 @@ class SimVenue:
         now = self._now()
         trade_id = next(self._trade_ids)
         maker = self.orders[maker_rest.order_id]
+        self.leg_active(maker)
         public = PublicTrade(trade_id, taker.symbol, price, qty, now, buyer_is_maker=maker.side == BUY)
         self.trades[taker.symbol].append(public)
         if len(self.trades[taker.symbol]) > 5000:
@@ -336,7 +384,7 @@ class SimVenue:
         if order.account in BACKGROUND:
             return Decimal(0), spec.quote
         acct = self.accounts[order.account]
-        resting = order.type in ("LIMIT", "LIMIT_MAKER")
+        resting = self._locks(order)
         if order.side == BUY:
             fee = (qty * FEE_RATE).quantize(FEE_QUANT)
             if resting:
@@ -357,17 +405,11 @@ class SimVenue:
         return fee, asset
 
     def _release(self, order: SimOrder) -> None:
-        if order.account in BACKGROUND or order.type not in ("LIMIT", "LIMIT_MAKER"):
+        if not self._locks(order):
             return
-        spec = self.symbols[order.symbol]
-        left = order.orig_qty - order.executed_qty
-        acct = self.accounts[order.account]
-        if order.side == BUY:
-            acct.move(spec.quote, free=left * order.price, locked=-left * order.price)
-            self._emit_balances(order.account, {spec.quote})
-        else:
-            acct.move(spec.base, free=left, locked=-left)
-            self._emit_balances(order.account, {spec.base})
+        asset, amount = self._lock_of(order, order.orig_qty - order.executed_qty)
+        self.accounts[order.account].move(asset, free=amount, locked=-amount)
+        self._emit_balances(order.account, {asset})
 
     def _finish(self, order: SimOrder, status: str, *, release: bool = False, cancel_id: str = "") -> None:
         if release:
@@ -386,35 +428,19 @@ class SimVenue:
             )
 
     # ------------------------------------------------------- cancels and queries
-    def find(
-        self,
-        account: str,
-        symbol: str,
-        order_id: int | None,
-        client_order_id: str | None,
-        missing: rejects.BinanceReject,
-    ) -> SimOrder:
-        """The account's order by venue id or client id (the latest one with that client id)."""
-        self.spec(symbol)
-        if order_id is not None:
-            order = self.orders.get(order_id)
-            if order is not None and order.account == account and order.symbol == symbol:
-                return order
-            raise missing
-        ids = self.by_client.get((account, client_order_id or ""), [])
-        matches = [self.orders[i] for i in ids if self.orders[i].symbol == symbol]
-        if not matches:
-            raise missing
-        return matches[-1]
-
     def cancel(
         self, account: str, symbol: str, order_id: int | None, client_order_id: str | None, cancel_id: str = ""
     ) -> SimOrder:
         order = self.find(account, symbol, order_id, client_order_id, rejects.UNKNOWN_ORDER)
         if not order.is_open:
             raise rejects.UNKNOWN_ORDER
-        self.books[symbol].remove(order.order_id)
-        self._finish(order, "CANCELED", release=True, cancel_id=cancel_id)
+        legs = self.order_lists.get(order.order_list_id, []) if order.order_list_id >= 0 else [order.order_id]
+        for leg_id in legs:  # canceling one leg of an OCO cancels the list
+            leg = self.orders[leg_id]
+            if leg.is_open:
+                self.books[symbol].remove(leg.order_id)
+                self.pending.pop(leg.order_id, None)
+                self._finish(leg, "CANCELED", release=True, cancel_id=cancel_id if leg is order else "")
         return order
 
     def cancel_all(self, account: str, symbol: str) -> list[SimOrder]:
@@ -423,43 +449,3 @@ class SimVenue:
         if not open_orders:
             raise rejects.UNKNOWN_ORDER
         return [self.cancel(account, symbol, o.order_id, None) for o in open_orders]
-
-    def open_orders(self, account: str, symbol: str | None) -> list[SimOrder]:
-        if symbol is not None:
-            self.spec(symbol)
-        return [
-            o
-            for o in self.orders.values()
-            if o.account == account and o.is_open and (symbol is None or o.symbol == symbol)
-        ]
-
-    def my_trades(
-        self,
-        account: str,
-        symbol: str,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        from_id: int | None = None,
-        order_id: int | None = None,
-        limit: int = 500,
-    ) -> list[dict[str, object]]:
-        self.spec(symbol)
-        rows = [t for t in self.account_trades.get(account, []) if t["symbol"] == symbol]
-        if order_id is not None:
-            rows = [t for t in rows if t["orderId"] == order_id]
-        if from_id is not None:
-            rows = [t for t in rows if int(t["id"]) >= from_id]  # type: ignore[call-overload]
-        if start is not None:
-            rows = [t for t in rows if int(t["time"]) >= start]  # type: ignore[call-overload]
-        if end is not None:
-            rows = [t for t in rows if int(t["time"]) <= end]  # type: ignore[call-overload]
-        return rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
-
-    def duplicates(self) -> dict[str, int]:
-        """Client order ids that more than one accepted venue order carries."""
-        counts: dict[str, int] = {}
-        for r in self.received:
-            if r.order_id is not None and r.account not in BACKGROUND:
-                counts[r.client_order_id] = counts.get(r.client_order_id, 0) + 1
-        return {cid: n for cid, n in counts.items() if n > 1}

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from nonstop.config import SimSymbol
-from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, SimOrder
+from nonstop.sim.records import Account, BalanceUpdate, Execution, PublicTrade, SimOrder, account_uid
 
 
 def num(value: Decimal) -> str:
@@ -25,13 +25,16 @@ def symbol_info(spec: SimSymbol) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+                       "TAKE_PROFIT_LIMIT"],
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
+        "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
@@ -74,7 +77,7 @@ def order(o: SimOrder) -> dict[str, Any]:
     return {
         "symbol": o.symbol,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
         "price": num(o.price),
         "origQty": num(o.orig_qty),
@@ -84,12 +87,12 @@ def order(o: SimOrder) -> dict[str, Any]:
         "timeInForce": o.time_in_force,
         "type": o.type,
         "side": o.side,
-        "stopPrice": "0.00000000",
+        "stopPrice": num(o.stop_price),
         "icebergQty": "0.00000000",
         "time": o.time_ms,
         "updateTime": o.update_ms,
-        "isWorking": True,
-        "workingTime": o.time_ms,
+        "isWorking": o.working,
+        "workingTime": o.time_ms if o.working else -1,
         "origQuoteOrderQty": num(o.quote_order_qty),
         "selfTradePreventionMode": "EXPIRE_MAKER",
     }
@@ -101,6 +104,8 @@ _QUERY_ONLY = ("time", "updateTime", "isWorking", "stopPrice", "icebergQty", "or
 def _answer(o: SimOrder, now_ms: int) -> dict[str, Any]:
     """The order as a new-order or cancel answer carries it (no query-only fields, a transactTime)."""
     body = {k: v for k, v in order(o).items() if k not in _QUERY_ONLY}
+    if o.stop_price:
+        body["stopPrice"] = num(o.stop_price)
     body["transactTime"] = now_ms
     return body
 
@@ -169,9 +174,9 @@ def execution_report(x: Execution) -> dict[str, Any]:
         "f": o.time_in_force,
         "q": num(o.orig_qty),
         "p": num(o.price),
-        "P": "0.00000000",
+        "P": num(o.stop_price),
         "F": "0.00000000",
-        "g": -1,
+        "g": o.order_list_id,
         "C": o.client_order_id if x.cancel_client_order_id else "",
         "x": x.exec_type,
         "X": x.status,
@@ -185,7 +190,7 @@ def execution_report(x: Execution) -> dict[str, Any]:
         "T": x.time_ms,
         "t": x.trade_id,
         "I": 0,
-        "w": o.is_open,
+        "w": o.is_open and o.working,
         "m": x.is_maker,
         "M": False,
         "O": o.time_ms,
@@ -203,4 +208,31 @@ def account_position(b: BalanceUpdate) -> dict[str, Any]:
         "E": b.time_ms,
         "u": b.time_ms,
         "B": [{"a": a, "f": num(f), "l": num(lk)} for a, (f, lk) in b.assets.items()],
+    }
+
+
+def account(acct: Account, now_ms: int) -> dict[str, Any]:
+    """`GET /api/v3/account` and the WebSocket API's `account.status`."""
+    assets = sorted(set(acct.free) | set(acct.locked))
+    return {
+        "makerCommission": 10,
+        "takerCommission": 10,
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
+                            "seller": "0.00000000"},
+        "canTrade": True,
+        "canWithdraw": False,
+        "canDeposit": False,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": now_ms,
+        "accountType": "SPOT",
+        "permissions": ["SPOT"],
+        "uid": account_uid(acct.api_key),
+        "balances": [
+            {"asset": a, "free": num(acct.free.get(a, Decimal(0))), "locked": num(acct.locked.get(a, Decimal(0)))}
+            for a in assets
+        ],
     }

@@ -19,8 +19,7 @@ async def test_fill_and_cancel_made_while_down_are_found_and_recorded(tmp_path: 
         async with rig(sim, path) as r:
             quote = await r.venue.quote(r.btc)
             assert quote.bid is not None and quote.ask is not None
-            tick = Decimal("0.01")
-            to_fill = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.002"), quote.ask - tick)
+            to_fill = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.002"), quote.ask)  # joins the ask
             to_cancel = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.002"), quote.bid - 100)
             assert await r.reconciler.reconcile("alpha", [r.btc]) is not None
         # --- the engine is down: on the venue, our sell is hit and our buy is canceled by hand
@@ -28,7 +27,8 @@ async def test_fill_and_cancel_made_while_down_are_found_and_recorded(tmp_path: 
         other = ccxt_async.binance(sim.ccxt_config("alpha", 0, api_key="other-trader", secret="other-secret"))
         mine = ccxt_async.binance(sim.ccxt_config("alpha", 0))
         try:
-            await other.create_order("BTC/USDT", "market", "buy", 0.002, None, {"clientOrderId": "other-1"})
+            level = (await other.fetch_order_book("BTC/USDT", 5))["asks"][0][1]  # the maker ahead of us, then ours
+            await other.create_order("BTC/USDT", "market", "buy", level, None, {"clientOrderId": "other-1"})
             await mine.cancel_order(None, "BTC/USDT", {"origClientOrderId": to_cancel.value})
         finally:
             await other.close()

@@ -28,7 +28,7 @@ async def test_market_data_calls_return_live_consistent_values(sim: SimServer) -
         trades = await ex.fetch_trades("BTC/USDT")
         server_time = await ex.fetch_time()
     assert ticker["last"] > 0 and ticker["bid"] < ticker["ask"]
-    assert len(book["bids"]) == 5 and len(book["asks"]) == 5  # the market maker's ladder
+    assert len(book["bids"]) == 10 and len(book["asks"]) == 10  # the depth asked for, of a deep ladder
     assert book["bids"][0][0] < book["asks"][0][0]
     assert len(candles) == 50 and all(c[2] >= max(c[1], c[4]) and c[3] <= min(c[1], c[4]) for c in candles)
     assert candles[1][0] - candles[0][0] == 60_000

@@ -47,7 +47,15 @@ def test_flow_keeps_a_two_sided_book_and_trades_move_the_last_price() -> None:
         assert bid is not None and ask is not None and bid < ask
     assert len(lasts) > 20
     assert not v.received  # background orders are not part of the venue's order record
-    assert len(v.orders) == 10 * len(v.symbols)  # only the market maker's live ladder
+    ladder = sum(2 * spec.book_levels for spec in v.symbols.values())
+    assert ladder * 0.99 <= len(v.orders) <= ladder  # only the market maker's live ladder (a few eaten levels)
+    bids, asks = v.books["BTCUSDT"].depth(5000)
+    levels, tick = v.symbols["BTCUSDT"].book_levels, v.symbols["BTCUSDT"].tick_size
+    assert levels - 20 <= len(bids) <= levels and levels - 20 <= len(asks) <= levels  # a taker may eat a few
+    assert asks[0][0] - bids[0][0] <= 10 * tick  # a few ticks at most: a liquid pair
+    flow._quote("BTCUSDT")
+    bids, asks = v.books["BTCUSDT"].depth(5000)
+    assert len(bids) == len(asks) == levels and asks[0][0] - bids[0][0] == tick  # freshly quoted: one tick
 
 
 def test_frozen_flow_does_not_touch_the_book_and_spike_shifts_quotes() -> None:
