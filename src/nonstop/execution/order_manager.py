@@ -342,8 +342,11 @@ class OrderManager:
             return False  # the original request could still arrive and be accepted: not yet
         if order.state is not OrderState.IN_DOUBT:
             return False
-        if self.stopping:
-            return False  # never a new send while stopping: the next start settles it
+        if self.stopping:  # never a new send while stopping; unknown after its recvWindow, it never will be known
+            reason = "unknown at the venue after its recvWindow while the engine stops: closed, never re-sent"
+            log.warning("order_never_sent", client_order_id=cid.value, reason=reason)
+            await self._record(OrderNeverSent(ts=self.clock.now(), client_order_id=cid, reason=reason))
+            return True
         age = (self.clock.now() - order.intent_ts).total_seconds() if order.intent_ts is not None else None
         if age is None or age >= self.policy.max_resend_age_s:
             shown = f"{age:.1f} s" if age is not None else "of unknown age"

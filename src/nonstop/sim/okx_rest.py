@@ -199,10 +199,10 @@ class OkxRest(OkxTrade):
             raise okx_rejects.bad_param("bar")
         limit = min(call.integer("limit") or 100, 300)
         after, before = call.integer("after"), call.integer("before")  # older than / newer than (ms)
-        rows = self.rt.candles[spec.symbol].klines(
-            interval, before + 1 if before is not None else None, after - 1 if after is not None else None,
-            1000, call.now_ms,
-        )
+        store = self.rt.candles[spec.symbol]
+        start, end = (before + 1 if before is not None else None), (after - 1 if after is not None else None)
+        await store.prepare(store.history_start(interval, start, end, limit, call.now_ms))  # older days on demand
+        rows = store.klines(interval, start, end, 1000, call.now_ms)
         n = okx_wire.num
         out = [
             [str(k[0]), n(Decimal(str(k[1]))), n(Decimal(str(k[2]))), n(Decimal(str(k[3]))), n(Decimal(str(k[4]))),

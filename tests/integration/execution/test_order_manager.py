@@ -171,7 +171,7 @@ async def test_a_stopping_engine_never_resends_an_order_the_venue_never_saw(tmp_
         assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT
         r.manager.stopping = True
         await asyncio.sleep(FAST.recv_window_s + 1.5)  # past recvWindow: a running engine would resend now
-        assert not await r.manager.settle(cid)
-        assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT  # left for the next start
+        assert await r.manager.settle(cid)
+        assert r.recorder.state.order(cid).state is OrderState.NEVER_SENT  # closed, not re-sent
         received = await control(sim, "GET", f"/control/venues/alpha/orders?client_order_id={cid.value}")
         assert received == []

@@ -36,7 +36,11 @@ async def test_market_data_ticker_book_candles_trades_and_time(okx_sim: SimServe
         book = await ex.fetch_order_book("BTC/USDT", 5)
         candles = await ex.fetch_ohlcv("BTC/USDT", "1m", limit=50)
         old = await ex.fetch_ohlcv("BTC/USDT", "1m", since=candles[0][0] - 600_000, limit=5)
-        trades = await ex.fetch_trades("BTC/USDT", limit=5)
+        trades: list = []
+        for _ in range(200):  # the background takers trade every few ticks; wait for the first
+            if trades := await ex.fetch_trades("BTC/USDT", limit=5):
+                break
+            await asyncio.sleep(0.05)
         server_time = await ex.fetch_time()
     assert 0 < ticker["bid"] < ticker["ask"] and ticker["last"] > 0
     assert len(book["bids"]) == 5 and book["bids"][0][0] < book["asks"][0][0]
