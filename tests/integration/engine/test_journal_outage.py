@@ -86,7 +86,10 @@ async def test_disk_full_halts_cancels_alerts_once_and_resumes_when_space_is_bac
             filler.unlink()
             await eventually(lambda: e.journal_guard.outages == 1, 20, "the journal writing again")
             await eventually(lambda: len(e.state.orders) > known, 30, "new orders")
-            await eventually(lambda: bool(e.state.open_orders()), 20, "resting orders again")
+            for _ in range(300):  # an intent may be refused by risk first: wait for one to reach the venue
+                if len(await sim_orders(e)) > sent_during:
+                    break
+                await asyncio.sleep(0.1)
             assert len(await sim_orders(e)) > sent_during
             resolved = [t for t in e.alerts.history() if t.key == "journal_unwritable"
                         and t.kind in (TransitionKind.CLEARING, TransitionKind.RESOLVED)]
@@ -134,6 +137,10 @@ async def test_postgres_going_away_halts_cancels_and_resumes_when_it_is_back(
             await eventually(lambda: e.journal_guard is not None and e.journal_guard.outages == 1, 30,
                              "the journal writing again")
             await eventually(lambda: len(e.state.orders) > known, 30, "new orders")
+            for _ in range(300):  # an intent may be refused by risk first: wait for one to reach the venue
+                if len(await sim_orders(e)) > sent_during:
+                    break
+                await asyncio.sleep(0.1)
             assert len(await sim_orders(e)) > sent_during
             raised = [t for t in e.alerts.history()
                       if t.key == "journal_unwritable" and t.kind is TransitionKind.RAISED]
