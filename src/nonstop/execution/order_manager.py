@@ -43,7 +43,8 @@ from nonstop.connectivity.errors import (
     RequestRejectedError,
     VenueUnavailableError,
 )
-from nonstop.errors import JournalUnwritable, ModelError, NotLeader
+from nonstop.errors import JournalUnwritable, ModelError, NotLeader, OwnershipLost
+from nonstop.execution.answers_in_flight import AnswersInFlight
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
@@ -114,6 +115,7 @@ class OrderManager:
         self.stopping = False  # set by the engine's stop: lookups still settle orders, nothing is re-sent
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
         self._locks: dict[str, asyncio.Lock] = {}
+        self._answers = AnswersInFlight()  # submit answers recorded behind the caller's back
         for order in self.state.orders.values():
             self._index(order)
             if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
@@ -192,11 +194,15 @@ class OrderManager:
         time_in_force: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
         note: Callable[[ClientOrderId], Event] | None = None,
+        hold_until_recorded: bool = True,
     ) -> ClientOrderId:
         """Journal the intent (with a fresh client order id), then send it; returns the id.
 
         `note`, given the new id, makes a record journaled in the same append, before the intent
-        (the router's `RouteDecided`: why this venue)."""
+        (the router's `RouteDecided`: why this venue). With `hold_until_recorded=False` (the
+        trading loop's hot path) this returns once the venue has answered, and the answer (the
+        acceptance, any fills) is recorded behind the caller's back (`answers_in_flight.py`);
+        `recorded()` waits for it."""
         intent = OrderIntent(
             ts=self.clock.now(),
             client_order_id=self.ids.next(strategy),
@@ -211,8 +217,12 @@ class OrderManager:
         # intent and submit in one durable append: one disk flush before the order leaves
         notes = () if note is None else (note(intent.client_order_id),)
         await self._record(*notes, intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
-        await self._send(intent.client_order_id, journaled=True)
+        await self._send(intent.client_order_id, journaled=True, hold=hold_until_recorded)
         return intent.client_order_id
+
+    async def recorded(self, cid: ClientOrderId | None = None) -> None:
+        """Until the venue's answer to `cid` (or to every submit) is recorded."""
+        await self._answers.wait(None if cid is None else cid.value)
 
     async def reject_before_send(self, intent: OrderIntent, reason: str) -> None:
         """Record an intent that pre-trade risk denied: it never reaches a venue."""
@@ -233,8 +243,9 @@ class OrderManager:
             reduce_only=order.reduce_only,
         )
 
-    async def _send(self, cid: ClientOrderId, *, journaled: bool = False) -> None:
-        """Send the order; `OrderSubmitted` is made durable first unless the caller just did."""
+    async def _send(self, cid: ClientOrderId, *, journaled: bool = False, hold: bool = True) -> None:
+        """Send the order; `OrderSubmitted` is made durable first unless the caller just did.
+        `hold=False`: the answer is recorded in an owned task, the client id stays "sending" until then."""
         order = self.state.order(cid)
         if not journaled:
             await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
@@ -242,8 +253,10 @@ class OrderManager:
         self._check_may_send(cid)
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
+        answered = False
         try:
             report = await self._venue(order.instrument_id).submit(self._intent_of(order))
+            answered = True
         except DuplicateOrderError:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
             await self._in_doubt(cid, "venue reports the client order id already in use")
@@ -258,8 +271,24 @@ class OrderManager:
             await self._in_doubt(cid, str(err))
             return
         finally:
+            if hold or not answered:  # else the answer's recording ends it
+                self._sending.discard(cid.value)
+        if hold:
+            await self.apply_report(report)
+        else:
+            self._answers.start(cid.value, self._record_answer(cid, report))
+
+    async def _record_answer(self, cid: ClientOrderId, report: VenueOrderReport) -> None:
+        try:
+            await self.apply_report(report)
+        except JournalUnwritable as err:  # nothing can be recorded now: a lookup settles it later
+            log.warning("answer_not_recorded", client_order_id=cid.value, error=str(err))
             self._sending.discard(cid.value)
-        await self.apply_report(report)
+            self.resolve_later(cid)
+        except OwnershipLost as err:  # the engine stops on it; the new owner settles the order
+            log.error("answer_not_recorded", client_order_id=cid.value, error=str(err))
+        finally:
+            self._sending.discard(cid.value)
 
     def _check_may_send(self, cid: ClientOrderId) -> None:
         """Raise NotLeader (nothing sent; the order stays as journaled, for the leader to settle)."""
@@ -308,6 +337,9 @@ class OrderManager:
             return await self._settle(cid)
 
     async def _settle(self, cid: ClientOrderId) -> bool:
+        answer = self._answers.get(cid.value)
+        if answer is not None:
+            await asyncio.wait([answer])  # our submit's answer is being recorded: settle after it
         if cid.value in self._sending:
             return False  # our own submit is still waiting for its answer
         order = self.state.order(cid)
@@ -499,7 +531,9 @@ class OrderManager:
         return orphans
 
     async def close(self) -> None:
-        """Stop the lookup loops (their orders stay IN_DOUBT in the journal, settled on restart)."""
+        """Record the submit answers still in flight, then stop the lookup loops (their orders stay
+        IN_DOUBT in the journal, settled on restart)."""
+        await self._answers.wait()
         tasks = [t for t in self._resolving.values() if not t.done()]
         for task in tasks:
             task.cancel()

@@ -51,12 +51,12 @@ from nonstop.model import (
     InstrumentId,
     Liquidity,
     OrderIntent,
-    OrderType,
     TradeId,
     VenueOrderId,
 )
 from nonstop.venues.binance_errors import BINANCE_CODES
 from nonstop.venues.binance_market import MarketDataClient
+from nonstop.venues.binance_order_entry import OrderEntryMode, WsOrderEntry, new_order_params, ws_or_rest
 from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.ccxt_venue import CcxtVenue
 from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
@@ -152,10 +152,17 @@ class BinanceVenue(CcxtVenue):
         clock: Clock | None = None,
         weights: WeightTable | None = None,
         profile: VenueProfile | None = None,
+        order_entry: OrderEntryMode = "rest",
     ) -> None:
         super().__init__(name, ccxt_configs, client_class=_BinanceClient, base_url=_base_url, timeout_ms=timeout_ms,
                          connectivity=connectivity, clock=clock, profile=profile)
         self._weights = weights or _ccxt_weights()
+        if order_entry not in ("rest", "ws"):
+            raise ConfigError(f"venue {name}: order_entry must be \"rest\" or \"ws\", got {order_entry!r}")
+        self.order_entry = order_entry
+        self._ws = (WsOrderEntry(name, self._gateway, self._clients, self._clock, codes=self.codes,
+                                 timeout_s=timeout_ms / 1000) if order_entry == "ws" else None)
+        self._market_ids: dict[InstrumentId, str] = {}
 
     def _spec(self, name: str, *, has_symbol: bool = True, limit: int | None = None) -> RequestSpec:
         operation, priority, method, path = _ENDPOINTS[name]
@@ -193,6 +200,18 @@ class BinanceVenue(CcxtVenue):
                 min_notional=_dec(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize(),
             )
             self._symbols[iid] = symbol
+            self._market_ids[iid] = str(m["id"])
+        if self._ws is not None:
+            self._ws.session.start()
+
+    async def order_entry_up(self, timeout_s: float) -> bool:
+        """True once orders go over the ws-api session (waits up to `timeout_s`); False for REST."""
+        return self._ws is not None and await self._ws.session.wait_up(timeout_s)
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.session.stop()
+        await super().close()
 
     async def clock_offset_ms(self) -> int:
         """Measure how far our clock is ahead of the venue's (ms, midpoint of the round trip) and make
@@ -244,42 +263,50 @@ class BinanceVenue(CcxtVenue):
             ),
         )
 
+    def _market_id(self, iid: InstrumentId) -> str:
+        self._symbol(iid)  # checks the venue
+        try:
+            return self._market_ids[iid]
+        except KeyError:
+            raise ValueError(f"instrument {iid} is not listed on venue {self.name} (markets not loaded?)") from None
+
     async def submit(self, intent: OrderIntent) -> VenueOrderReport:
+        """Binance's own order request (`binance_order_entry.new_order_params`), over the ws-api when
+        its session is up, else REST; the raw answer is read directly (no ccxt unified parsing)."""
         iid = intent.instrument_id
-        params: dict[str, Any] = {"clientOrderId": str(intent.client_order_id)}
-        kind = {OrderType.LIMIT: "limit", OrderType.MARKET: "market", OrderType.LIMIT_MAKER: "LIMIT_MAKER"}
-        if intent.order_type is OrderType.LIMIT:
-            params["timeInForce"] = str(intent.time_in_force)
-        price = str(intent.price) if intent.price is not None else None
-        order = await self._call(
-            "create_order",
-            lambda c: c.create_order(
-                self._symbol(iid),
-                kind[intent.order_type],
-                str(intent.side).lower(),
-                str(intent.quantity),
-                price,
-                params,
-            ),
-        )
-        return self._report(iid, order["info"])
+        params = new_order_params(intent, self._market_id(iid))
+        raw = await ws_or_rest(self._ws, "order.place", params, self._spec("create_order"),
+                               lambda: self._call("create_order", lambda c: c.private_post_order(dict(params))))
+        return self._report(iid, raw)
 
     async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
-        order = await self._call(
-            "cancel_order",
-            lambda c: c.cancel_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
-        )
-        return self._report(instrument_id, order["info"])
+        params = {"symbol": self._market_id(instrument_id), "origClientOrderId": client_order_id}
+
+        async def rest() -> Any:
+            order = await self._call(
+                "cancel_order",
+                lambda c: c.cancel_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
+            )
+            return order["info"]
+
+        return self._report(instrument_id, await ws_or_rest(self._ws, "order.cancel", params,
+                                                            self._spec("cancel_order"), rest))
 
     async def fetch_order(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport | None:
-        try:
+        params = {"symbol": self._market_id(instrument_id), "origClientOrderId": client_order_id}
+
+        async def rest() -> Any:
             order = await self._call(
                 "fetch_order",
                 lambda c: c.fetch_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
             )
+            return order["info"]
+
+        try:
+            raw = await ws_or_rest(self._ws, "order.status", params, self._spec("fetch_order"), rest)
         except OrderNotFoundError:
             return None
-        return self._report(instrument_id, order["info"])
+        return self._report(instrument_id, raw)
 
     async def open_orders(self, instrument_id: InstrumentId) -> list[VenueOrderReport]:
         orders = await self._call("fetch_open_orders", lambda c: c.fetch_open_orders(self._symbol(instrument_id)))
