@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 
 from nonstop.clock import utc_ms
 from nonstop.sim.auth import check_signature, check_timestamp, key_holder
+from nonstop.sim.faults import FaultKind
 from nonstop.sim.market_streams import valid_stream
 from nonstop.sim.rejects import BinanceReject
 from nonstop.sim.ws_api import ws_api_call
@@ -219,11 +220,28 @@ class StreamHub:
         conn = Connection(web.WebSocketResponse(heartbeat=None, max_msg_size=65_536), endpoint, user_wrapped=True)
 
         async def on_text(data: str) -> None:
-            conn.push(json.dumps(self._api_request(conn, data)))
+            answer = self._api_request(conn, data)
+            if answer is not None:
+                conn.push(json.dumps(answer))
 
         return await self._run(request, conn, on_text)
 
-    def _api_request(self, conn: Connection, data: str) -> dict[str, Any]:
+    def _answer_dropped(self, conn: Connection, method: str, result: Any) -> bool:
+        """Fault injection on the WebSocket API: `drop_order_response` places the order, then sends
+        no answer (`hang`) or aborts the connection (`reset`), exactly as over REST."""
+        if method != "order.place":
+            return False
+        drop = self.rt.faults.strike(self.rt.name, conn.endpoint, FaultKind.DROP_ORDER_RESPONSE)
+        if drop is None:
+            return False
+        log.warning("order_response_dropped", venue=self.rt.name, endpoint=conn.endpoint, channel="ws-api",
+                    client_order_id=result.get("clientOrderId") if isinstance(result, dict) else None,
+                    mode=drop.params["mode"])
+        if drop.params["mode"] == "reset":
+            self._evict(conn, "order response dropped (reset)")
+        return True
+
+    def _api_request(self, conn: Connection, data: str) -> dict[str, Any] | None:
         try:
             msg = json.loads(data)
             req_id, method, params = msg.get("id"), msg["method"], msg.get("params", {})
@@ -248,6 +266,9 @@ class StreamHub:
             if method == "userDataStream.unsubscribe":
                 conn.account = None
                 return {"id": req_id, "status": 200, "result": {}}
-            return {"id": req_id, "status": 200, "result": ws_api_call(self.rt, method, params, now)}
+            result = ws_api_call(self.rt, method, params, now)
+            if self._answer_dropped(conn, method, result):
+                return None
+            return {"id": req_id, "status": 200, "result": result}
         except BinanceReject as reject:
             return {"id": req_id, "status": reject.status, "error": reject.body()}

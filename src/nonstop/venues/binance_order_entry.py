@@ -49,8 +49,7 @@ def new_order_params(intent: OrderIntent, market_id: str) -> dict[str, str]:
         "newOrderRespType": "FULL",
     }
     if intent.order_type is not OrderType.MARKET:
-        if intent.price is None:
-            raise ValueError(f"order {intent.client_order_id}: a {intent.order_type} order needs a price")
+        assert intent.price is not None  # OrderIntent refuses a LIMIT / LIMIT_MAKER without a price
         params["price"] = _text(intent.price)
     if intent.order_type is OrderType.LIMIT:
         params["timeInForce"] = str(intent.time_in_force)
