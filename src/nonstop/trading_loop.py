@@ -389,6 +389,7 @@ class TradingLoop:
             time_in_force=intent.time_in_force,
             reduce_only=reduce_only,
             note=note,
+            hold_until_recorded=False,  # the answer is recorded behind the strategy's back (issue 17)
         )
 
     def trusted_mid(self, symbol: str) -> Decimal | None:

@@ -81,6 +81,7 @@ def build_venue(
         connectivity=cfg.connectivity.gateway_config(cfg.weight_per_minute),
         clock=clock,
         profile=profile,
+        **({"order_entry": cfg.order_entry} if profile.exchange == "binance" else {}),
     )
     return venue, venue.market_data_client()  # its REST requests go through the venue's rate limiter
 

@@ -118,6 +118,9 @@ class EngineVenue(BaseModel):
     weight_per_minute: Annotated[int, Field(ge=10, le=1_000_000)] = 6000
     # hedging, breakers, order budgets, retries, probes: defaults suit Binance spot
     connectivity: ConnectivitySettings = ConnectivitySettings()
+    # how orders, cancels and order lookups travel: "ws" = Binance's WebSocket API session while it
+    # is up (REST while it is not), "rest" = REST only (the default; see the README's Speed section)
+    order_entry: Literal["rest", "ws"] = "rest"
 
     @model_validator(mode="after")
     def _profile_keys(self) -> EngineVenue:
@@ -128,6 +131,8 @@ class EngineVenue(BaseModel):
             raise ValueError(
                 f"{where}: network = \"sim\" has no named endpoints; give urls or use the embedded simulator"
             )
+        if self.order_entry == "ws" and self.exchange != "binance":
+            raise ValueError(f"{where}: order_entry = \"ws\" is built for Binance's WebSocket API only")
         if self.network != "sim" and any(u.startswith("http://") for u in self.urls):
             raise ValueError(f"{where}: network = {self.network!r} needs https urls, got {self.urls}")
         if self.is_sim and self.credentials_env == DEMO_ENV and not all(_loopback_url(u) for u in self.urls):

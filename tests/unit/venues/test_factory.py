@@ -53,3 +53,22 @@ def test_factory_refuses_a_public_data_endpoint_for_trading() -> None:
 def test_factory_sim_venue_without_urls_needs_the_embedded_simulator() -> None:
     with pytest.raises(ConfigError, match="has no urls and is not a venue of the embedded simulator"):
         profile_for(EngineVenue(name="binance-z"), {"binance-a": ["http://127.0.0.1:1"]})
+
+
+async def test_factory_order_entry_ws_gives_binance_a_ws_api_session_at_ccxts_ws_api_url() -> None:
+    cfg = EngineVenue(name="binance-live", network="live", credentials_env="MY_LIVE", order_entry="ws")
+    venue, ws = build_venue(cfg, profile_for(cfg), Credentials(api_key="k", secret="s"), OPTIONS, LiveClock())
+    try:
+        assert venue.order_entry == "ws" and venue._ws is not None
+        url, context = venue._ws._pick_url()
+        assert url == "wss://ws-api.binance.com:443/ws-api/v3" and context is not None
+        default = EngineVenue(name="binance-a")
+        assert default.order_entry == "rest"
+    finally:
+        await venue.close()
+        await ws.close()
+
+
+def test_factory_order_entry_ws_is_refused_for_okx() -> None:
+    with pytest.raises(ValueError, match="built for Binance's WebSocket API only"):
+        EngineVenue(name="okx-a", exchange="okx", order_entry="ws")
