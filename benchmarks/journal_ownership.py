@@ -116,5 +116,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--claims", type=int, default=100)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

@@ -133,6 +133,7 @@ if __name__ == "__main__":
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--outage", type=float, default=20.0, help="seconds of connection refused")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only: JSON on stdout
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # errors only: JSON on stdout
     json.dump(asyncio.run(main(args.episodes, args.outage)), sys.stdout, indent=2)
     print()

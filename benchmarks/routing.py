@@ -165,6 +165,7 @@ if __name__ == "__main__":
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--decisions", type=int, default=2000)
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only: JSON on stdout
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # errors only: JSON on stdout
     json.dump(asyncio.run(main(args.episodes, args.decisions)), sys.stdout, indent=2)
     print()

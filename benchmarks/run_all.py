@@ -29,6 +29,21 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 NOT_BENCHMARKS = frozenset({"run_all", "benchkit"})
+# small runs (seconds) of the benchmarks that do not declare their own module-level QUICK_ARGS
+QUICK_ARGS: dict[str, list[str]] = {
+    "connectivity_failover": ["--episodes", "1", "--reads", "10", "--warmup", "5", "--max-seconds", "20"],
+    "connectivity_ratelimit": ["--min-run", "10", "--pollers", "4"],
+    "data_pipeline": ["--ticks", "5000", "--trials", "2"],
+    "journal_ownership": ["--records", "5000", "--claims", "10"],
+    "journal_throughput": ["--events", "300", "--replay-events", "20000", "--no-postgres"],
+    "recovery_after_outage": ["--episodes", "1", "--outage", "3"],
+    "risk_check": ["--orders", "2000", "--checks", "2000"],
+    "routing": ["--episodes", "1", "--decisions", "200"],
+    "sim_market_realism": ["--minutes", "2"],
+    "takeover": ["--takeovers", "1", "--baseline-runs", "1"],
+    "trader_view": ["--events", "2000", "--rounds", "1"],
+    "ws_snapshot_storm": ["--storm", "3", "--drop-every", "1", "--after", "2"],
+}
 
 
 def benchmarks() -> list[Path]:
@@ -37,7 +52,8 @@ def benchmarks() -> list[Path]:
 
 
 def quick_args(script: Path) -> list[str] | None:
-    """The script's module-level `QUICK_ARGS` list (read without importing it), or None."""
+    """The script's module-level `QUICK_ARGS` list (read without importing it), else this file's
+    entry for it, else None."""
     tree = ast.parse(script.read_text(), filename=str(script))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "QUICK_ARGS"
@@ -46,7 +62,7 @@ def quick_args(script: Path) -> list[str] | None:
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
                 raise ValueError(f"{script.name}: QUICK_ARGS must be a list of strings")
             return value
-    return None
+    return QUICK_ARGS.get(script.stem)
 
 
 def run_one(script: Path, args: list[str], timeout_s: float) -> dict[str, Any]:

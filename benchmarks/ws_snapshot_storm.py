@@ -110,5 +110,6 @@ if __name__ == "__main__":
     parser.add_argument("--retry-after", type=int, default=3, help="Retry-After of the storm's 429s")
     parser.add_argument("--drop-every", type=float, default=2.5, help="seconds between websocket drops")
     parser.add_argument("--after", type=float, default=8.0, help="seconds watched after the storm")
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # errors only
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
