@@ -125,7 +125,8 @@ async def test_engine_hedge_policy_offsets_stranded_exposure_and_unwinds_it_redu
         hedged = router.hedges.net(state, A, SYMBOL)
         assert hedged and A not in hedged, "hedged on the other venue only"
         engine.sim.faults.clear_all(A)
-        await eventually(lambda: A not in router._away, 30, "binance-a back")
+        # the venue breaker stays open venue_breaker_open_s (30 s) from the maintenance, then a probe closes it
+        await eventually(lambda: A not in router._away, 45, "binance-a back")
         await eventually(lambda: not router.hedges.net(state, A, SYMBOL), 15, "the hedge unwound")
         events = await journal_events(engine)
     notes = {e.client_order_id.value: e for e in events if isinstance(e, RouteDecided)}
