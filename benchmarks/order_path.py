@@ -107,6 +107,12 @@ class Stopwatch:
         setattr(obj, attr, timed_cm)
 
 
+async def cancel_all(bare: Any) -> None:
+    """Cancel every open order of the account (not timed); -2011 when none is open."""
+    with contextlib.suppress(ccxt_async.OrderNotFound):
+        await bare.cancel_all_orders(SYMBOL)
+
+
 def fsync_floor(path: Path, n: int) -> dict[str, float]:
     """A bare write + os.fsync of ~200 bytes on this disk: what any durable append pays at least."""
     ms = []
@@ -177,7 +183,7 @@ async def main(orders: int, durability: str) -> dict[str, object]:
 
             async def tidy(i: int) -> None:
                 if i % 40 == 39:  # keep the venue's open-order count bounded (not timed)
-                    await bare.cancel_all_orders(SYMBOL)
+                    await cancel_all(bare)
 
             for i in range(orders):
                 await timed("place", lambda: manager.place("bench", iid, Side.BUY, qty, price,
@@ -193,12 +199,17 @@ async def main(orders: int, durability: str) -> dict[str, object]:
                 await tidy(i)
             await manager.recorded()
             await ws_manager.recorded()
+            await cancel_all(bare)
+            for _ in range(min(orders, 40)):  # one caller placing back to back: each waits for the last answer's record
+                await timed("place_back_to_back", lambda: manager.place("bench", iid, Side.BUY, qty, price,
+                                                                        hold_until_recorded=False))
+            await manager.recorded()
+            await cancel_all(bare)
             breakdown = await instrumented(manager, rest, recorder, state, iid, qty, price, max(40, orders // 3),
                                            bare)
             floor_append = await append_floor(journal, ids, iid, price, max(50, orders // 2))
             floor_fsync = fsync_floor(Path(tmp) / "fsync.bin", max(50, orders // 2))
-            with contextlib.suppress(ccxt_async.OrderNotFound):  # -2011 when nothing is open
-                await bare.cancel_all_orders(SYMBOL)
+            await cancel_all(bare)
             await bare.close()
             await bare_ws.close()
             await manager.close()
@@ -259,9 +270,9 @@ async def instrumented(manager: OrderManager, venue: BinanceVenue, recorder: Rec
         t0 = time.perf_counter()
         await manager.place("bench", iid, Side.BUY, qty, price, hold_until_recorded=False)
         total_s += time.perf_counter() - t0
+        await manager.recorded()  # not timed: each place is broken down alone, not queued behind the last answer
         if i % 40 == 39:
-            await manager.recorded()
-            await bare.cancel_all_orders(SYMBOL)
+            await cancel_all(bare)
     await manager.recorded()
     t = watch.total
     # the caller waits for the first append only; the acceptance's is recorded behind its back
@@ -302,6 +313,7 @@ def report(orders: int, durability: str, timings: dict[str, list[float]], breakd
         "benchmark": "order_path", "orders_each": orders, "journal": f"sqlite/{durability}",
         "nonstop_place": place, "bare_ccxt_create_order": bare,
         "nonstop_place_held_until_recorded": held,
+        "nonstop_place_back_to_back": s["place_back_to_back"],
         "nonstop_place_ws_api": s["place_ws"], "bare_ccxt_create_order_ws": s["bare_ws"],
         "durable_append_floor": floor_append, "fsync_floor": floor_fsync,
         "added_median_ms": added, "goal_added_ms": goal_ms,
