@@ -46,3 +46,17 @@ def test_order_path_prints_json_alone_and_run_all_tabulates_it(tmp_path: Path) -
     table = (tmp_path / "figures.md").read_text()
     assert "| `order_path` | order path: `OrderManager.place` vs bare ccxt `create_order` (median) |" in table
     assert "| `risk_check` |" in table
+
+
+def test_run_all_puts_its_table_between_the_readme_markers_and_keeps_other_rows(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{run_all.START}\n| benchmark | figure |\n|---|---|\n| `other` | kept | a | b | c | d |\n"
+                      f"| `order_path` | stale | a | b | c | d |\n{run_all.END}\n\nafter\n")
+    result = {"benchmark": "order_path", "figures": [
+        {"figure": "fresh", "ours": "1 ms", "baseline": "2 ms", "goal": "g", "verdict": "met"}]}
+    results = {"at": "now", "machine": "m", "mode": "full",
+               "benchmarks": {"order_path": {"ok": True, "result": result}}}
+    run_all.update_readme(readme, results)
+    text = readme.read_text()
+    assert "| `order_path` | fresh | 1 ms | 2 ms | g | met |" in text and "stale" not in text
+    assert "| `other` | kept |" in text and text.startswith("# x") and text.endswith("after\n")

@@ -287,6 +287,10 @@ class OrderManager:
             self.resolve_later(cid)
         except OwnershipLost as err:  # the engine stops on it; the new owner settles the order
             log.error("answer_not_recorded", client_order_id=cid.value, error=str(err))
+        except Exception:  # a bug: logged with its traceback, and the order left for a lookup to settle
+            log.exception("answer_recording_failed", client_order_id=cid.value)
+            self._sending.discard(cid.value)
+            self.resolve_later(cid)
         finally:
             self._sending.discard(cid.value)
 
