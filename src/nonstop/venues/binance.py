@@ -10,7 +10,11 @@ markets are loaded once and shared with `set_markets`, ccxt's own throttler is o
 `VenueGateway` (venue breaker -> rate limiter -> endpoint pool -> retry; see `gateway.py`):
 
 * submit: ORDER priority, weight 1 and an order slot; one attempt on one healthy endpoint, never
-  hedged, never retried (an unknown outcome is raised as OutcomeUnknownError: IN DOUBT).
+  hedged, never retried (an unknown outcome is raised as OutcomeUnknownError: IN DOUBT). The request
+  is Binance's own (`binance_order_entry.new_order_params`, sent with ccxt's signing by
+  `private_post_order`), not ccxt's unified `create_order`, and the raw answer is read directly.
+* with `order_entry="ws"`, submit, cancel and fetch_order go over the WebSocket API session
+  (`binance_ws_api.py`) while it is up, over REST otherwise, under the same in-doubt rules.
 * cancel: ORDER priority; one endpoint per attempt; retried only when safe (never after an unknown
   outcome).
 * connect, fetch_order, open_orders, fills, fills_of_order, balances: ACCOUNT priority; hedged reads,
@@ -279,31 +283,25 @@ class BinanceVenue(CcxtVenue):
                                lambda: self._call("create_order", lambda c: c.private_post_order(dict(params))))
         return self._report(iid, raw)
 
-    async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
-        params = {"symbol": self._market_id(instrument_id), "origClientOrderId": client_order_id}
+    async def _by_client_id(self, name: str, ws_method: str, iid: InstrumentId, client_order_id: str) -> Any:
+        """One request naming an order by our client id (cancel, lookup): over the ws-api when its
+        session is up, else through ccxt (`cancel_order` / `fetch_order`); Binance's raw order."""
+        params = {"symbol": self._market_id(iid), "origClientOrderId": client_order_id}
 
         async def rest() -> Any:
-            order = await self._call(
-                "cancel_order",
-                lambda c: c.cancel_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
-            )
+            order = await self._call(name, lambda c: getattr(c, name)(None, self._symbol(iid),
+                                                                      {"origClientOrderId": client_order_id}))
             return order["info"]
 
-        return self._report(instrument_id, await ws_or_rest(self._ws, "order.cancel", params,
-                                                            self._spec("cancel_order"), rest))
+        return await ws_or_rest(self._ws, ws_method, params, self._spec(name), rest)
+
+    async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
+        raw = await self._by_client_id("cancel_order", "order.cancel", instrument_id, client_order_id)
+        return self._report(instrument_id, raw)
 
     async def fetch_order(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport | None:
-        params = {"symbol": self._market_id(instrument_id), "origClientOrderId": client_order_id}
-
-        async def rest() -> Any:
-            order = await self._call(
-                "fetch_order",
-                lambda c: c.fetch_order(None, self._symbol(instrument_id), {"origClientOrderId": client_order_id}),
-            )
-            return order["info"]
-
         try:
-            raw = await ws_or_rest(self._ws, "order.status", params, self._spec("fetch_order"), rest)
+            raw = await self._by_client_id("fetch_order", "order.status", instrument_id, client_order_id)
         except OrderNotFoundError:
             return None
         return self._report(instrument_id, raw)
