@@ -14,7 +14,7 @@ from tests.simkit import control, running_sim
 async def _far_bid(r) -> Decimal:
     quote = await r.venue.quote(r.btc)
     assert quote.bid is not None
-    return quote.bid - 50
+    return (quote.bid * Decimal("0.9")).quantize(Decimal("0.01"))  # rests: never reached by the market
 
 
 async def _types(r) -> list[str]:

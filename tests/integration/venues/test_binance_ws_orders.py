@@ -77,7 +77,7 @@ async def _until(condition, within: float = 15.0) -> bool:
 async def _far_bid(venue: BinanceVenue) -> Decimal:
     quote = await venue.quote(BTC)
     assert quote.bid is not None
-    return (quote.bid - 50).quantize(Decimal("0.01"))
+    return (quote.bid * Decimal("0.9")).quantize(Decimal("0.01"))  # rests: never reached by the market
 
 
 async def _received(sim: SimServer, cid: ClientOrderId) -> list[dict]:
