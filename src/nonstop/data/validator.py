@@ -111,34 +111,31 @@ class Validator:
         """Judge every source of `symbol` now and build the consensus (or say why there is none)."""
         now = self.clock.monotonic()
         s = self.settings
+        max_age, max_unchanged = s.max_age_s, s.max_unchanged_s
         build = ConsensusBuilder(s.band_bps, s.min_sources)
         for name, t in self._tracks.get(symbol, {}).items():
-            status, age, unchanged, max_gap = self._status(t, now)
+            bid, ask = t.bid, t.ask
             if t.mid_known:
                 mid = t.mid
             else:
-                mid = t.mid = None if t.bid is None or t.ask is None else (t.bid + t.ask) / 2
+                mid = t.mid = None if bid is None or ask is None else (bid + ask) / 2
                 t.mid_known = True
-            build.add(name, t.transport, status, age, unchanged, t.gaps, max_gap, t.updates, t.bid, t.ask, mid)
+            age = None if t.last_received is None else now - t.last_received
+            unchanged = None if t.last_changed is None else now - t.last_changed
+            if age is None:
+                status = SourceStatus.MISSING
+            elif age > max_age:
+                status = SourceStatus.STALE
+            elif max_unchanged is not None and unchanged is not None and unchanged > max_unchanged:
+                status = SourceStatus.FROZEN
+            else:
+                status = t.book
+                if status is None:
+                    status = t.book = _book_status(bid, ask, mid, s.max_spread_bps)
+            # the gap in progress counts too: a source that went silent shows its current gap
+            max_gap = max(t.max_gap_s, age) if age is not None and t.updates else t.max_gap_s
+            build.add(name, t.transport, status, age, unchanged, t.gaps, max_gap, t.updates, bid, ask, mid)
         return build.result(symbol, self.clock.now())
-
-    def _status(self, t: _Track, now: float) -> tuple[SourceStatus, float | None, float | None, float]:
-        s = self.settings
-        age = None if t.last_received is None else now - t.last_received
-        unchanged = None if t.last_changed is None else now - t.last_changed
-        if age is None:
-            status = SourceStatus.MISSING
-        elif age > s.max_age_s:
-            status = SourceStatus.STALE
-        elif s.max_unchanged_s is not None and unchanged is not None and unchanged > s.max_unchanged_s:
-            status = SourceStatus.FROZEN
-        else:
-            if t.book is None:
-                t.book = book_status(t.bid, t.ask, s.max_spread_bps)
-            status = t.book
-        # the gap in progress counts too: a source that went silent shows its current gap
-        max_gap = max(t.max_gap_s, age) if age is not None and t.updates else t.max_gap_s
-        return status, age, unchanged, max_gap
 
 
 def book_status(bid: Decimal | None, ask: Decimal | None, max_spread_bps: Decimal | None) -> SourceStatus:
@@ -148,5 +145,18 @@ def book_status(bid: Decimal | None, ask: Decimal | None, max_spread_bps: Decima
     if bid >= ask:
         return SourceStatus.CROSSED
     if max_spread_bps is not None and (ask - bid) / ((ask + bid) / 2) * BPS > max_spread_bps:
+        return SourceStatus.WIDE
+    return SourceStatus.OK
+
+
+def _book_status(
+    bid: Decimal | None, ask: Decimal | None, mid: Decimal | None, max_spread_bps: Decimal | None
+) -> SourceStatus:
+    """`book_status` with the mid `(bid + ask) / 2` already at hand (the same value its spread divides by)."""
+    if bid is None or ask is None or bid <= 0 or ask <= 0 or mid is None:
+        return SourceStatus.EMPTY
+    if bid >= ask:
+        return SourceStatus.CROSSED
+    if max_spread_bps is not None and (ask - bid) / mid * BPS > max_spread_bps:
         return SourceStatus.WIDE
     return SourceStatus.OK
