@@ -317,7 +317,9 @@ class OrderManager:
         """
         lock = self._locks.setdefault(cid.value, asyncio.Lock())
         async with lock:
-            return await self._settle(cid)
+            settled = await self._settle(cid)
+        self._forget_if_settled(cid.value)  # the lock was held when it finished: drop it now
+        return settled
 
     async def _settle(self, cid: ClientOrderId) -> bool:
         if cid.value in self._sending:

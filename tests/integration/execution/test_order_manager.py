@@ -177,7 +177,7 @@ async def test_a_stopping_engine_never_resends_an_order_the_venue_never_saw(tmp_
         assert received == []
 
 
-async def test_venue_id_index_keeps_only_the_newest_finished_orders(tmp_path: Path) -> None:
+async def test_finished_orders_leave_no_unbounded_bookkeeping_in_the_manager(tmp_path: Path) -> None:
     # a 24/7 run must not remember every venue order id forever (benchmarks/soak.py found it growing)
     async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
         r.manager.finished_indexed = 3
@@ -194,3 +194,6 @@ async def test_venue_id_index_keeps_only_the_newest_finished_orders(tmp_path: Pa
         assert resting.value in index.values()
         assert {c.value for c in finished[-3:]} <= set(index.values())
         assert finished[0].value not in index.values()
+        for cid in finished:  # a lookup of a finished order leaves no per-order lock behind
+            assert await r.manager.settle(cid)
+        assert not r.manager._locks
