@@ -13,9 +13,10 @@ simulator (`census`). After `--warmup` (a share of the run) it reports:
 - `rss_slope_mb_per_h`: the least-squares slope of RSS after warm-up;
 - `tasks_growth` / `fds_growth`: the same for tasks and descriptors (goal 0: nothing accumulates);
 - `journal_bytes_per_s`: the journal grows by design (it is the record), reported as a rate;
-- `growing`: the containers whose size grew after warm-up, largest growth first — what is still
-  unbounded. EngineState's finished orders and fills are listed too (they leave the live state only
-  once archived; see the README).
+- `growing`: the containers whose size grew after warm-up, largest growth first, each with what
+  bounds it (`KNOWN_BOUNDS`: a cap or a time window it has not reached yet in a short run);
+  `unbounded`: those with no known bound — what still leaks. EngineState's finished orders and fills
+  are listed with their bound (they leave the live state once archived, issue 17 item 4).
 
 The baseline in the same run is the warm-up sample itself: every growth figure is measured against
 the same process after warm-up.
@@ -57,6 +58,16 @@ from nonstop.risk.settings import RiskSettings
 from nonstop.strategy.degradation import DegradationSettings
 
 CONTAINERS = (dict, list, deque, set)
+# structures that grow until a cap (or a window) holds them: (path suffix, what bounds it)
+KNOWN_BOUNDS = (
+    ("engine.state.orders", "EngineState keeps finished orders until they are archived (issue 17 item 4)"),
+    ("engine.state.fills", "EngineState keeps fills until they are archived (issue 17 item 4)"),
+    ("manager._finished_ids", "OrderManager.finished_indexed (10,000 finished orders)"),
+    ("manager._by_venue_id", "open orders + OrderManager.finished_indexed (10,000)"),
+    ("].orders", "ccxt's order cache: options.ordersLimit (1,000)"),
+    ("].myTrades", "ccxt's trade cache: options.tradesLimit (1,000)"),
+    ("._sent", "risk OrderRate: the sends of the last 60 s"),
+)
 
 
 def soak_settings(data_dir: Path, sim: SimProcess) -> Settings:
@@ -163,7 +174,8 @@ def growth(samples: list[dict[str, Any]], censuses: list[dict[str, int]], warmup
     for path, size in final.items():
         before = first.get(path, 0)
         if size > before and size >= 32:
-            grew.append({"structure": path, "after_warmup": before, "end": size})
+            bound = next((why for suffix, why in KNOWN_BOUNDS if path.endswith(suffix)), None)
+            grew.append({"structure": path, "after_warmup": before, "end": size, "bounded_by": bound})
     grew.sort(key=lambda g: g["end"] - g["after_warmup"], reverse=True)
     return {
         "warmup_s": base["t_s"],
@@ -183,6 +195,7 @@ def growth(samples: list[dict[str, Any]], censuses: list[dict[str, int]], warmup
         if span_h else 0,
         "events_per_s": round((last["events"] - base["events"]) / (span_h * 3600)) if span_h else 0,
         "growing": grew[:25],
+        "unbounded": [g["structure"] for g in grew if g["bounded_by"] is None],
     }
 
 
