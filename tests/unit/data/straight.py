@@ -12,7 +12,6 @@ Kept verbatim from the code they replaced (commit 1cd0a6e), not to be optimised.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from decimal import Decimal
 
 from nonstop.clock import Clock
@@ -21,23 +20,12 @@ from nonstop.data import MarketDataHub, RedundantFeed, SourceQuote, ValidatorSet
 from nonstop.data.consensus import ConsensusQuote, SourceQuality, SourceStatus
 from nonstop.data.feeds import Transport, _told_to_wait, log
 from nonstop.data.sources import Watch
+from nonstop.data.validator import _Track  # its cache fields stay unused here
 from nonstop.strategy.base import Intent, StrategyView
 from nonstop.strategy.degradation import GateResult, gate
 from nonstop.strategy.runner import StrategyRunner
 
 __all__ = ["StraightFeed", "StraightRunner", "StraightValidator", "straighten"]
-
-
-@dataclass(slots=True)
-class _Track:
-    transport: str = ""
-    bid: Decimal | None = None
-    ask: Decimal | None = None
-    last_received: float | None = None
-    last_changed: float | None = None
-    updates: int = 0
-    gaps: int = 0
-    max_gap_s: float = 0.0
 
 
 class StraightValidator:
