@@ -96,6 +96,9 @@ def soak_settings(data_dir: Path, sim: SimProcess) -> Settings:
     )
 
 
+CAPPED: dict[str, int] = {}  # paths of deques with a maxlen, and that maxlen (found by `census`)
+
+
 def census(roots: dict[str, Any], *, max_depth: int = 5, max_objects: int = 50_000) -> dict[str, int]:
     """The size of every container reachable from `roots` through attributes, by attribute path.
 
@@ -114,6 +117,8 @@ def census(roots: dict[str, Any], *, max_depth: int = 5, max_objects: int = 50_0
             continue
         if isinstance(obj, CONTAINERS):
             sizes[path] = len(obj)
+            if isinstance(obj, deque) and obj.maxlen is not None:
+                CAPPED[path] = obj.maxlen
             if depth < max_depth and len(obj) <= 64:  # look inside small containers (a venue map, a list of feeds)
                 items = obj.items() if isinstance(obj, dict) else enumerate(obj)
                 for key, value in list(items):
@@ -175,6 +180,8 @@ def growth(samples: list[dict[str, Any]], censuses: list[dict[str, int]], warmup
         before = first.get(path, 0)
         if size > before and size >= 32:
             bound = next((why for suffix, why in KNOWN_BOUNDS if path.endswith(suffix)), None)
+            if bound is None and path in CAPPED:
+                bound = f"a deque of at most {CAPPED[path]}"
             grew.append({"structure": path, "after_warmup": before, "end": size, "bounded_by": bound})
     grew.sort(key=lambda g: g["end"] - g["after_warmup"], reverse=True)
     return {
