@@ -224,7 +224,8 @@ class Engine:
                     networks = {c.name: (c.exchange, c.network) for c in eng.venues}
                     await confirm_identities(venues, networks, state, recorder.record, self.clock,
                                              journal_name(self.settings))
-                    reconciler = Reconciler(manager, venues, eng.instance, self.clock)
+                    reconciler = Reconciler(manager, venues, eng.instance, self.clock, on_watchdog_orders=(
+                        lambda why: self.halt(why, source="watchdog")) if self.settings.watchdog.flatten else None)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(ownership.exit_when_lost(recorder), name="ownership")
                         tg.create_task(trading_loop.run_data(), name="market-data")
