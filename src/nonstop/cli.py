@@ -309,7 +309,8 @@ def watchdog(
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
     """Dead man's switch: watch the engine's heartbeat; when it has been silent for
-    `watchdog.silence_s`, cancel every open order of the instance on every venue, journal and alert."""
+    `watchdog.silence_s`, cancel every open order of the instance on every venue (and, with
+    `watchdog.flatten`, close its positions with the watchdog's own orders), journal and alert."""
     settings = _settings(config)
     from nonstop.watchdog.service import run_watchdog
 
