@@ -248,12 +248,12 @@ def drill(
     from nonstop import drills
 
     if list_:
-        typer.echo(drills.listing())
+        typer.echo(drills.listing(_settings(config) if config is not None else None))
         return
     settings = _settings(config)  # a bad config is named before any process starts
     out = out or settings.data_dir / "drill"
     try:
-        drills.select(scenarios or [])
+        drills.select(scenarios or [], settings)
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
