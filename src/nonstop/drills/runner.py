@@ -35,6 +35,7 @@ from nonstop.venues.settings import DEMO_CREDENTIALS
 
 log = structlog.get_logger("nonstop.drills")
 MAX_DRILL_S = 3600  # the simulator stops by itself after this, whatever happens to the drill
+CHECKPOINT_TRIES = 40
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,13 @@ class DrillRun:
 
 async def _checkpoint(session: aiohttp.ClientSession, control: str, venue: str) -> Checkpoint:
     """Balances and the trade ids they include, read until two balance reads agree (bounded)."""
-    for _ in range(5):
+    for attempt in range(CHECKPOINT_TRIES):  # a busy market (fills on every tick) may need a few
         before = await evidence.balances(session, control, venue)
         trades = await evidence.control_get(session, f"{control}/control/venues/{venue}/trades")
         after = await evidence.balances(session, control, venue)
         if before == after:
             return Checkpoint(time.time(), after, {str(t["id"]) for t in trades})
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05 * (attempt % 4))
     raise DrillError(f"the balances of {venue} kept moving; no consistent checkpoint")
 
 
@@ -195,7 +196,7 @@ class Drill:
             await asyncio.sleep(scenario.hold_s)
             record.fault_end = time.time()
             return
-        record.fault_start = time.time()
+        posted = time.time()
         for spec in scenario.faults:
             body = {
                 "kind": spec.kind,
@@ -209,7 +210,10 @@ class Drill:
                 if resp.status != 201:
                     raise DrillError(f"scenario {scenario.name}: the simulator refused fault {body}: {data}")
                 record.fault_ids.append(int(data["id"]))
-        await asyncio.sleep(scenario.hold_s)
+        # the fault holds from the simulator's answer on (an order the venue took while the request was
+        # on its way is not "during the fault"); the hold is counted from the request, as before
+        record.fault_start = time.time()
+        await asyncio.sleep(max(0.0, scenario.hold_s - (record.fault_start - posted)))
         for fault_id in record.fault_ids:
             async with session.delete(f"{self.sim.control}/control/faults/{fault_id}") as resp:
                 await resp.read()

@@ -37,6 +37,10 @@ class FlattenReport:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def complete(self) -> bool:
+        return not self.left and not self.problems
+
+    @property
     def detail(self) -> str:
         done = "flat" if not self.left else f"left {', '.join(f'{k} {v}' for k, v in self.left.items())}"
         problems = f"; {'; '.join(self.problems)}" if self.problems else ""

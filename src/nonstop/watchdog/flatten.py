@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,30 +33,13 @@ from nonstop.execution.watchdog_orders import last_watchdog_seq, watchdog_order_
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
 from nonstop.killswitch.closing import ClosingOrder, closing_order, within_a_step
-from nonstop.killswitch.flatten import FLATTEN_STRATEGY, ROUND_WAIT_S, ROUNDS
+from nonstop.killswitch.flatten import FLATTEN_STRATEGY, ROUND_WAIT_S, ROUNDS, FlattenReport
 from nonstop.model import ClientOrderId, EngineState, InstrumentId, OrderIntent, OrderType, TimeInForce
 from nonstop.venues.port import VenueOrderReport, VenuePort
 from nonstop.watchdog.journal import WatchdogJournal
 
 log = structlog.get_logger("nonstop.watchdog")
 ORDER_EVENT = "flatten_order"
-
-
-@dataclass
-class FlattenOutcome:
-    sent: list[str] = field(default_factory=list)
-    left: dict[str, Decimal] = field(default_factory=dict)  # positions of at least one lot step not closed
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not self.left and not self.problems
-
-    @property
-    def detail(self) -> str:
-        done = "flat" if not self.left else f"left {', '.join(f'{k} {v}' for k, v in self.left.items())}"
-        problems = f"; {'; '.join(self.problems)}" if self.problems else ""
-        return f"flatten: {len(self.sent)} order(s), {done}{problems}"
 
 
 async def read_engine_state(settings: Settings) -> EngineState:
@@ -82,8 +64,8 @@ class WatchdogFlatten:
                            or settings.risk.limits_for(FLATTEN_STRATEGY).price_collar_bps)
         self.round_wait_s = min(ROUND_WAIT_S, 1.0)
 
-    async def run(self) -> FlattenOutcome:
-        out = FlattenOutcome()
+    async def run(self) -> FlattenReport:
+        out = FlattenReport()
         try:
             state = await read_engine_state(self.settings)
         except (NonstopError, OSError) as err:
@@ -120,7 +102,7 @@ class WatchdogFlatten:
                 out.left[key] = position
         return await self._done(out)
 
-    async def _positions(self, state: EngineState, out: FlattenOutcome) -> tuple[dict[str, Decimal], set[str]]:
+    async def _positions(self, state: EngineState, out: FlattenReport) -> tuple[dict[str, Decimal], set[str]]:
         """The instance's positions on our venues: the journal's, plus fills it does not hold yet."""
         positions = {k: v for k, v in state.positions.items() if InstrumentId.parse(k).venue in self.venues}
         uncertain: set[str] = set()
@@ -151,7 +133,7 @@ class WatchdogFlatten:
         return max((ClientOrderId(r["client_order_id"]).seq for r in self.journal.read() if r["event"] == ORDER_EVENT),
                    default=0)
 
-    async def _mid(self, iid: InstrumentId, out: FlattenOutcome) -> Decimal | None:
+    async def _mid(self, iid: InstrumentId, out: FlattenReport) -> Decimal | None:
         try:
             quote = await self.venues[iid.venue].quote(iid)
         except ConnectivityError as err:
@@ -162,7 +144,7 @@ class WatchdogFlatten:
         return quote.last
 
     async def _send(self, iid: InstrumentId, order: ClosingOrder, n: int,
-                    out: FlattenOutcome) -> tuple[VenueOrderReport | None, int]:
+                    out: FlattenReport) -> tuple[VenueOrderReport | None, int]:
         """Send one closing order as number `n`; (the venue's report or None, numbers used: 0 or 1).
 
         A number the venue never took (refused, not sent, or unknown to a lookup after an unclear
@@ -205,7 +187,7 @@ class WatchdogFlatten:
             fields.update(status=str(report.status), filled=str(report.filled_qty))
         await self.journal.write(self.clock.now(), ORDER_EVENT, **fields)
 
-    async def _done(self, out: FlattenOutcome) -> FlattenOutcome:
+    async def _done(self, out: FlattenReport) -> FlattenReport:
         await self.journal.write(self.clock.now(), "flattened", sent=out.sent,
                                  left={k: str(v) for k, v in out.left.items()}, problems=out.problems)
         log.warning("watchdog_flattened", orders=len(out.sent), left={k: str(v) for k, v in out.left.items()},

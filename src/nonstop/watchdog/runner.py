@@ -19,11 +19,12 @@ import structlog
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Settings
 from nonstop.connectivity.errors import ConnectivityError, OrderNotFoundError
+from nonstop.killswitch.flatten import FlattenReport
 from nonstop.model import ClientOrderId, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.venues.port import VenuePort
-from nonstop.watchdog.flatten import FlattenOutcome, WatchdogFlatten
+from nonstop.watchdog.flatten import WatchdogFlatten
 from nonstop.watchdog.heartbeat import HealthProbe
 from nonstop.watchdog.journal import WatchdogJournal
 from nonstop.watchdog.settings import WatchdogSettings
@@ -58,7 +59,7 @@ class Watchdog:
         self.triggered = False
         self.canceled: list[str] = []
         self.flattened = False  # this silence's flatten is done (nothing left, no problem)
-        self.flattens: list[FlattenOutcome] = []
+        self.flattens: list[FlattenReport] = []
 
     async def run(self) -> None:
         await self.journal.write(self.clock.now(), "started", url=self.probe.url, silence_s=self.cfg.silence_s,
