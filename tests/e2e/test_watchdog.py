@@ -11,6 +11,7 @@ order of its strategy goes out until `nonstop resume`, after which it quotes aga
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +34,8 @@ HEALTHY_RUN_S = 20.0
 INSTANCE = "wd1"
 PREFIX = f"ns-{INSTANCE}-"
 STEP = Decimal("0.00001")  # the simulator's BTC/USDT lot step
+QUOTE = Decimal("0.0005")  # the market maker's order size
+TAKERS = itertools.count(1)
 TOKEN_ENV = {"NONSTOP_API_TOKEN": "watchdog-test-token-0123456789"}
 
 
@@ -50,7 +54,7 @@ def _config(workdir: Path, sim: SimProcess) -> Path:
         f'request_timeout_ms = 1500\nrecv_window_ms = 2000\n'
         f'[engine.strategy]\ninterval_s = 0.2\nsize = "0.0005"\nmax_position = "0.005"\n'
         f'half_spread_bps = "20"\nrequote_bps = "10"\n'  # resting, and its fallback (x3) inside the 100 bps collar
-        f'[engine.degradation]\nrecover_after_s = 2\n'
+        f'[engine.degradation]\nrecover_after_s = 1\n'
         f'[[engine.venues]]\nname = "binance-a"\nurls = [{urls}]\n'
         f'[watchdog]\nsilence_s = {SILENCE_S}\npoll_interval_s = 0.2\nrequest_timeout_s = 0.4\nflatten = true\n')
     return config
@@ -99,6 +103,59 @@ def halt_ms(payload: dict) -> float:
     return datetime.fromisoformat(payload["ts"]).timestamp() * 1000
 
 
+def _adding_order(sim: SimProcess) -> dict | None:
+    """Our resting order that would add to the position, when the position is at least one quote."""
+    position = _venue_position(sim)
+    side = "BUY" if position > 0 else "SELL"
+    if abs(position) < QUOTE:
+        return None
+    return next((r for r in _open(sim).values() if r["order"]["side"] == side), None)
+
+
+def _stop_holding_a_position(proc: subprocess.Popen[bytes], sim: SimProcess) -> tuple[float, dict]:
+    """SIGSTOP the engine at a moment its position is at least one quote and it rests an order that
+    would add to it (bounded tries; a stop shorter than silence_s is no silence to the watchdog)."""
+    if abs(_venue_position(sim)) < QUOTE:  # no waiting for the market: a taker gives the engine a position
+        _take(sim, _wait(lambda: next(iter(_open(sim).values()), None), 10, "a resting order"))
+    for _ in range(10):
+        _wait(lambda: _adding_order(sim), 60, "a position and an order resting that adds to it", step=0.1)
+        proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        adding = _adding_order(sim)
+        if adding is not None:
+            return stopped, adding
+        proc.send_signal(signal.SIGCONT)
+        since = time.time() * 1000
+        _wait(lambda since=since: [r for r in _ours(sim) if r["time"] > since], 10, "a new quote")
+    raise AssertionError("the engine never held a position of a quote with an order resting that adds to it")
+
+
+def _take(sim: SimProcess, row: dict) -> None:
+    """Another account trades against `row` (one of our resting orders): the whole price level is taken."""
+    import ccxt
+
+    from nonstop.venues.binance_profile import BINANCE
+    from nonstop.venues.profile import Network
+
+    order = row["order"]
+    key = f"taker-{next(TAKERS)}"
+    control(sim, "POST", "/control/accounts",
+            {"api_key": key, "secret": "taker-secret", "balances": {"BTC": "1000", "USDT": "1000000000"}})
+    with urllib.request.urlopen(f"{sim.urls[0]}/api/v3/depth?symbol=BTCUSDT&limit=1000", timeout=10) as resp:
+        book = json.loads(resp.read())
+    price = Decimal(order["price"])
+    ours_bid = order["side"] == "BUY"
+    levels = book["bids"] if ours_bid else book["asks"]
+    qty = sum(Decimal(q) for p, q in levels if (Decimal(p) >= price if ours_bid else Decimal(p) <= price))
+    if qty == 0:  # the market took it first
+        qty = Decimal(order["origQty"])
+    taker = ccxt.binance(BINANCE.ccxt_config(BINANCE.pointed_at(Network.SIM, sim.urls[0]), key, "taker-secret"))
+    taker.create_order("BTC/USDT", "limit", "sell" if ours_bid else "buy", str(qty), str(price),
+                       {"timeInForce": "IOC", "newClientOrderId": key})
+    rows = {r["client_order_id"]: r for r in _ours(sim)}
+    assert rows[row["client_order_id"]]["order"]["status"] == "FILLED", rows[row["client_order_id"]]
+
+
 def _venue_position(sim: SimProcess) -> Decimal:
     """The instance's position as the simulator's trades show it (its orders and the watchdog's)."""
     ours = {r["order_id"] for r in _ours(sim)}
@@ -128,12 +185,14 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
             assert engine.proc.poll() is None and watchdog.poll() is None
             time.sleep(0.5)
 
-        _wait(lambda: abs(_journal_position(_journal_payloads(tmp_path))) >= 2 * STEP, 60,
-              "a position (the market maker's fills)", step=0.5)
-        resting = _wait(lambda: _open(sim), 10, "resting orders before the stop")
-        engine.proc.send_signal(signal.SIGSTOP)
-        stopped = time.monotonic()
+        stopped, adding = _stop_holding_a_position(engine.proc, sim)
         try:
+            resting = _open(sim)
+            # a fill the engine never hears of: another account takes our order that adds to the position,
+            # so the position cannot get back to zero while the engine is stopped (an opposite fill takes at
+            # most one quote's size off it)
+            _take(sim, adding)  # filled now (by the taker, or by the market just before)
+            assert abs(_venue_position(sim)) >= QUOTE
             def swept() -> bool:
                 return not _open(sim) and any(e["event"] == "swept" for e in _watchdog_events(tmp_path))
             _wait(swept, SILENCE_S + 5, "the watchdog's sweep: every order of the instance canceled")

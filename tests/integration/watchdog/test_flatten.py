@@ -1,10 +1,11 @@
 """The watchdog's flatten through the real adapter, and the engine taking its orders in.
 
-A position journaled by the engine's order manager is closed by the watchdog with its own client
-ids (the simulator's trades net to zero within the lot step); the engine's reconciliation then
-finds those orders by their ids, journals them with their fills (its position reads flat, the
-balance check finds no drift) and asks to halt; a second flatten finds nothing to do. A watchdog
-that cannot read the engine's journal trades nothing and says why."""
+A position journaled by the engine's order manager, and a resting order of the engine that another
+account filled after its last record (the journal still has it open), are closed by the watchdog
+with its own client ids (the simulator's trades of the instance net to zero within the lot step);
+the engine's reconciliation then finds those orders by their ids, journals them with their fills
+(its position reads flat, the balance check finds no drift) and asks to halt; a second flatten
+finds nothing to do. A watchdog that cannot read the engine's journal trades nothing and says why."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from nonstop.watchdog.journal import WatchdogJournal
 from nonstop.watchdog.settings import WatchdogSettings
 from tests.enginekit import INSTANCE, rig
 from tests.integration.engine.kit import eventually
-from tests.simkit import control, running_sim
+from tests.simkit import control, rest_client, running_sim
 
 
 def _settings(tmp_path: Path, journal: Path) -> Settings:
@@ -45,12 +46,24 @@ async def test_watchdog_flattens_and_the_engine_takes_its_orders_in(tmp_path: Pa
         cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.003"), None, order_type=OrderType.MARKET)
         await eventually(lambda: r.recorder.state.order(cid).state is OrderState.FILLED, 10, "the buy filled")
         assert (await r.reconciler.reconcile("alpha", [r.btc])).clean  # the balance baseline
-        assert await _net_base_of_ours(sim) == Decimal("0.003")
+        ask = (await r.venue.quote(r.btc)).ask
+        assert ask is not None
+        resting = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.001"), ask)
+        await eventually(lambda: r.recorder.state.order(resting).state is OrderState.ACCEPTED, 10, "resting")
+        # another account takes the whole ask level (ours included) while this "engine" hears nothing
+        await control(sim, "POST", "/control/accounts",
+                      {"api_key": "other-key", "secret": "other-secret", "balances": {"USDT": "100000000"}})
+        async with rest_client(sim, api_key="other-key", secret="other-secret") as other:
+            await other.create_order("BTC/USDT", "limit", "buy", 50, float(ask), {"timeInForce": "IOC"})
+        assert await _net_base_of_ours(sim) == Decimal("0.002")
+        assert r.recorder.state.order(resting).state is OrderState.ACCEPTED  # the journal does not know
 
         wd_journal = WatchdogJournal(tmp_path / "wd.jsonl")
         flat = await WatchdogFlatten(_settings(tmp_path, path), {"alpha": r.venue}, wd_journal, LiveClock()).run()
         assert flat.complete, flat.detail
         assert flat.sent and all(c.startswith(f"ns-{INSTANCE}-wds-") for c in flat.sent)
+        sold = [e for e in wd_journal.read() if e["event"] == "flatten_order"]
+        assert sum(Decimal(e["filled"]) for e in sold) == Decimal("0.002")  # not the journal's 0.003
         step = r.venue.instruments()[r.btc].step_size
         assert abs(await _net_base_of_ours(sim)) < step
         assert [e["event"] for e in wd_journal.read()] == ["flatten_order"] * len(flat.sent) + ["flattened"]
@@ -62,7 +75,9 @@ async def test_watchdog_flattens_and_the_engine_takes_its_orders_in(tmp_path: Pa
 
         engine_back = Reconciler(r.manager, {"alpha": r.venue}, INSTANCE, LiveClock(), on_watchdog_orders=halt)
         result = await engine_back.reconcile("alpha", [r.btc])
-        assert [d.kind for d in result.differences] == [DifferenceKind.WATCHDOG_ORDER] * len(flat.sent)
+        kinds = [d.kind for d in result.differences]
+        assert kinds.count(DifferenceKind.WATCHDOG_ORDER) == len(flat.sent)
+        assert DifferenceKind.BALANCE_DRIFT not in kinds and r.recorder.state.order(resting).state is OrderState.FILLED
         assert abs(r.recorder.state.positions[str(r.btc)]) < step
         assert all(r.recorder.state.order(c).state.is_terminal for c in flat.sent)
         assert len(halts) == 1 and flat.sent[0] in halts[0]
