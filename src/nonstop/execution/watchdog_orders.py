@@ -117,3 +117,10 @@ class WatchdogOrders:
         taken, self.adopted = self.adopted, []
         return taken
 
+
+
+def halt_when_taken_in(flatten: bool,
+                       halt: Callable[..., Awaitable[object]]) -> Callable[[str], Awaitable[object]] | None:
+    """The engine's `Reconciler(on_watchdog_orders=...)`: with `watchdog.flatten` on, halt (source
+    "watchdog") when the watchdog's orders were taken in; off, None (nothing is looked for)."""
+    return (lambda why: halt(why, source="watchdog")) if flatten else None
