@@ -112,48 +112,54 @@ def _adding_order(sim: SimProcess) -> dict | None:
     return next((r for r in _open(sim).values() if r["order"]["side"] == side), None)
 
 
-def _stop_holding_a_position(proc: subprocess.Popen[bytes], sim: SimProcess) -> tuple[float, dict]:
-    """SIGSTOP the engine at a moment its position is at least one quote and it rests an order that
-    would add to it (bounded tries; a stop shorter than silence_s is no silence to the watchdog)."""
+def _stop_holding_a_position(proc: subprocess.Popen[bytes], sim: SimProcess, taker: Taker) -> float:
+    """SIGSTOP the engine when its position is at least one quote and it rests an order that would add
+    to it, and have `taker` fill that order at once (a fill the engine never hears of); bounded tries
+    (a stop shorter than silence_s is no silence to the watchdog). The monotonic time of the stop."""
     if abs(_venue_position(sim)) < QUOTE:  # no waiting for the market: a taker gives the engine a position
-        _take(sim, _wait(lambda: next(iter(_open(sim).values()), None), 10, "a resting order"))
+        taker.take(_wait(lambda: next(iter(_open(sim).values()), None), 10, "a resting order"))
     for _ in range(10):
-        _wait(lambda: _adding_order(sim), 60, "a position and an order resting that adds to it", step=0.1)
+        adding = _wait(lambda: _adding_order(sim), 60, "a position and an order resting that adds to it", step=0.1)
         proc.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
-        adding = _adding_order(sim)
-        if adding is not None:
-            return stopped, adding
-        proc.send_signal(signal.SIGCONT)
+        if taker.take(adding):
+            return stopped
+        proc.send_signal(signal.SIGCONT)  # the engine had replaced it just before the stop: again
         since = time.time() * 1000
         _wait(lambda since=since: [r for r in _ours(sim) if r["time"] > since], 10, "a new quote")
     raise AssertionError("the engine never held a position of a quote with an order resting that adds to it")
 
 
-def _take(sim: SimProcess, row: dict) -> None:
-    """Another account trades against `row` (one of our resting orders): the whole price level is taken."""
-    import ccxt
+class Taker:
+    """Another account on the venue that trades against our resting orders."""
 
-    from nonstop.venues.binance_profile import BINANCE
-    from nonstop.venues.profile import Network
+    def __init__(self, sim: SimProcess) -> None:
+        import ccxt
 
-    order = row["order"]
-    key = f"taker-{next(TAKERS)}"
-    control(sim, "POST", "/control/accounts",
-            {"api_key": key, "secret": "taker-secret", "balances": {"BTC": "1000", "USDT": "1000000000"}})
-    with urllib.request.urlopen(f"{sim.urls[0]}/api/v3/depth?symbol=BTCUSDT&limit=1000", timeout=10) as resp:
-        book = json.loads(resp.read())
-    price = Decimal(order["price"])
-    ours_bid = order["side"] == "BUY"
-    levels = book["bids"] if ours_bid else book["asks"]
-    qty = sum(Decimal(q) for p, q in levels if (Decimal(p) >= price if ours_bid else Decimal(p) <= price))
-    if qty == 0:  # the market took it first
-        qty = Decimal(order["origQty"])
-    taker = ccxt.binance(BINANCE.ccxt_config(BINANCE.pointed_at(Network.SIM, sim.urls[0]), key, "taker-secret"))
-    taker.create_order("BTC/USDT", "limit", "sell" if ours_bid else "buy", str(qty), str(price),
-                       {"timeInForce": "IOC", "newClientOrderId": key})
-    rows = {r["client_order_id"]: r for r in _ours(sim)}
-    assert rows[row["client_order_id"]]["order"]["status"] == "FILLED", rows[row["client_order_id"]]
+        from nonstop.venues.binance_profile import BINANCE
+        from nonstop.venues.profile import Network
+
+        self.sim = sim
+        control(sim, "POST", "/control/accounts",
+                {"api_key": "taker", "secret": "taker-secret", "balances": {"BTC": "1000", "USDT": "1000000000"}})
+        self.client = ccxt.binance(BINANCE.ccxt_config(BINANCE.pointed_at(Network.SIM, sim.urls[0]), "taker",
+                                                       "taker-secret"))
+        self.client.load_markets()
+
+    def take(self, row: dict) -> bool:
+        """Take the whole price level of `row` (ours included); True if our order is filled now."""
+        order = row["order"]
+        with urllib.request.urlopen(f"{self.sim.urls[0]}/api/v3/depth?symbol=BTCUSDT&limit=1000", timeout=10) as resp:
+            book = json.loads(resp.read())
+        price = Decimal(order["price"])
+        ours_bid = order["side"] == "BUY"
+        levels = book["bids"] if ours_bid else book["asks"]
+        qty = sum(Decimal(q) for p, q in levels if (Decimal(p) >= price if ours_bid else Decimal(p) <= price))
+        if qty > 0:
+            self.client.create_order("BTC/USDT", "limit", "sell" if ours_bid else "buy", str(qty), str(price),
+                                     {"timeInForce": "IOC", "newClientOrderId": f"taker-{next(TAKERS)}"})
+        rows = {r["client_order_id"]: r for r in _ours(self.sim)}
+        return rows[row["client_order_id"]]["order"]["status"] == "FILLED"
 
 
 def _venue_position(sim: SimProcess) -> Decimal:
@@ -185,13 +191,10 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
             assert engine.proc.poll() is None and watchdog.poll() is None
             time.sleep(0.5)
 
-        stopped, adding = _stop_holding_a_position(engine.proc, sim)
+        taker = Taker(sim)
+        stopped = _stop_holding_a_position(engine.proc, sim, taker)
         try:
             resting = _open(sim)
-            # a fill the engine never hears of: another account takes our order that adds to the position,
-            # so the position cannot get back to zero while the engine is stopped (an opposite fill takes at
-            # most one quote's size off it)
-            _take(sim, adding)  # filled now (by the taker, or by the market just before)
             assert abs(_venue_position(sim)) >= QUOTE
             def swept() -> bool:
                 return not _open(sim) and any(e["event"] == "swept" for e in _watchdog_events(tmp_path))

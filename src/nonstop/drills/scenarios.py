@@ -137,6 +137,7 @@ CATALOGUE: tuple[Scenario, ...] = (
         "venue_down_second_venue",
         "every endpoint of the first trading venue answers 503; routed orders go to the second venue",
         (FaultSpec("venue_outage"),),
+        hold_s=15.0,  # the first venue's breaker opens after a few timeouts: room to show orders going elsewhere
         blocks_venue=True,
         requires="two_venues",
     ),
