@@ -48,13 +48,17 @@ async def test_watchdog_flattens_and_the_engine_takes_its_orders_in(tmp_path: Pa
         assert (await r.reconciler.reconcile("alpha", [r.btc])).clean  # the balance baseline
         ask = (await r.venue.quote(r.btc)).ask
         assert ask is not None
-        resting = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.001"), ask)
+        price = r.venue.instruments()[r.btc].round_price(ask * Decimal("1.001"), Side.SELL)  # resting, not filled
+        resting = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.001"), price)
         await eventually(lambda: r.recorder.state.order(resting).state is OrderState.ACCEPTED, 10, "resting")
-        # another account takes the whole ask level (ours included) while this "engine" hears nothing
+        # another account takes every ask up to ours (ours included) while this "engine" hears nothing
         await control(sim, "POST", "/control/accounts",
-                      {"api_key": "other-key", "secret": "other-secret", "balances": {"USDT": "100000000"}})
+                      {"api_key": "other-key", "secret": "other-secret", "balances": {"USDT": "1000000000"}})
         async with rest_client(sim, api_key="other-key", secret="other-secret") as other:
-            await other.create_order("BTC/USDT", "limit", "buy", 50, float(ask), {"timeInForce": "IOC"})
+            book = await other.fetch_order_book("BTC/USDT", 1000)
+            qty = sum(Decimal(str(q)) for p, q in book["asks"] if Decimal(str(p)) <= price)
+            if qty > 0:  # else the market's own flow took it already
+                await other.create_order("BTC/USDT", "limit", "buy", float(qty), float(price), {"timeInForce": "IOC"})
         assert await _net_base_of_ours(sim) == Decimal("0.002")
         assert r.recorder.state.order(resting).state is OrderState.ACCEPTED  # the journal does not know
 
