@@ -104,12 +104,14 @@ def halt_ms(payload: dict) -> float:
 
 
 def _adding_order(sim: SimProcess) -> dict | None:
-    """Our resting order that would add to the position, when the position is at least one quote."""
+    """Our resting order that would add to the position, when the position is at least one quote and
+    another order rests beside it (for the watchdog to cancel)."""
     position = _venue_position(sim)
     side = "BUY" if position > 0 else "SELL"
-    if abs(position) < QUOTE:
+    resting = _open(sim)
+    if abs(position) < QUOTE or len(resting) < 2:
         return None
-    return next((r for r in _open(sim).values() if r["order"]["side"] == side), None)
+    return next((r for r in resting.values() if r["order"]["side"] == side), None)
 
 
 def _stop_holding_a_position(proc: subprocess.Popen[bytes], sim: SimProcess, taker: Taker) -> float:
@@ -195,7 +197,7 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
         stopped = _stop_holding_a_position(engine.proc, sim, taker)
         try:
             resting = _open(sim)
-            assert abs(_venue_position(sim)) >= QUOTE
+            assert resting and abs(_venue_position(sim)) >= QUOTE
             def swept() -> bool:
                 return not _open(sim) and any(e["event"] == "swept" for e in _watchdog_events(tmp_path))
             _wait(swept, SILENCE_S + 5, "the watchdog's sweep: every order of the instance canceled")
