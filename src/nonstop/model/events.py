@@ -225,6 +225,7 @@ class DifferenceKind(StrEnum):
     UNKNOWN_ORDER = "UNKNOWN_ORDER"  # an order with our prefix that we have no record of
     STATE_MISMATCH = "STATE_MISMATCH"  # the venue reports another status than ours
     BALANCE_DRIFT = "BALANCE_DRIFT"  # venue balance differs from ours beyond tolerance
+    WATCHDOG_ORDER = "WATCHDOG_ORDER"  # an order the watchdog sent while we were silent (taken in)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
