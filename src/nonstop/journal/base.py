@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 from nonstop.errors import CorruptRecord, FencedOut, ModelError
 from nonstop.model.events import Event, event_from_dict
 from nonstop.model.state import EngineState
@@ -174,9 +176,22 @@ def ms_to_ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def canonical_json(data: Any) -> str:
+    """Sorted-key, whitespace-free, ASCII-only JSON: the stored (and hashed) bytes.
+
+    orjson writes exactly what `json.dumps(sort_keys=True, separators=(",", ":"))` writes for
+    ASCII text without DEL (the same escapes); text with non-ASCII characters goes through `json` for its
+    `\\uXXXX` escapes, so the bytes never depend on which encoder ran.
+    """
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    if text.isascii() and "\x7f" not in text:  # json escapes DEL, orjson does not
+        return text
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def encode_payload(event: Event) -> str:
     """The canonical JSON text of an event, as stored."""
-    return json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return canonical_json(event.to_dict())
 
 
 def record_checksum(seq: int, ts_ms: int, epoch: int, event_type: str, payload: str) -> str:
@@ -202,7 +217,7 @@ def decode_record(
     if expected != checksum:
         raise corrupt(f"checksum mismatch (stored {checksum!r}, computed {expected!r})")
     try:
-        data = json.loads(payload)
+        data = orjson.loads(payload)
     except ValueError as err:
         raise corrupt(f"payload is not JSON ({err})") from None
     try:
