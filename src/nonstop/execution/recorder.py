@@ -36,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import structlog
 
@@ -49,8 +50,18 @@ from nonstop.errors import (
     ModelError,
     OwnershipLost,
 )
+from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, FinishedOrders, archivable
 from nonstop.journal import Journal
-from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
+from nonstop.model import (
+    EngineState,
+    Event,
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderIntent,
+    OrdersArchived,
+    fill_key,
+)
 
 log = structlog.get_logger("nonstop.execution")
 Listener = Callable[[Event], None]
@@ -71,6 +82,7 @@ class _Overlay:
 
     orders: dict[str, Order] = field(default_factory=dict)
     fills: set[str] = field(default_factory=set)
+    archived: set[str] = field(default_factory=set)
 
 
 def _fresh(err: BaseException) -> BaseException:
@@ -97,6 +109,8 @@ class Recorder:
         self.unwritable: JournalWriteFailed | None = None
         self._lock = asyncio.Lock()  # one batch at a time: append, fold, acknowledge
         self._queue: list[_Request] = []  # requests waiting for the next batch, in arrival order
+        self.archive_after: timedelta | None = ARCHIVE_AFTER  # None: finished orders stay (see archive.py)
+        self._finished = FinishedOrders()
 
     def _lose(self, err: OwnershipLost) -> None:
         if self.lost is None:
@@ -114,21 +128,34 @@ class Recorder:
         overlay = overlay if overlay is not None else _Overlay()
         orders: dict[str, Order] = {}
         seen_fills: set[str] = set()
+        archived: set[str] = set()
         kept: list[Event] = []
         for event in events:
-            if isinstance(event, OrderIntent):
-                key = event.client_order_id.value
-                if key in self.state.orders or key in orders or key in overlay.orders:
-                    raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
-                orders[key] = Order.from_intent(event)
-                kept.append(event)
+            if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
+                ids = tuple(k for k in event.client_order_ids if k not in archived and k not in overlay.archived
+                            and archivable(orders.get(k) or overlay.orders.get(k) or self.state.orders.get(k)))
+                if ids:
+                    kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
+                    archived.update(ids)
                 continue
             if not isinstance(event, OrderEvent):
                 kept.append(event)
                 continue
             key = event.client_order_id.value
-            order = orders.get(key) or overlay.orders.get(key) or self.state.orders.get(key)
+            if isinstance(event, OrderIntent):
+                if (key in self.state.orders or key in orders or key in overlay.orders
+                        or self.state.is_archived(event.client_order_id)):
+                    raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists "
+                                            "(or existed: archived)")
+                orders[key] = Order.from_intent(event)
+                kept.append(event)
+                continue
+            order = None if key in archived or key in overlay.archived else (
+                orders.get(key) or overlay.orders.get(key) or self.state.orders.get(key))
             if order is None:
+                if key in archived or key in overlay.archived or self.state.is_archived(event.client_order_id):
+                    _archived_order_event(event)
+                    continue
                 raise IllegalTransition(f"{type(event).__name__} names unknown order {key}")
             if isinstance(event, OrderFilled):
                 fkey = fill_key(order.instrument_id, event.trade_id)
@@ -146,6 +173,7 @@ class Recorder:
             kept.append(event)
         overlay.orders.update(orders)
         overlay.fills.update(seen_fills)
+        overlay.archived.update(archived)
         return kept
 
     async def record(self, *events: Event) -> list[Event]:
@@ -240,6 +268,7 @@ class Recorder:
             self._check_follows(first)
             for offset, event in enumerate(kept):
                 self.state.apply(event, seq=first + offset)
+                self._finished.note(self.state, event)
         for request, events in accepted:  # acknowledgement order is journal order
             try:
                 for event in events:
@@ -302,12 +331,42 @@ class Recorder:
                 listener(event)
         return True
 
+    async def archive_finished(self) -> int:
+        """Record `OrdersArchived` for the finished orders the retention rule lets go (archive.py);
+        returns how many left the state."""
+        if self.archive_after is None:
+            return 0
+        due = self._finished.due(self.state, self.archive_after)
+        done = 0
+        for start in range(0, len(due), MAX_IDS_PER_RECORD):
+            chunk = tuple(due[start:start + MAX_IDS_PER_RECORD])
+            assert self._finished.latest is not None
+            for event in await self.record(OrdersArchived(ts=self._finished.latest, client_order_ids=chunk)):
+                assert isinstance(event, OrdersArchived)
+                done += len(event.client_order_ids)
+            self._finished.forget(list(chunk))
+        if done:
+            log.info("orders_archived", orders=done, archived_total=self.state.archived_orders)
+        return done
+
     async def snapshot(self) -> int:
-        """Write a snapshot of the current state; returns its seq. Refused once ownership is lost."""
+        """Archive what the retention rule lets go, then write a snapshot of the current state;
+        returns its seq. Refused once ownership is lost."""
         if self.lost is not None:
             raise self.lost
+        await self.archive_finished()
         async with self._lock:
             state, seq = self.state.copy(), self.state.last_seq
         if seq:
             await self.journal.write_snapshot(state, seq)
         return seq
+
+
+def _archived_order_event(event: OrderEvent) -> None:
+    """An event for an order archived out of the state is not recorded (see archive.py)."""
+    if isinstance(event, OrderFilled):
+        log.error("fill_for_archived_order_not_recorded", order=event.client_order_id.value,
+                  trade_id=event.trade_id.value, quantity=str(event.quantity), price=str(event.price))
+    else:
+        log.debug("archived_order_event_dropped", order=event.client_order_id.value,
+                  event_type=type(event).__name__)

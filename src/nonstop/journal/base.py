@@ -29,7 +29,6 @@ record is an operator's decision, so it is never done implicitly.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from nonstop.errors import CorruptRecord, FencedOut, ModelError
+from nonstop.model.codec import canonical_json
 from nonstop.model.events import Event, event_from_dict
 from nonstop.model.state import EngineState
 
@@ -176,19 +176,6 @@ def ms_to_ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def canonical_json(data: Any) -> str:
-    """Sorted-key, whitespace-free, ASCII-only JSON: the stored (and hashed) bytes.
-
-    orjson writes exactly what `json.dumps(sort_keys=True, separators=(",", ":"))` writes for
-    ASCII text without DEL (the same escapes); text with non-ASCII characters goes through `json` for its
-    `\\uXXXX` escapes, so the bytes never depend on which encoder ran.
-    """
-    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
-    if text.isascii() and "\x7f" not in text:  # json escapes DEL, orjson does not
-        return text
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
 def encode_payload(event: Event) -> str:
     """The canonical JSON text of an event, as stored."""
     return canonical_json(event.to_dict())
@@ -240,7 +227,7 @@ def load_snapshot(seq: int, ts_ms: int, state_hash: str, text: str) -> Snapshot:
     actual = hashlib.sha256(text.encode("ascii", errors="replace")).hexdigest()
     if actual != state_hash:
         raise ValueError(f"hash mismatch (stored {state_hash[:16]}..., computed {actual[:16]}...)")
-    state = EngineState.from_dict(json.loads(text))
+    state = EngineState.from_dict(orjson.loads(text))
     if state.last_seq != seq:
         raise ValueError(f"snapshot seq {seq} holds a state of seq {state.last_seq}")
     return Snapshot(seq=seq, ts=ms_to_ts(ts_ms), state=state, state_hash=state_hash)

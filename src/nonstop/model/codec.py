@@ -15,6 +15,7 @@ The per-class field plan is computed once, so encoding a million events stays ch
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
+
+import orjson
 
 from nonstop.errors import ModelError
 from nonstop.model.balance import Balance
@@ -216,3 +219,16 @@ def decode_fields(
         except (TypeError, ValueError) as err:
             raise ModelError(f"{cls.__name__}.{p.name}={raw!r}: {err}") from None
     return kwargs
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted-key, whitespace-free, ASCII-only JSON: the stored (and hashed) bytes.
+
+    orjson writes exactly what `json.dumps(sort_keys=True, separators=(",", ":"))` writes for
+    ASCII text without DEL (the same escapes); text with non-ASCII characters goes through `json` for its
+    `\\uXXXX` escapes, so the bytes never depend on which encoder ran.
+    """
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    if text.isascii() and "\x7f" not in text:  # json escapes DEL, orjson does not
+        return text
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

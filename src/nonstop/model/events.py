@@ -368,7 +368,19 @@ class RouteDecided(Event):
     ranking: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrdersArchived(Event):
+    """Finished orders that leave the live state (the retention rule is the recorder's: see
+    `nonstop.execution.archive`). Their records stay in the journal, where `nonstop journal inspect`
+    and a history replay (`replay(..., history=True)`) still find them; the state keeps, per
+    instance, the highest archived client order sequence, so an archived id is never reused.
+    Only finished orders without fills are archived (fills feed every PnL figure)."""
+
+    client_order_ids: tuple[str, ...]
+
+
 for _cls in (
+    OrdersArchived,
     TradingHalted,
     TradingResumed,
     AlertRecorded,
