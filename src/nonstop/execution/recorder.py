@@ -98,7 +98,8 @@ def _fresh(err: BaseException) -> BaseException:
 class Recorder:
     """Journal + state, kept in step."""
 
-    def __init__(self, journal: Journal, state: EngineState, epoch: int) -> None:
+    def __init__(self, journal: Journal, state: EngineState, epoch: int, *,
+                 archive_after_h: float | None = ARCHIVE_AFTER.total_seconds() / 3600) -> None:
         self.journal = journal
         self.state = state
         self.epoch = epoch
@@ -109,7 +110,8 @@ class Recorder:
         self.unwritable: JournalWriteFailed | None = None
         self._lock = asyncio.Lock()  # one batch at a time: append, fold, acknowledge
         self._queue: list[_Request] = []  # requests waiting for the next batch, in arrival order
-        self.archive_after: timedelta | None = ARCHIVE_AFTER  # None: finished orders stay (see archive.py)
+        # None: finished orders stay (see archive.py)
+        self.archive_after = timedelta(hours=archive_after_h) if archive_after_h is not None else None
         self._finished = FinishedOrders()
 
     def _lose(self, err: OwnershipLost) -> None:

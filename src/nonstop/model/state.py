@@ -42,7 +42,7 @@ from typing import Any, cast
 
 from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
 from nonstop.model.balance import Balance
-from nonstop.model.codec import canonical_json, decode_datetime, decode_decimal, encode_datetime
+from nonstop.model.codec import canonical_json, decode_datetime, decode_decimal, encode_datetime, parse_instrument
 from nonstop.model.events import (
     DEGRADATION_LEVELS,
     AlertRecorded,
@@ -140,7 +140,7 @@ def order_to_dict(order: Order) -> dict[str, Any]:
 def order_from_dict(d: dict[str, Any]) -> Order:
     return Order(
         client_order_id=ClientOrderId(d["client_order_id"]),
-        instrument_id=InstrumentId.parse(d["instrument_id"]),
+        instrument_id=parse_instrument(d["instrument_id"]),
         side=Side(d["side"]),
         order_type=OrderType(d["order_type"]),
         quantity=decode_decimal(d["quantity"]),
@@ -172,7 +172,7 @@ class EngineState:
         self.degradation: DegradationState | None = None
         self.halt: HaltState | None = None  # the kill switch (TradingHalted until TradingResumed)
         self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
-        self.balance_pending: dict[str, tuple[str, ...]] = {}
+        self.balance_pending: dict[str, list[str]] = {}  # appended in place (copy() copies the lists)
         self.archived_seq: dict[str, int] = {}  # instance -> highest archived client order sequence
         self.archived_orders = 0
         self.last_seq = 0
@@ -190,9 +190,9 @@ class EngineState:
             self._apply_order_event(event)
         elif isinstance(event, BalanceSnapshot):
             self.balances[event.venue] = {b.asset: b for b in event.balances}
-            included = event.includes
-            left = () if included is None else tuple(
-                k for k in self.balance_pending.get(event.venue, ()) if k not in set(included))
+            included = None if event.includes is None else set(event.includes)
+            left = [] if included is None else [
+                k for k in self.balance_pending.get(event.venue, ()) if k not in included]
             if left:
                 self.balance_pending[event.venue] = left
             else:
@@ -270,7 +270,7 @@ class EngineState:
             new = order.apply(event)
             self.fills[fkey] = event
             venue = order.instrument_id.venue
-            self.balance_pending[venue] = (*self.balance_pending.get(venue, ()), fkey)
+            self.balance_pending.setdefault(venue, []).append(fkey)
             inst = str(order.instrument_id)
             self.positions[inst] = self.positions.get(inst, Decimal(0)) + order.side.sign * event.quantity
         else:
@@ -355,7 +355,7 @@ class EngineState:
                 for v, a in data.get("venue_accounts", {}).items()
             }
             state.balance_pending = {
-                v: tuple(str(k) for k in keys) for v, keys in data.get("balance_pending", {}).items()
+                v: [str(k) for k in keys] for v, keys in data.get("balance_pending", {}).items()
             }
             archived = data.get("archived", {"orders": 0, "seq": {}})
             state.archived_orders = int(archived["orders"])
@@ -386,7 +386,7 @@ class EngineState:
         other.degradation = self.degradation
         other.halt = self.halt
         other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
-        other.balance_pending = dict(self.balance_pending)
+        other.balance_pending = {v: list(keys) for v, keys in self.balance_pending.items()}
         other.history = self.history
         other.archived_seq = dict(self.archived_seq)
         other.archived_orders = self.archived_orders
