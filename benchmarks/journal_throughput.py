@@ -190,7 +190,7 @@ async def bench_recorder(tmp: Path, events: list[Event], placers: int, pg_dsn: s
     return out
 
 
-async def bench_replay(tmp: Path, n: int, fill_every: int) -> dict[str, Any]:
+async def bench_replay(tmp: Path, n: int, fill_every: int, baseline_src: Path | None = None) -> dict[str, Any]:
     events = order_events(n, fill_every=fill_every)
     path = tmp / f"replay-{fill_every}.db"
     snapshot_at = max(0, n - 1000)
@@ -213,6 +213,9 @@ async def bench_replay(tmp: Path, n: int, fill_every: int) -> dict[str, Any]:
         snap_s = time.perf_counter() - t
         breakdown = await _where_replay_goes(journal)
     assert full.state_hash() == from_snapshot.state_hash()
+    old = None
+    if baseline_src is not None and fill_every == 1:  # the old code cannot read OrdersArchived records
+        old = await baseline(baseline_src, "replay", str(path))
     return {
         "events": n,
         "orders_filled": f"1 in {fill_every}",
@@ -228,6 +231,7 @@ async def bench_replay(tmp: Path, n: int, fill_every: int) -> dict[str, Any]:
         "orders_archived": full.archived_orders,
         "state_hash_equal": True,
         "where_full_replay_goes_s": breakdown,
+        **({"baseline_same_journal": old} if old is not None else {}),
     }
 
 
@@ -262,6 +266,59 @@ async def _where_replay_goes(journal: Journal) -> dict[str, float]:
             "fold": round(fold_s, 2), "snapshot_load": round(load_s, 2)}
 
 
+_BASELINE = """
+import asyncio, json, sys, time
+from pathlib import Path
+from nonstop.journal import Durability, SQLiteJournal, replay
+
+async def main(kind, arg):
+    out = {}
+    if kind == "replay":
+        async with SQLiteJournal(Path(arg), durability=Durability.OS) as journal:
+            t = time.perf_counter(); full = await replay(journal, use_snapshot=False)
+            out["full_replay_s"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter(); snap = await replay(journal)
+            out["replay_from_snapshot_s"] = round(time.perf_counter() - t, 2)
+            assert full.state_hash() == snap.state_hash()
+    else:
+        from nonstop.execution.recorder import Recorder
+        sys.path.insert(0, str(Path(sys.argv[4])))
+        from journal_throughput import order_events
+        n, placers = (int(x) for x in arg.split(","))
+        for label, count in (("one_placer", 1), (f"{placers}_placers", placers)):
+            async with SQLiteJournal(Path(sys.argv[3]) / f"old-{label}.db", durability=Durability.FSYNC) as j:
+                rec = Recorder(j, await replay(j), 1)
+                chains = {}
+                for e in order_events(n):
+                    chains.setdefault(e.client_order_id.value, []).append(e)
+                it = iter(chains.values())
+                async def placer():
+                    for chain in it:
+                        for e in chain:
+                            await rec.record(e)
+                t = time.perf_counter()
+                await asyncio.gather(*(placer() for _ in range(count)))
+                out[label] = round(n / (time.perf_counter() - t), 1)
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def baseline(src: Path, *args: str) -> dict[str, Any]:
+    """The same measurement with the code at `src` (a checkout of the code before the change, e.g.
+    `git archive <commit> src benchmarks | tar -x -C /tmp/base`), in a subprocess on this machine."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(src / "src")}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _BASELINE, *args, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        return {"error": f"baseline exited with {proc.returncode}"}
+    return dict(json.loads(out.decode().strip().splitlines()[-1]), code=str(src))
+
+
 async def _fold_to(journal: Journal, seq: int) -> Any:
     from nonstop.model import EngineState
 
@@ -282,6 +339,8 @@ async def main() -> None:
     parser.add_argument("--fill-every", type=int, default=10, help="market_making replay: 1 order in N fills")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--only", choices=("throughput", "recorder", "replay"), help="run one section")
+    parser.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its recorder and "
+                        "replay measured in the same run (git archive <commit> src benchmarks | tar -x -C DIR)")
     args = parser.parse_args()
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is the JSON
     events = order_events(args.events)
@@ -312,11 +371,16 @@ async def main() -> None:
                     report["recorder"] = await bench_recorder(
                         Path(tmp), order_events(args.recorder_events), args.concurrency,
                         server.dsn if server is not None else None)
+                    if args.baseline_src is not None:
+                        report["recorder"]["baseline_sqlite-fsync"] = await baseline(
+                            args.baseline_src, "recorder", f"{args.recorder_events},{args.concurrency}", tmp,
+                            str(args.baseline_src / "benchmarks"))
             if "replay" in wanted:
                 report["replay_sqlite"] = {}
                 for name, fill_every in (("all_filled", 1), ("market_making", args.fill_every)):
                     async with asyncio.timeout(SECTION_TIMEOUT_S):
-                        report["replay_sqlite"][name] = await bench_replay(Path(tmp), args.replay_events, fill_every)
+                        report["replay_sqlite"][name] = await bench_replay(Path(tmp), args.replay_events, fill_every,
+                                                                           args.baseline_src)
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
