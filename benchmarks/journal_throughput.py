@@ -60,7 +60,7 @@ from nonstop.model import (
     VenueOrderId,
 )
 
-SECTION_TIMEOUT_S = 900
+SECTION_TIMEOUT_S = 1800
 BTC = InstrumentId("binance-a", "BTC/USDT")
 
 
