@@ -152,7 +152,7 @@ class Engine:
             state = self.state = await replay(journal)
             ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
             epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
-            recorder = self.recorder = Recorder(journal, state, epoch)
+            recorder = self.recorder = Recorder(journal, state, epoch, archive_after_h=eng.journal.archive_after_h)
             venues = self.venues
             sources: list[MarketSource] = []
             for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:

@@ -498,7 +498,8 @@ class OrderManager:
             if fill.client_order_id in self.state.orders
             else self._by_venue_id.get((fill.instrument_id.venue, fill.venue_order_id.value))
         )
-        return self.state.orders[key].client_order_id if key else None
+        order = self.state.orders.get(key) if key else None  # None too for an archived order
+        return order.client_order_id if order is not None else None
 
     async def apply_fills(self, fills: Sequence[VenueFill]) -> list[VenueFill]:
         """Record executions of our orders; returns those whose order we could not identify."""

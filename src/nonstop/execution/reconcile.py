@@ -285,7 +285,7 @@ class Reconciler:
         )
 
     async def _balance_look(self, venue: VenuePort) -> _BalanceLook:
-        pending = self.state.balance_pending.get(venue.name, ())  # taken before the venue answers
+        pending = tuple(self.state.balance_pending.get(venue.name, ()))  # taken before the venue answers
         at = self.clock.now()
         balances = await venue.balances()
         actual = {b.asset: b.total for b in balances}
