@@ -76,6 +76,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.00001"),
             min_qty=Decimal("0.00001"),
+            volatility_1m_bps=Decimal("6"),  # BTC/USDT's typical 1-minute stdev, 0.06 %
         ),
         SimSymbol(
             base="ETH",
@@ -84,6 +85,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.0001"),
             min_qty=Decimal("0.0001"),
+            volatility_1m_bps=Decimal("8"),  # ETH/USDT's
         ),
     ]
 
