@@ -24,29 +24,24 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import structlog
-from ccxt.base import errors as ccxt_base_errors
 
 from nonstop.clock import Clock
-from nonstop.config import Settings, StrategySettings
-from nonstop.connectivity import BreakerState, ConnectivityError
-from nonstop.data import ConsensusQuote, DataSettings, MarketDataHub, SourceSpec, SourceStatus, ccxt_book_watch
-from nonstop.data.history import Candle, HistoryError, OhlcvCache
-from nonstop.data.sources import Fetch
+from nonstop.config import Settings
+from nonstop.data import ConsensusQuote, SourceStatus
+from nonstop.data.market_sources import WARM_UP_MINUTES, MarketSource, build_hub, warm_up_candles
 from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ANY_VENUE,
     DEGRADATION_LEVELS,
-    ClientOrderId,
     DegradationChanged,
     Event,
     InstrumentId,
@@ -59,26 +54,24 @@ from nonstop.model import (
     OrderInDoubt,
     OrderNeverSent,
     OrderRejected,
-    RouteDecided,
-    Side,
-    TimeInForce,
 )
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.monitor.health import Readiness
+from nonstop.monitor.ladder_inputs import measure_ladder_inputs
 from nonstop.monitor.metrics import Metrics
+from nonstop.risk.admission import OrderAdmission
 from nonstop.risk.gate import PreTradeRisk
 from nonstop.risk.rules import OrderProposal, Refusal
+from nonstop.routing.hedging import StrandedHedging, route_place
 from nonstop.routing.router import Router
-from nonstop.strategy.base import Cancel, Intent, Place, StrategyView
+from nonstop.strategy.base import Cancel, Intent, StrategyView
+from nonstop.strategy.builtin import QuoterStrategy, build_strategy
 from nonstop.strategy.degradation import DegradationInputs, DegradationLadder, GateResult, Level, LevelChanged
-from nonstop.strategy.interface import StrategyBase, TradingStrategy, cancel_all
-from nonstop.strategy.loader import load_strategy
-from nonstop.strategy.market_maker import MarketMaker
-from nonstop.strategy.quoter import TwoSidedQuoter
 from nonstop.strategy.runner import StrategyRunner
-from nonstop.strategy.trend import TrendFollower
-from nonstop.venues.port import Quote, VenuePort
+from nonstop.venues.port import VenuePort
+
+__all__ = ["WARM_UP_MINUTES", "DegradationStatus", "MarketSource", "QuoterStrategy", "TradingLoop", "build_strategy"]
 
 log = structlog.get_logger("nonstop.trading")
 
@@ -90,10 +83,6 @@ _UPDATES = (OrderAccepted, OrderRejected, OrderInDoubt, OrderCancelRejected, Ord
 ALERT_KEY = "degradation"
 
 
-WARM_UP_MINUTES = 240  # 1m candles handed to the strategy at start, from the local history cache
-WARM_UP_TIMEOUT_S = 15.0
-
-
 @dataclass(frozen=True, slots=True)
 class DegradationStatus:
     """What the API, dashboard and logs show: the level label, why, and since when."""
@@ -101,77 +90,6 @@ class DegradationStatus:
     level: str
     reason: str
     since: datetime | None = None
-
-
-class QuoterStrategy(StrategyBase):
-    """The first example (`TwoSidedQuoter`, `on_quote`) on the consensus: pulls its quotes when
-    there is no trustworthy price."""
-
-    def __init__(self, quoter: TwoSidedQuoter) -> None:
-        self.quoter = quoter
-        self.id = quoter.id
-
-    @property
-    def instruments(self) -> list[InstrumentId]:
-        return self.quoter.instruments
-
-    def on_market(self, market: ConsensusQuote, view: StrategyView) -> list[Intent]:
-        if market.symbol != self.quoter.instrument_id.symbol:
-            return []
-        quote = market.to_quote(self.quoter.instrument_id)
-        if quote is None:
-            return cancel_all(self.instruments, view)
-        return self.quoter.on_quote(quote, view)
-
-    def on_fill(self, fill: OrderFilled, view: StrategyView) -> list[Intent]:
-        return self.quoter.on_fill(fill, view)
-
-
-def build_strategy(cfg: StrategySettings) -> TradingStrategy:
-    """The configured strategy (`engine.strategy.kind`)."""
-    iid = InstrumentId(cfg.venue, cfg.symbol)
-    if ":" in cfg.kind:  # your own, by import path
-        return load_strategy(cfg.kind, cfg.params, strategy_id=cfg.id, instrument_id=iid, folder=cfg.path)
-    if cfg.kind == "trend":
-        return TrendFollower(cfg.id, iid, cfg.size, cfg.fast, cfg.slow, cfg.bar_s, cfg.slippage_bps)
-    if cfg.kind == "quoter":
-        return QuoterStrategy(
-            TwoSidedQuoter(cfg.id, iid, cfg.size, cfg.half_spread_bps, cfg.requote_bps, cfg.max_position)
-        )
-    return MarketMaker(cfg.id, iid, cfg.size, cfg.half_spread_bps, cfg.requote_bps, cfg.max_position, cfg.skew_bps)
-
-
-@dataclass(frozen=True, slots=True)
-class MarketSource:
-    """One venue feeding the consensus: REST through its adapter, websockets through `ws_client`
-    (a ccxt.pro client, or None for REST only). `trading` venues take orders; the others only feed data."""
-
-    venue: VenuePort
-    ws_client: Any | None
-    trading: bool
-
-
-def _lazy_fetch(venue: VenuePort, iid: InstrumentId) -> Fetch:
-    """REST polling through a data-only venue's adapter, connecting it on first use (a data venue that
-    is down at start-up must not hold up trading: its source is simply missing until it answers)."""
-    lock = asyncio.Lock()
-
-    async def fetch() -> Quote:
-        async with lock:
-            if not venue.instruments():
-                await venue.connect()
-        return await venue.quote(iid)
-
-    return fetch
-
-
-def _effective_data_settings(data: DataSettings, sources: int, symbol: str) -> DataSettings:
-    wanted = data.validator.min_sources
-    if sources >= wanted:
-        return data
-    log.warning("min_sources_lowered", symbol=symbol, configured=wanted, sources=sources,
-                detail="fewer sources configured than min_sources: no cross-source outlier check possible")
-    return data.model_copy(update={"validator": data.validator.model_copy(update={"min_sources": max(sources, 1)})})
 
 
 class TradingLoop:
@@ -209,17 +127,8 @@ class TradingLoop:
         self.reconcile_drift: dict[str, int] = {}  # unresolved differences of the latest pass, per venue
         self.rejected: deque[tuple[Intent, str]] = deque(maxlen=1000)  # recent refusals (for inspection)
         self.rejected_count = 0
-        self.hedges_sent = 0  # stranded-exposure hedges and unwinds (M12)
         self.warmed_up: tuple[int, int] | None = None  # (candles handed over, venue requests made)
-        symbol = settings.engine.strategy.symbol
-        specs = []
-        for s in self.sources:
-            iid = InstrumentId(s.venue.name, symbol)
-            watch = ccxt_book_watch(s.ws_client, iid, clock) if s.ws_client is not None else None
-            fetch = _lazy_fetch(s.venue, iid)
-            specs.append(SourceSpec(s.venue.name, iid, watch=watch, fetch=fetch))
-        data = _effective_data_settings(settings.data, len(specs), symbol)
-        self.hub = MarketDataHub(clock, specs, data, on_update=self._on_consensus)
+        self.hub = build_hub(self.sources, settings.engine.strategy.symbol, settings.data, clock, self._on_consensus)
         self._turn = asyncio.Lock()
         self._pending: dict[str, ConsensusQuote] = {}
         self._wake = asyncio.Event()
@@ -231,6 +140,17 @@ class TradingLoop:
                                  instance=settings.engine.instance, on_refusal=self._risk_refused)
         recorder.listeners.append(self.risk.on_event)
         recorder.listeners.append(self.router.on_event)
+        self.admission = OrderAdmission(
+            self.risk, manager, self.trading_venues, self.hub.latest, strategy_id=self.strategy.id,
+            halted=lambda: self.halted, journal_unwritable=lambda: recorder.unwritable is not None,
+        )
+        self.hedging = StrandedHedging(self.router, self.hub.latest, self.admission, manager,
+                                       strategy_id=self.strategy.id, slippage_bps=routing.hedge_slippage_bps)
+
+    @property
+    def hedges_sent(self) -> int:
+        """Stranded-exposure hedges and unwinds sent (M12)."""
+        return self.hedging.sent
 
     @property
     def view(self) -> StrategyView:
@@ -261,22 +181,11 @@ class TradingLoop:
         the cache lacks (so a restart downloads nothing it already has; offline it uses what is
         cached). Never holds trading up: a venue error or a slow venue leaves it with what it has.
         Returns how many candles the strategy got."""
-        source = next((s for s in self.sources if s.trading and s.ws_client is not None), None)
-        if source is None:
+        found = await warm_up_candles(self.sources, self.settings.engine.strategy.symbol, cache_path, self.clock,
+                                      self.settings.data.history, minutes=minutes)
+        if found is None:
             return 0
-        iid = InstrumentId(source.venue.name, self.settings.engine.strategy.symbol)
-        end = self.clock.now().replace(second=0, microsecond=0)
-        start = end - timedelta(minutes=minutes)
-        candles: list[Candle] = []
-        try:
-            async with asyncio.timeout(WARM_UP_TIMEOUT_S), OhlcvCache(
-                    cache_path, source.venue.name, source.ws_client.fetch_ohlcv, self.clock,
-                    self.settings.data.history) as cache:
-                candles = await cache.candles(iid.symbol, "1m", start, end)
-                fetched = cache.requests
-        except (TimeoutError, HistoryError, ConnectivityError, ccxt_base_errors.BaseError) as err:
-            log.warning("warm_up_incomplete", instrument=str(iid), error=str(err))
-            fetched = -1
+        iid, candles, fetched = found
         self.runner.warm_up({iid: candles})
         self.warmed_up = (len(candles), fetched)
         log.info("warmed_up", instrument=str(iid), candles=len(candles), venue_requests=fetched)
@@ -366,18 +275,16 @@ class TradingLoop:
             return
         note = None
         if intent.instrument_id.venue == ANY_VENUE and self.halted is None:
-            intent, note = self._route(intent)
+            intent, note = route_place(self.router, self.hub.latest, intent)
             if note is None:
                 self._refuse(intent, f"no venue to route to: {self.router.decisions[-1].decision.reason}", trigger)
                 return
-        why = self._place_refusal(intent)
+        why = self.admission.refusal(intent)
         if why:
             self._refuse(intent, why, trigger)
             return
         reduce_only = self.ladder.level >= Level.REDUCE_ONLY
-        proposal = OrderProposal(self.strategy.id, intent.instrument_id, intent.side, intent.quantity, intent.price,
-                                 intent.order_type)
-        if not await self.risk.admit(self.manager, proposal, reduce_only=reduce_only):  # invariant 14
+        if not await self.admission.admit(intent, reduce_only=reduce_only):  # invariant 14
             return
         await self.manager.place(
             self.strategy.id,
@@ -399,71 +306,6 @@ class TradingLoop:
         self.rejected_count += 1
         self.metrics.risk_refusal(proposal.strategy, refusal.rule)
 
-    def _route(self, intent: Place) -> tuple[Place, Callable[[ClientOrderId], RouteDecided] | None]:
-        """The routed venue for `intent` (M12) and the journal note of the decision (None: no venue)."""
-        symbol = intent.instrument_id.symbol
-        books = {q.source: (q.bid, q.ask) for q in self.hub.latest(symbol).quality if q.status is SourceStatus.OK}
-        decision = self.router.route(symbol, intent.side, intent.quantity, intent.price, books)
-        if decision.venue is None:
-            return intent, None
-        routed = replace(intent, instrument_id=InstrumentId(decision.venue, symbol))
-        return routed, lambda cid: self.router.event(cid, symbol, decision)
-
-    async def _stranded_step(self) -> None:
-        """Exposure on downed venues: shown and alerted; hedged and unwound with the `hedge` policy."""
-        steps = {i.symbol: x.step_size for i, x in self.view.instruments.items()}
-        for order in self.router.stranded_step(steps):
-            consensus = self.hub.latest(order.symbol)
-            if self.halted is not None or self.recorder.unwritable is not None or not consensus.trusted:
-                log.warning("hedge_deferred", reason=order.reason, consensus=consensus.reason, halted=self.halted)
-                return
-            assert consensus.mid is not None
-            slip = self.settings.engine.routing.hedge_slippage_bps / Decimal(10_000)
-            price = consensus.mid * (1 + slip if order.side is Side.BUY else 1 - slip)
-            place = Place(InstrumentId(order.venue or ANY_VENUE, order.symbol), order.side, order.quantity,
-                          price, time_in_force=TimeInForce.IOC)
-            if order.venue is None:
-                place, routed = self._route(place)
-                if routed is None:
-                    log.warning("hedge_unroutable", reason=order.reason)
-                    continue
-                note = self.router.hedge_note(routed, order.reason)
-            else:
-                note = self.router.hedge_note(None, order.reason, order.symbol, order.venue)
-            place = replace(place, price=self.view.instruments[place.instrument_id].round_price(price, order.side))
-            why = self._place_refusal(place)
-            if why:
-                log.warning("hedge_refused", reason=order.reason, refusal=why)
-                continue
-            proposal = OrderProposal(self.strategy.id, place.instrument_id, place.side, place.quantity, place.price,
-                                     place.order_type)
-            if not await self.risk.admit(self.manager, proposal, reduce_only=order.reduce_only):  # invariant 14
-                log.warning("hedge_refused", reason=order.reason, refusal="pre-trade risk")
-                continue
-            cid = await self.manager.place(
-                self.strategy.id, place.instrument_id, place.side, place.quantity, place.price,
-                time_in_force=TimeInForce.IOC, reduce_only=order.reduce_only, note=note)
-            self.hedges_sent += 1
-            log.warning("hedge_placed", client_order_id=cid.value, reason=order.reason, venue=place.instrument_id.venue)
-            self.router.hedges.placed(order, cid.value, place.instrument_id.venue)
-
-    def _place_refusal(self, intent: Place) -> str:
-        if self.halted is not None:
-            return f"halted: {self.halted}"
-        if self.recorder.unwritable is not None:
-            return "the journal takes no writes"
-        venue = self.trading_venues.get(intent.instrument_id.venue)
-        if venue is None:
-            return f"{intent.instrument_id.venue} is not a trading venue"
-        consensus = self.hub.latest(intent.instrument_id.symbol)
-        if not consensus.trusted:
-            return f"no trustworthy price: {consensus.reason}"
-        instrument = venue.instruments().get(intent.instrument_id)
-        if instrument is None:
-            return f"{intent.instrument_id} is not listed"
-        problems = instrument.check(intent.quantity, intent.price)
-        return f"filters: {problems}" if problems else ""
-
     def _refuse(self, intent: Intent, why: str, trigger: str) -> None:
         self.rejected.append((intent, why))
         self.rejected_count += 1
@@ -478,42 +320,14 @@ class TradingLoop:
             self.router.refresh()
             if self.settings.engine.strategy.venue == ANY_VENUE:
                 async with self._turn:
-                    await self._stranded_step()
+                    await self.hedging.step(self.view.instruments, halted=self.halted,
+                                            journal_unwritable=self.recorder.unwritable is not None)
 
     def inputs(self) -> DegradationInputs:
         """The ladder's inputs, measured now (and the feed-quality / rate-limit metrics published)."""
-        share, paused, endpoints_open, venues_open = 0.0, False, 0, 0
-        for s in self.sources:
-            gateway = getattr(s.venue, "gateway", None)  # not part of VenuePort: adapters without one report nothing
-            limiter = getattr(gateway, "limiter", None)
-            if limiter is not None:
-                used = float(limiter.used_share())
-                self.metrics.ratelimit_used(s.venue.name, "weight", used)
-                share = max(share, used)
-                paused = paused or float(limiter.paused_for) > 0
-            pool = getattr(gateway, "pool", None)
-            if s.trading and pool is not None:
-                endpoints_open += sum(1 for e in pool.endpoints if e.breaker.state is BreakerState.OPEN)
-                venues_open += pool.breaker.state is BreakerState.OPEN
-        if self.settings.engine.strategy.venue == ANY_VENUE and venues_open < len(self.trading_venues):
-            venues_open = 0  # routed (M12): new orders go to the venues that are up; the router alerts
-        excluded = untrusted = 0
-        for symbol in sorted(self.runner.symbols):
-            consensus = self.hub.latest(symbol)
-            untrusted += not consensus.trusted
-            for q in consensus.quality:
-                excluded += q.status is not SourceStatus.OK
-                if q.age_s is not None:
-                    dev = float(q.deviation_bps) if q.deviation_bps is not None else float("nan")
-                    self.metrics.feed_quality(q.source, symbol, age_seconds=q.age_s, deviation_bps=dev)
-        return DegradationInputs(
-            rate_limit_share=share,
-            rate_limit_paused=paused,
-            endpoint_breakers_open=endpoints_open,
-            venue_breakers_open=venues_open,
-            venues_total=len(self.trading_venues),
-            excluded_sources=excluded,
-            untrusted_instruments=untrusted,
+        return measure_ladder_inputs(
+            self.sources, self.hub, self.runner.symbols, self.metrics,
+            routed=self.settings.engine.strategy.venue == ANY_VENUE,
             reconcile_drift=sum(self.reconcile_drift.values()),
             manual_halt=self.halted is not None,
             journal_unwritable=self.recorder.unwritable is not None,
