@@ -56,7 +56,9 @@ def settings(
         sim=SimSettings(
             control_port=0,
             tick_ms=50,
-            # a wild market: engine tests need their quotes re-quoted and filled within seconds
+            # a wild market (the default is calibrated to BTC's calm 1-minute figures): engine tests need
+            # their quotes re-quoted and filled within seconds, and the rate-limit ladder test needs the
+            # engine's requests that re-quoting makes (it sees the shared weight only in its own responses)
             venues=[SimVenue(name=TRADING, ports=[0, 0], symbols=WILD_SYMBOLS)]
             + [SimVenue(name=n, ports=[0], symbols=WILD_SYMBOLS) for n in data_names],
             rate_limits=SimRateLimits(weight_per_minute=weight_per_minute),

@@ -42,14 +42,10 @@ async def test_engine_rate_limit_pressure_steps_down_to_fallback_and_back_to_nor
     # simulator's) clock, so the pressure ends with the window a few seconds later
     second = datetime.now(UTC).second
     offset = 0 if 40 <= second <= 48 else (44 - second) % 60
-    base = settings(tmp_path, weight_per_minute=budget, recv_window_ms=60_000, reconcile_interval_s=30)
-    # the engine learns the shared budget's use only from its own responses (X-MBX-USED-WEIGHT-1M); its
-    # quotes can rest for many seconds without a request (in the calm default market, always), so here
-    # its probe pings any endpoint idle for 0.5 s (each second) instead of 15 s: no reliance on requotes
-    venue = base.engine.venues[0]
-    venue = venue.model_copy(update={"connectivity": venue.connectivity.model_copy(update={"remeasure_idle_s": 0.5})})
-    engine = Engine(base.model_copy(update={"engine": base.engine.model_copy(update={"venues": [venue]})}),
-                    clock=ShiftedClock(offset))
+    engine = Engine(
+        settings(tmp_path, weight_per_minute=budget, recv_window_ms=60_000, reconcile_interval_s=30),
+        clock=ShiftedClock(offset),
+    )
     async with running(engine), aiohttp.ClientSession() as http:
         trading = engine.trading
         assert trading is not None and level(engine) == "normal"
