@@ -1,6 +1,6 @@
 """The market-data websocket client of a Binance venue: ccxt.pro's own client, with every REST request
-it makes sent through the venue adapter's gateway (rate limiter and its 429/418 pause, breakers,
-endpoint pool).
+it makes sent through the venue adapter's gateway (`market_client.GatewayRouted`: rate limiter and its
+429/418 pause, breakers, endpoint pool).
 
 Why: ccxt.pro keeps an order book in sync from the diff stream plus a REST snapshot fetched after
 every (re)subscription — by default up to three times back to back (`fetch_rest_order_book_safe`),
@@ -22,43 +22,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import ccxt.pro as ccxt_pro
-import structlog
 
-from nonstop.connectivity import RequestNotSent
 from nonstop.venues.ccxt_futures import RetrievedFutures
+from nonstop.venues.market_client import GatewayRouted
 
 if TYPE_CHECKING:
     from nonstop.venues.binance import BinanceVenue
 
 __all__ = ["MarketDataClient"]
 
-log = structlog.get_logger("nonstop.venues.binance_market")
 
-
-class MarketDataClient(RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
+class MarketDataClient(GatewayRouted, RetrievedFutures, ccxt_pro.binance):  # type: ignore[misc]
     """`ccxt.pro.binance` for public market-data streams; REST only through `venue`'s gateway."""
 
-    def __init__(self, venue: BinanceVenue, config: dict[str, Any]) -> None:
-        super().__init__(config)
-        self._venue = venue
-
-    async def load_markets(self, reload: bool = False, params: Any = None) -> Any:
-        markets = await self._venue.markets()
-        if self.markets is not markets:
-            self.set_markets(markets)
-        return self.markets
+    _venue: BinanceVenue
 
     async def fetch_rest_order_book_safe(self, symbol: Any, limit: Any = None, params: Any = None) -> Any:
         # one attempt through the limiter; ccxt's book sync rejects the watch on failure and the feed retries
         return await self._venue.order_book_snapshot(symbol, limit, params or {})
-
-    async def fetch_ohlcv(self, symbol: str, timeframe: str = "1m", since: Any = None, limit: Any = None,
-                          params: Any = None) -> Any:
-        return await self._venue.ohlcv(symbol, timeframe, since, limit)
-
-    async def fetch(self, url: Any, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        path = str(url).split("?", 1)[0]
-        log.warning("market_data_rest_refused", venue=self._venue.name, method=method, path=path)
-        raise RequestNotSent(
-            f"market-data client of {self._venue.name}: {method} {path} refused, it would bypass the rate limiter"
-        )

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import functools
 from typing import Any
-from urllib.parse import urlsplit
 
 import ccxt.pro as ccxt_pro
 
 from nonstop.errors import ConfigError
-from nonstop.venues.profile import Endpoint, Network, origin, with_host
+from nonstop.venues.profile import Endpoint, Network, origin, pointed_at, with_host
 
 _LIVE_ALTERNATIVES = (("aws", "aws.okx.com", "wsaws.okx.com:8443"),)
 
@@ -61,18 +60,7 @@ class OkxDialect:
         return ["api", "aws"] if network is Network.LIVE else ["api"]
 
     def pointed_at(self, network: Network, base_url: str) -> Endpoint:
-        template = _own_endpoint(Network.LIVE if network is Network.SIM else network)
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"endpoint URL {base_url!r} must be http(s)://host[:port]")
-        ws_scheme = "wss" if parts.scheme == "https" else "ws"
-        return Endpoint(
-            name=parts.netloc,
-            rest=with_host(template.rest, parts.scheme, parts.netloc),
-            market_ws=with_host(template.market_ws, ws_scheme, parts.netloc),
-            user_ws=with_host(template.user_ws, ws_scheme, parts.netloc),
-            sandbox=template.sandbox,
-        )
+        return pointed_at(_own_endpoint(Network.LIVE if network is Network.SIM else network), base_url)
 
     def ccxt_config(self, endpoint: Endpoint, api_key: str, secret: str, passphrase: str = "") -> dict[str, Any]:
         """The ccxt `okx` config for one endpoint (deep-merged by ccxt over its defaults)."""

@@ -78,6 +78,22 @@ def with_host(url: str, scheme: str, netloc: str) -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def pointed_at(template: Endpoint, base_url: str) -> Endpoint:
+    """`template`'s paths (REST, market and user websockets) on the host of `base_url` (the `urls`
+    of a venue: a simulator, a proxy, a regional host); http(s) gives ws(s)."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"endpoint URL {base_url!r} must be http(s)://host[:port]")
+    ws_scheme = "wss" if parts.scheme == "https" else "ws"
+    return Endpoint(
+        name=parts.netloc,
+        rest=with_host(template.rest, parts.scheme, parts.netloc),
+        market_ws=with_host(template.market_ws, ws_scheme, parts.netloc),
+        user_ws=with_host(template.user_ws, ws_scheme, parts.netloc),
+        sandbox=template.sandbox,
+    )
+
+
 def origin(url: str) -> str:
     """scheme://host[:port] of `url`."""
     parts = urlsplit(url)
