@@ -248,12 +248,12 @@ def drill(
     from nonstop import drills
 
     if list_:
-        typer.echo(drills.listing())
+        typer.echo(drills.listing(_settings(config) if config is not None else None))
         return
     settings = _settings(config)  # a bad config is named before any process starts
     out = out or settings.data_dir / "drill"
     try:
-        drills.select(scenarios or [])
+        drills.select(scenarios or [], settings)
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -309,7 +309,8 @@ def watchdog(
     duration: Annotated[float | None, typer.Option(help="stop by itself after this many seconds")] = None,
 ) -> None:
     """Dead man's switch: watch the engine's heartbeat; when it has been silent for
-    `watchdog.silence_s`, cancel every open order of the instance on every venue, journal and alert."""
+    `watchdog.silence_s`, cancel every open order of the instance on every venue (and, with
+    `watchdog.flatten`, close its positions with the watchdog's own orders), journal and alert."""
     settings = _settings(config)
     from nonstop.watchdog.service import run_watchdog
 

@@ -26,6 +26,7 @@ from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import InDoubtPolicy, OrderManager
 from nonstop.execution.reconcile import Reconciler
 from nonstop.execution.recorder import Recorder
+from nonstop.execution.watchdog_orders import halt_when_taken_in
 from nonstop.ha import ownership
 from nonstop.ha.role import Leadership
 from nonstop.journal import Journal, replay
@@ -119,7 +120,7 @@ class Engine:
         eng = self.settings.engine
         if eng.data_venues is not None:
             return list(eng.data_venues)
-        if not eng.runs_embedded_sim:  # no hidden data venues: a real-venue config lists its own
+        if not eng.runs_embedded_sim or eng.runs_paper:  # no hidden data venues: a real/paper config lists its own
             return []
         trading = {v.name for v in eng.venues}
         return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.settings.sim.venues if v.name not in trading]
@@ -151,7 +152,7 @@ class Engine:
             state = self.state = await replay(journal)
             ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
             epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
-            recorder = self.recorder = Recorder(journal, state, epoch)
+            recorder = self.recorder = Recorder(journal, state, epoch, archive_after_h=eng.journal.archive_after_h)
             venues = self.venues
             sources: list[MarketSource] = []
             for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
@@ -219,7 +220,9 @@ class Engine:
                     networks = {c.name: (c.exchange, c.network) for c in eng.venues}
                     await confirm_identities(venues, networks, state, recorder.record, self.clock,
                                              journal_name(self.settings))
-                    reconciling = ReconcileLoop(sup, Reconciler(manager, venues, eng.instance, self.clock),
+                    reconciling = ReconcileLoop(sup, Reconciler(manager, venues, eng.instance, self.clock,
+                                                                on_watchdog_orders=halt_when_taken_in(
+                                                                    self.settings.watchdog.flatten, self.halt)),
                                                 venues, state, strategy)
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(ownership.exit_when_lost(recorder), name="ownership")

@@ -114,7 +114,7 @@ async def collect(settings: Settings, kind: Kind, since: datetime | None, until:
         if kind == "balances":
             snapshots = [r.event async for r in journal.read(1) if isinstance(r.event, BalanceSnapshot)]
             return balance_rows(snapshots, since, until)
-        state = await replay(journal)
+        state = await replay(journal, history=True)  # archived orders too
     finally:
         await journal.close()
     return fill_rows(state, since, until) if kind == "fills" else order_rows(state, since, until)

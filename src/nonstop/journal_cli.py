@@ -127,8 +127,10 @@ def inspect(
                 if to_seq is not None and record.seq > to_seq:
                     break
                 row = _row(record)
+                archived = getattr(record.event, "client_order_ids", ())  # OrdersArchived names many
                 if (types and record.event_type not in types) or (
-                        client_order_id and row["client_order_id"] != client_order_id):
+                        client_order_id and row["client_order_id"] != client_order_id
+                        and client_order_id not in archived):
                     continue
                 rows.append(row)
                 if len(rows) >= limit:

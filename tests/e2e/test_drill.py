@@ -1,10 +1,13 @@
-"""`nonstop drill` end to end: real `nonstop sim` and `nonstop run` processes, three scenarios
-(venue down, SIGKILL and restart, and the self-test that must fail), the report's figures checked
-against what they must be, and report.html opened in headless Chromium."""
+"""`nonstop drill` end to end: real `nonstop sim` and `nonstop run` processes on a config with HA on
+PostgreSQL (the embedded server of `tests/pg.py`) and two routed venues, so one drill (one settle)
+runs four scenarios: the first venue down while routed orders go to the second, leader takeover by a
+standby, SIGKILL and restart, and the self-test that must fail; the report's figures checked against
+what they must be, and report.html opened in headless Chromium."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -12,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pg import PgServer, make_postgres_fixture
+
+postgres_server = make_postgres_fixture(scope="module")
 
 FAST = """
 [sim]
@@ -22,25 +29,41 @@ reconcile_interval_s = 3
 request_timeout_ms = 1500
 recv_window_ms = 2000
 
+[engine.journal]
+backend = "postgres"
+
+[engine.ha]
+role = "auto"
+lease_ttl_s = 2.0
+poll_s = 0.5
+
 [engine.strategy]
+venue = "auto"
 interval_s = 0.2
 size = "0.0005"
 max_position = "0.005"
 
 [engine.degradation]
 recover_after_s = 3.0
+
+[[engine.venues]]
+name = "binance-a"
+
+[[engine.venues]]
+name = "binance-c"
 """
-SCENARIOS = ["venue_down", "engine_sigkill", "self_test_foreign_trade"]
+SCENARIOS = ["venue_down_second_venue", "leader_takeover", "engine_sigkill", "self_test_foreign_trade"]
 
 
 @pytest.fixture(scope="module")
-def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path, str]:
+def drill(tmp_path_factory: pytest.TempPathFactory, postgres_server: PgServer) -> tuple[int, dict[str, Any], Path, str]:
     work = tmp_path_factory.mktemp("drill")
     config = work / "fast.toml"
     config.write_text(FAST)
     out = work / "out"
     proc = subprocess.run([sys.executable, "-m", "nonstop.cli", "drill", *SCENARIOS, "--config", str(config),
-                           "--out", str(out), "--seed", "7"], capture_output=True, text=True, timeout=300)
+                           "--out", str(out), "--seed", "7"], capture_output=True, text=True, timeout=400,
+                          env={**os.environ, "NONSTOP_PG_DSN": postgres_server.dsn})
     assert (out / "report.json").exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.returncode, json.loads((out / "report.json").read_text()), out, proc.stdout
 
@@ -50,13 +73,17 @@ def scenario(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(360)
-def test_drill_venue_down_detected_recovered_nothing_lost(drill: tuple[int, dict[str, Any], Path, str]) -> None:
+@pytest.mark.postgres
+@pytest.mark.timeout(480)
+def test_drill_venue_down_detected_recovered_second_venue_trades_nothing_lost(
+    drill: tuple[int, dict[str, Any], Path, str],
+) -> None:
     _, report, _, _ = drill
-    s = scenario(report, "venue_down")
+    s = scenario(report, "venue_down_second_venue")
     run = s["runs"][0]
     hold = run["fault_end"] - run["fault_start"]
-    assert s["passed"], s
+    assert s["passed"], (s["failed_checks"], s["runs"][0]["note"], s)
+    assert run["checks"]["traded_elsewhere"] and run["other_venue_orders_during_fault"]["binance-c"] > 0
     assert run["duplicates"] == [] and run["lost_fills"] == [] and run["balance_difference"] == {}
     assert run["detect_s"] is not None and 0 <= run["detect_s"] < hold  # seen while the fault held
     assert run["recover_s"] is not None and 0 < run["recover_s"] < 120
@@ -68,20 +95,38 @@ def test_drill_venue_down_detected_recovered_nothing_lost(drill: tuple[int, dict
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(360)
+@pytest.mark.postgres
+@pytest.mark.timeout(480)
+def test_drill_leader_takeover_standby_trades_nothing_lost(drill: tuple[int, dict[str, Any], Path, str]) -> None:
+    _, report, _, _ = drill
+    s = scenario(report, "leader_takeover")
+    run = s["runs"][0]
+    assert s["passed"], (s["failed_checks"], s["runs"][0]["note"], s)
+    assert run["detect_s"] is not None and 0 < run["detect_s"] < 15  # the lease TTL (2 s) and a poll or two
+    assert run["recover_s"] is not None and run["recover_s"] >= run["detect_s"]
+    assert run["unmanaged_position_s"] <= run["detect_s"] + 1  # nobody managed it until the standby led
+    assert run["duplicates"] == [] and run["lost_fills"] == [] and run["balance_difference"] == {}
+    assert any(a["key"] == "ha_takeover" for a in run["alerts"]), run["alerts"]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(480)
 def test_drill_sigkill_restart_reconciles_without_duplicates(drill: tuple[int, dict[str, Any], Path, str]) -> None:
     _, report, _, _ = drill
     s = scenario(report, "engine_sigkill")
     run = s["runs"][0]
-    assert s["passed"], s
+    assert s["passed"], (s["failed_checks"], s["runs"][0]["note"], s)
     assert run["detect_s"] is not None and run["detect_s"] > run["fault_end"] - run["fault_start"]  # back up
     assert run["recover_s"] is not None and run["recover_s"] > 0
     assert run["duplicates"] == [] and run["lost_fills"] == []
-    assert len(report["engine_logs"]) == 2  # the killed engine and its restart
+    # the first leader (killed by the takeover), the standby that took over (killed here), its restart
+    assert len(report["engine_logs"]) == 3 and report["skipped"] == []
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(360)
+@pytest.mark.postgres
+@pytest.mark.timeout(480)
 def test_drill_self_test_fails_with_the_balance_the_foreign_trade_moved(
     drill: tuple[int, dict[str, Any], Path, str],
 ) -> None:
@@ -101,7 +146,8 @@ def test_drill_self_test_fails_with_the_balance_the_foreign_trade_moved(
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.timeout(360)
+@pytest.mark.postgres
+@pytest.mark.timeout(480)
 async def test_drill_report_opens_in_chromium_table_and_every_plot(
     drill: tuple[int, dict[str, Any], Path, str], tmp_path: Path,
 ) -> None:
@@ -119,7 +165,8 @@ async def test_drill_report_opens_in_chromium_table_and_every_plot(
             await page.goto((out / "report.html").as_uri())
             rows = await page.locator("#summary tr").all_inner_texts()
             assert len(rows) == 1 + len(SCENARIOS)
-            assert any(r.startswith("venue_down") and "PASS" in r for r in rows)
+            assert any(r.startswith("venue_down_second_venue") and "PASS" in r for r in rows)
+            assert any(r.startswith("leader_takeover") and "PASS" in r for r in rows)
             assert any(r.startswith("self_test_foreign_trade") and "FAIL" in r for r in rows)
             widths = await page.eval_on_selector_all(
                 "img.plot", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")

@@ -1,7 +1,8 @@
 """OKX's venue-side dead man's switch with real processes: `nonstop run` on an OKX-dialect
 `nonstop sim` arms cancel-all-after and re-arms it on its heartbeat (`watchdog.venue_countdown`).
 
-While the engine runs the countdown never fires (a bounded run longer than two countdowns); the
+While the engine runs the countdown never fires (a bounded run longer than a countdown
+and two re-arms: without re-arming it would have fired); the
 engine SIGSTOPped → the venue cancels every open order within the countdown (plus one re-arm
 interval); SIGCONT → the engine finds its orders gone, re-arms, and quotes again."""
 
@@ -21,7 +22,7 @@ from tests.e2e.crashkit import SimProcess, control, start_engine, start_sim
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 COUNTDOWN_S = 10  # OKX's shortest
 REARM_S = 2.0
-HEALTHY_RUN_S = 2 * COUNTDOWN_S + 5
+HEALTHY_RUN_S = COUNTDOWN_S + 2 * REARM_S + 1  # unarmed, it would fire at COUNTDOWN_S
 PREFIX = "nsZok2Z"  # our ids as OKX carries them (`-` sent as `Z`)
 
 
@@ -78,7 +79,7 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
         _wait(lambda: _countdown(sim)["armed"], 20, "the countdown armed")
         _wait(lambda: _open(sim), 20, "resting orders")
 
-        healthy_until = time.monotonic() + HEALTHY_RUN_S  # longer than two countdowns: re-armed throughout
+        healthy_until = time.monotonic() + HEALTHY_RUN_S  # longer than a countdown: re-armed throughout
         while time.monotonic() < healthy_until:
             state = _countdown(sim)
             assert state["fired"] == [] and state["armed"], state

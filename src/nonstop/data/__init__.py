@@ -4,7 +4,14 @@
     OhlcvCache (SQLite) ──▶ strategy warm-up
 """
 
-from nonstop.data.consensus import ConsensusQuote, SourceQuality, SourceStatus, build_consensus, median
+from nonstop.data.consensus import (
+    ConsensusBuilder,
+    ConsensusQuote,
+    SourceQuality,
+    SourceStatus,
+    build_consensus,
+    median,
+)
 from nonstop.data.feeds import FeedSwitched, MarketDataHub, RedundantFeed, SourceSpec, Transport
 from nonstop.data.history import Candle, FetchOhlcv, HistoryError, OhlcvCache
 from nonstop.data.settings import DataSettings, FeedSettings, HistorySettings, ValidatorSettings
@@ -13,6 +20,7 @@ from nonstop.data.validator import SourceQuote, Validator, book_status
 
 __all__ = [
     "Candle",
+    "ConsensusBuilder",
     "ConsensusQuote",
     "DataSettings",
     "FeedSettings",

@@ -147,6 +147,90 @@ def build_consensus(
     return ConsensusQuote(symbol, ts, mid, bid, ask, tuple(q.source for q in good), final)
 
 
+class ConsensusBuilder:
+    """`build_consensus` in one pass over sources added one by one, for the validator's hot path.
+
+    The same result as `build_consensus` over the same qualities (tested for equality on random
+    inputs), with less work per assessment: each source's mid comes in already computed (the
+    validator caches it per book), each `SourceQuality` is built once instead of three times, and the
+    deviations are computed once when no source is excluded (the median of the good sources is then
+    the reference itself), twice only when an outlier moves the median.
+    """
+
+    __slots__ = ("_band_bps", "_min_sources", "_ok_mids", "_rows")
+
+    def __init__(self, band_bps: Decimal, min_sources: int) -> None:
+        self._band_bps = band_bps
+        self._min_sources = min_sources
+        self._rows: list[_Row] = []
+        self._ok_mids: list[Decimal] = []
+
+    def add(
+        self,
+        source: str,
+        transport: str,
+        status: SourceStatus,
+        age_s: float | None,
+        unchanged_s: float | None,
+        gaps: int,
+        max_gap_s: float,
+        updates: int,
+        bid: Decimal | None,
+        ask: Decimal | None,
+        mid: Decimal | None,
+    ) -> None:
+        """One source as judged on its own checks; `mid` must be `(bid + ask) / 2` (None without both)."""
+        self._rows.append((source, transport, status, age_s, unchanged_s, gaps, max_gap_s, updates, bid, ask, mid))
+        if status is SourceStatus.OK and mid is not None:
+            self._ok_mids.append(mid)
+
+    def result(self, symbol: str, ts: datetime) -> ConsensusQuote:
+        rows = self._rows
+        reference = median(self._ok_mids) if self._ok_mids else None
+        devs: list[Decimal | None] = []
+        statuses: list[SourceStatus] = []
+        good: list[_Row] = []
+        excluded = False
+        for row in rows:
+            mid, status = row[10], row[2]
+            dev = None if reference is None or mid is None else (mid - reference) / reference * BPS
+            if status is SourceStatus.OK:
+                if dev is None or abs(dev) > self._band_bps:
+                    status = SourceStatus.OUTLIER
+                    excluded = True
+                else:
+                    good.append(row)
+            devs.append(dev)
+            statuses.append(status)
+        if len(good) < self._min_sources:
+            judged = _qualities(rows, statuses, devs)
+            failed = ", ".join(f"{q.source}={q.status}" for q in judged if q.status is not SourceStatus.OK)
+            reason = f"{len(good)} good source(s), {self._min_sources} needed" + (f" ({failed})" if failed else "")
+            return ConsensusQuote(symbol, ts, None, None, None, (), judged, reason)
+        bid = median([r[8] for r in good if r[8] is not None])
+        ask = median([r[9] for r in good if r[9] is not None])
+        if excluded or reference is None:  # the median moved: deviations from the final mid
+            mid = median([r[10] for r in good if r[10] is not None])
+            devs = [None if r[10] is None else (r[10] - mid) / mid * BPS for r in rows]
+        else:  # the good sources are the candidates: the same median, the same deviations
+            mid = reference
+        return ConsensusQuote(symbol, ts, mid, bid, ask, tuple(r[0] for r in good), _qualities(rows, statuses, devs))
+
+
+_Row = tuple[
+    str, str, SourceStatus, float | None, float | None, int, float, int, Decimal | None, Decimal | None, Decimal | None
+]
+
+
+def _qualities(
+    rows: list[_Row], statuses: list[SourceStatus], devs: list[Decimal | None]
+) -> tuple[SourceQuality, ...]:
+    return tuple(
+        SourceQuality(r[0], r[1], st, r[3], r[4], dev, r[5], r[6], r[7], r[8], r[9])
+        for r, st, dev in zip(rows, statuses, devs, strict=True)
+    )
+
+
 def _with(q: SourceQuality, status: SourceStatus, dev: Decimal | None) -> SourceQuality:
     return SourceQuality(
         q.source, q.transport, status, q.age_s, q.unchanged_s, dev, q.gaps, q.max_gap_s, q.updates, q.bid, q.ask

@@ -40,6 +40,7 @@ from nonstop.connectivity.errors import RequestNotSent, VenueError
 from nonstop.data.consensus import ConsensusQuote, SourceStatus
 from nonstop.data.settings import DataSettings, FeedSettings
 from nonstop.data.sources import Fetch, Watch
+from nonstop.data.stall import StallBox
 from nonstop.data.validator import SourceQuote, Validator
 from nonstop.model import InstrumentId
 from nonstop.venues.port import Quote
@@ -112,7 +113,9 @@ class RedundantFeed:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             if self.spec.watch is not None:
-                tg.create_task(self._ws_loop(self.spec.watch), name=f"ws-{self.spec.name}")
+                box = StallBox(self.clock, self.settings.stall_s)
+                reader = tg.create_task(self._ws_loop(self.spec.watch, box), name=f"ws-{self.spec.name}")
+                tg.create_task(box.run(reader), name=f"ws-stall-{self.spec.name}")
             if self.spec.fetch is not None:
                 tg.create_task(self._poll_loop(self.spec.fetch), name=f"poll-{self.spec.name}")
 
@@ -136,21 +139,31 @@ class RedundantFeed:
     def _ws_down(self, reason: str) -> None:
         self._switch(Transport.REST if self.spec.fetch is not None else Transport.NONE, reason)
 
-    def _deliver(self, transport: Transport, quote: Quote) -> None:
-        self._emit(SourceQuote(self.spec.name, str(transport), quote, self.clock.monotonic()))
+    def _deliver(self, transport: Transport, quote: Quote) -> float:
+        received = self.clock.monotonic()
+        self._emit(SourceQuote(self.spec.name, transport.value, quote, received))
+        return received
 
-    async def _ws_loop(self, watch: Watch) -> None:
+    async def _ws_loop(self, watch: Watch, box: StallBox) -> None:
+        """Each wait for a message is time-boxed by `stall_s` (`box`, run next to this task)."""
         s = self.settings
         failures = streak = 0
+        box.begin(self.clock.monotonic())
         while True:
             try:
-                quote = await run_with_timeout(self.clock, s.stall_s, watch)
-            except TimeoutError:
+                quote = await watch()
+            except asyncio.CancelledError:
+                box.end()
+                if not box.cut_taken():
+                    raise
                 self.ws_stalls += 1
                 streak = 0
                 self._ws_down(f"websocket stalled: no message for {s.stall_s:g}s")
+                box.begin(self.clock.monotonic())
                 continue  # the subscription may resume; keep waiting on it
             except Exception as err:  # noqa: BLE001 - a dropped websocket is expected: counted, logged, retried
+                box.end()
+                box.discard_cut()
                 self.ws_errors += 1
                 streak = 0
                 self._ws_down(f"websocket error: {type(err).__name__}: {err}"[:300])
@@ -159,10 +172,12 @@ class RedundantFeed:
                 log.info("feed_ws_retry", source=self.spec.name, symbol=self.spec.instrument_id.symbol,
                          retry_in_s=round(delay, 3), failures=failures)
                 await self.clock.sleep(delay)
+                box.begin(self.clock.monotonic())
                 continue
+            box.discard_cut()
             failures = 0
             streak += 1
-            self._deliver(Transport.WS, quote)
+            box.begin(self._deliver(Transport.WS, quote))
             if self.transport is not Transport.WS and streak >= s.restore_after:
                 self._switch(Transport.WS, f"websocket restored: {streak} messages in a row")
 

@@ -8,6 +8,12 @@ unchanged book — the simulator's REST ticker does exactly that). Hence two sta
 
 - STALE: nothing received for `max_age_s` (a silent websocket, a REST poll that keeps failing);
 - FROZEN: updates arrive, but the top of book has not changed for `max_unchanged_s`.
+
+Incremental: `observe` is a few attribute writes; what depends only on a source's top of book (its
+mid, its book status) is computed once per change of that book, not per assessment, and `assess`
+builds the consensus in one pass (consensus.py `ConsensusBuilder`). The straightforward computation
+(judge each source, then `build_consensus`) is kept in tests/unit/data/straight.py: the fast one must
+equal it on random sequences (test_incremental.py), and benchmarks/data_pipeline.py measures both.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from nonstop.clock import Clock
-from nonstop.data.consensus import BPS, ConsensusQuote, SourceQuality, SourceStatus, build_consensus
+from nonstop.data.consensus import BPS, ConsensusBuilder, ConsensusQuote, SourceStatus
 from nonstop.data.settings import ValidatorSettings
 from nonstop.venues.port import Quote
 
@@ -46,6 +52,10 @@ class _Track:
     updates: int = 0
     gaps: int = 0
     max_gap_s: float = 0.0
+    # derived from (bid, ask) alone, computed on first use after each change of the book
+    book: SourceStatus | None = None
+    mid: Decimal | None = None
+    mid_known: bool = False
 
 
 class Validator:
@@ -55,23 +65,38 @@ class Validator:
         self.clock = clock
         self.settings = settings or ValidatorSettings()
         self._tracks: dict[str, dict[str, _Track]] = {}
+        self._gap_s = self.settings.gap_s
 
     def expect(self, symbol: str, source: str) -> None:
         """Declare a source before its first update, so its absence is reported as MISSING."""
         self._tracks.setdefault(symbol, {}).setdefault(source, _Track())
 
     def observe(self, update: SourceQuote) -> None:
-        track = self._tracks.setdefault(update.symbol, {}).setdefault(update.source, _Track())
-        now = update.received
-        if track.last_received is not None:
-            interval = now - track.last_received
-            if interval > self.settings.gap_s:
-                track.gaps += 1
-            track.max_gap_s = max(track.max_gap_s, interval)
         q = update.quote
-        if track.last_changed is None or (q.bid, q.ask) != (track.bid, track.ask):
+        symbol = q.instrument_id.symbol
+        try:
+            track = self._tracks[symbol][update.source]
+        except KeyError:
+            track = self._tracks.setdefault(symbol, {}).setdefault(update.source, _Track())
+        now = update.received
+        last = track.last_received
+        if last is not None:
+            interval = now - last
+            if interval > self._gap_s:
+                track.gaps += 1
+            if interval > track.max_gap_s:
+                track.max_gap_s = interval
+        bid, ask = q.bid, q.ask
+        # `is not ... and !=` is the tuple comparison `(bid, ask) != (track.bid, track.ask)`, unallocated
+        if (
+            track.last_changed is None
+            or (bid is not track.bid and bid != track.bid)
+            or (ask is not track.ask and ask != track.ask)
+        ):
             track.last_changed = now
-        track.bid, track.ask = q.bid, q.ask
+            track.book = None
+            track.mid_known = False
+        track.bid, track.ask = bid, ask
         track.transport = update.transport
         track.last_received = now
         track.updates += 1
@@ -85,32 +110,32 @@ class Validator:
     def assess(self, symbol: str) -> ConsensusQuote:
         """Judge every source of `symbol` now and build the consensus (or say why there is none)."""
         now = self.clock.monotonic()
-        qualities = [self._judge(name, track, now) for name, track in self._tracks.get(symbol, {}).items()]
-        return build_consensus(
-            symbol,
-            self.clock.now(),
-            qualities,
-            band_bps=self.settings.band_bps,
-            min_sources=self.settings.min_sources,
-        )
-
-    def _judge(self, source: str, t: _Track, now: float) -> SourceQuality:
         s = self.settings
-        age = None if t.last_received is None else now - t.last_received
-        unchanged = None if t.last_changed is None else now - t.last_changed
-        if age is None:
-            status = SourceStatus.MISSING
-        elif age > s.max_age_s:
-            status = SourceStatus.STALE
-        elif s.max_unchanged_s is not None and unchanged is not None and unchanged > s.max_unchanged_s:
-            status = SourceStatus.FROZEN
-        else:
-            status = book_status(t.bid, t.ask, s.max_spread_bps)
-        # the gap in progress counts too: a source that went silent shows its current gap
-        max_gap = max(t.max_gap_s, age) if age is not None and t.updates else t.max_gap_s
-        return SourceQuality(
-            source, t.transport, status, age, unchanged, None, t.gaps, max_gap, t.updates, t.bid, t.ask
-        )
+        max_age, max_unchanged = s.max_age_s, s.max_unchanged_s
+        build = ConsensusBuilder(s.band_bps, s.min_sources)
+        for name, t in self._tracks.get(symbol, {}).items():
+            bid, ask = t.bid, t.ask
+            if t.mid_known:
+                mid = t.mid
+            else:
+                mid = t.mid = None if bid is None or ask is None else (bid + ask) / 2
+                t.mid_known = True
+            age = None if t.last_received is None else now - t.last_received
+            unchanged = None if t.last_changed is None else now - t.last_changed
+            if age is None:
+                status = SourceStatus.MISSING
+            elif age > max_age:
+                status = SourceStatus.STALE
+            elif max_unchanged is not None and unchanged is not None and unchanged > max_unchanged:
+                status = SourceStatus.FROZEN
+            else:
+                status = t.book
+                if status is None:
+                    status = t.book = _book_status(bid, ask, mid, s.max_spread_bps)
+            # the gap in progress counts too: a source that went silent shows its current gap
+            max_gap = max(t.max_gap_s, age) if age is not None and t.updates else t.max_gap_s
+            build.add(name, t.transport, status, age, unchanged, t.gaps, max_gap, t.updates, bid, ask, mid)
+        return build.result(symbol, self.clock.now())
 
 
 def book_status(bid: Decimal | None, ask: Decimal | None, max_spread_bps: Decimal | None) -> SourceStatus:
@@ -120,5 +145,18 @@ def book_status(bid: Decimal | None, ask: Decimal | None, max_spread_bps: Decima
     if bid >= ask:
         return SourceStatus.CROSSED
     if max_spread_bps is not None and (ask - bid) / ((ask + bid) / 2) * BPS > max_spread_bps:
+        return SourceStatus.WIDE
+    return SourceStatus.OK
+
+
+def _book_status(
+    bid: Decimal | None, ask: Decimal | None, mid: Decimal | None, max_spread_bps: Decimal | None
+) -> SourceStatus:
+    """`book_status` with the mid `(bid + ask) / 2` already at hand (the same value its spread divides by)."""
+    if bid is None or ask is None or bid <= 0 or ask <= 0 or mid is None:
+        return SourceStatus.EMPTY
+    if bid >= ask:
+        return SourceStatus.CROSSED
+    if max_spread_bps is not None and (ask - bid) / mid * BPS > max_spread_bps:
         return SourceStatus.WIDE
     return SourceStatus.OK

@@ -29,7 +29,7 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-async def _report(drill: DrillRun, skipped: list[Scenario]) -> dict[str, Any]:
+async def _report(drill: DrillRun, skipped: list[tuple[Scenario, str]]) -> dict[str, Any]:
     from nonstop.drills import measure, report
 
     journal = await read_journal(drill.settings)
@@ -61,7 +61,7 @@ async def _report(drill: DrillRun, skipped: list[Scenario]) -> dict[str, Any]:
         "data_venue": drill.data_venue,
         "start_balances": {a: str(v) for a, v in drill.start_balances.items()},
         "scenarios": scenarios,
-        "skipped": [{"name": s.name, "needs": s.needs} for s in skipped],
+        "skipped": [{"name": s.name, "needs": why} for s, why in skipped],
         "drill": checks,
         "passed": checks["passed"] and all(s["passed"] for s in scenarios),
         "engine_logs": [str(p) for p in drill.engine_logs],
@@ -74,7 +74,9 @@ async def run_drill(options: DrillOptions, names: list[str]) -> dict[str, Any]:
     """Run the named scenarios (the default set if none), write the reports, return report.json's content.
 
     SIGINT and SIGTERM cancel it; the runner then stops both processes before this raises CancelledError."""
-    scenarios, skipped = select(names)
+    from nonstop.config import load_settings
+
+    scenarios, skipped = select(names, load_settings(options.config))
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -86,7 +88,7 @@ async def run_drill(options: DrillOptions, names: list[str]) -> dict[str, Any]:
 
 def summary_table(report: dict[str, Any]) -> str:
     """The scorecard's summary table as text (what `nonstop drill` prints)."""
-    from nonstop.drills.report import HEAD, row
+    from nonstop.drills.report import HEAD, balance_text, row
 
     rows = [HEAD] + [row(s) for s in report["scenarios"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
@@ -94,5 +96,5 @@ def summary_table(report: dict[str, Any]) -> str:
     lines += [f"skipped {s['name']}: needs {s['needs']}" for s in report["skipped"]]
     d = report["drill"]
     lines.append(f"drill-wide: duplicates {len(d['duplicates'])}, lost fills {len(d['lost_fills'])}, "
-                 f"balance difference {d['balance_difference'] or 0} -> {'PASS' if report['passed'] else 'FAIL'}")
+                 f"balance difference {balance_text(d)} -> {'PASS' if report['passed'] else 'FAIL'}")
     return "\n".join(lines)

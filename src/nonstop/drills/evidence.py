@@ -37,6 +37,7 @@ class Fill:
     quantity: Decimal
     fee: Decimal
     fee_asset: str
+    venue: str = ""
 
 
 @dataclass
@@ -46,6 +47,7 @@ class JournalEvidence:
     levels: list[tuple[float, str]] = field(default_factory=list)  # ladder: (t, new level)
     submitted: list[float] = field(default_factory=list)
     accepted: list[tuple[float, Decimal | None, str]] = field(default_factory=list)  # (t, price, side)
+    accepted_on: list[tuple[float, str]] = field(default_factory=list)  # (t, venue)
     in_doubt: list[float] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
 
@@ -67,6 +69,7 @@ async def read_journal(settings: Settings) -> JournalEvidence:
             elif isinstance(ev, OrderAccepted):
                 intent = intents.get(ev.client_order_id.value)
                 out.accepted.append((t, intent.price if intent else None, str(intent.side) if intent else ""))
+                out.accepted_on.append((t, intent.instrument_id.venue if intent else ""))
             elif isinstance(ev, OrderInDoubt):
                 out.in_doubt.append(t)
                 out.marks.append(Mark(t, f"order {ev.client_order_id.value} in doubt"))
@@ -82,6 +85,7 @@ async def read_journal(settings: Settings) -> JournalEvidence:
                         ev.quantity,
                         ev.fee,
                         ev.fee_asset,
+                        intent.instrument_id.venue if intent else "",
                     )
                 )
             elif isinstance(ev, BreakerChanged):

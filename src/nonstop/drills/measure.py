@@ -29,6 +29,7 @@ class RunResult:
     alerts: list[dict[str, Any]]
     foreign_trades: list[dict[str, Any]]  # trades on the account of orders not ours: what explains a balance drift
     verdict: scorecard.Verdict
+    other_venue_orders_during: dict[str, int]  # orders of ours the other trading venues accepted during the fault
 
     def to_dict(self) -> dict[str, Any]:
         r = self.record
@@ -42,6 +43,7 @@ class RunResult:
             "unmanaged_position_s": self.unmanaged_s,
             "orders_during_fault": self.orders_during,
             "venue_orders_during_fault": self.venue_orders_during,
+            "other_venue_orders_during_fault": self.other_venue_orders_during,
             "fills_during_fault": self.fills_during,
             "in_doubt": self.in_doubt,
             "venue_answers": r.counters,
@@ -60,7 +62,7 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
     lo, hi, end = record.fault_start, record.fault_end, record.ended
     samples = [s for s in drill.observer.samples if lo - 1.0 <= s.t <= end]
     scenario = record.scenario
-    if scenario.action == "sigkill":  # the engine cannot see its own death: detection is being back up
+    if scenario.action in ("sigkill", "takeover"):  # nobody sees its own death: detection is a live engine again
         detect = round(record.back_up - lo, 3) if record.back_up is not None else None
     else:
         detect = scorecard.detect_after(lo, end, samples, journal.marks)
@@ -69,15 +71,18 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
     unmanaged = scorecard.unmanaged_seconds(samples, blocked)
     window_cids = {str(o["client_order_id"]) for o in sim.orders if lo * 1000 <= o["time"] <= end * 1000}
     duplicates = sorted(c for c in sim.duplicates if c in window_cids)
-    journal_ids = {f.trade_id for f in journal.fills}
+    journal_ids = {f.trade_id for f in journal.fills if f.venue == drill.venue}
     lost = scorecard.lost_fills(sim.trade_ids_of(drill.prefix, lo * 1000, end * 1000), journal_ids)
+    for name, (_, other) in drill.others.items():
+        lost += scorecard.lost_fills(other.trade_ids_of(drill.prefix, lo * 1000, end * 1000),
+                                     {f.trade_id for f in journal.fills if f.venue == name})
     diff: dict[str, Decimal] = {}
     if record.checkpoint is not None:
         base, quote = drill.settings.engine.strategy.symbol.split("/")
         included = [
             (f.side, f.price, f.quantity, f.fee, f.fee_asset)
             for f in journal.fills
-            if f.trade_id in record.checkpoint.trade_ids
+            if f.venue == drill.venue and f.trade_id in record.checkpoint.trade_ids
         ]
         diff = scorecard.balance_difference(
             drill.start_balances, scorecard.fills_delta(included, base, quote), record.checkpoint.balances
@@ -87,6 +92,11 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
     )
     checks.checks["balances_match"] = not diff
     checks.checks["not_banned"] = record.counters.get("http_418", 0) == 0  # 418: Retry-After was ignored
+    elsewhere = {name: sum(1 for o in other.orders if lo * 1000 <= o["time"] <= hi * 1000 and o["order_id"] is not None
+                           and str(o["client_order_id"]).startswith(drill.prefix))
+                 for name, (_, other) in drill.others.items()}
+    if scenario.requires == "two_venues":  # new orders went to the venue still up while the first was down
+        checks.checks["traded_elsewhere"] = sum(elsewhere.values()) > 0
     ours = {o["order_id"] for o in sim.orders if str(o["client_order_id"]).startswith(drill.prefix)}
     foreign = [t for t in sim.trades if t["orderId"] not in ours and lo * 1000 <= int(t["time"]) <= end * 1000]
     alerts = [{"t": t, "key": k, "level": lvl, "transition": tr} for t, k, lvl, tr in journal.alerts if lo <= t <= end]
@@ -109,6 +119,7 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
         alerts=alerts,
         foreign_trades=foreign,
         verdict=checks,
+        other_venue_orders_during=elsewhere,
     )
 
 
@@ -128,18 +139,28 @@ def scenario_summary(scenario: Scenario, results: list[RunResult]) -> dict[str, 
 
 
 def drill_checks(drill: DrillRun, journal: JournalEvidence, sim: SimEvidence) -> dict[str, Any]:
-    """Over the whole drill, after the engine's clean stop."""
+    """Over the whole drill, after the engine's clean stop, on every trading venue."""
     base, quote = drill.settings.engine.strategy.symbol.split("/")
-    journal_ids = {f.trade_id for f in journal.fills}
-    fills = [(f.side, f.price, f.quantity, f.fee, f.fee_asset) for f in journal.fills]
-    diff = scorecard.balance_difference(drill.start_balances, scorecard.fills_delta(fills, base, quote), sim.balances)
-    lost = scorecard.lost_fills(sim.trade_ids_of(drill.prefix), journal_ids)
+    venues = {drill.venue: (drill.start_balances, sim), **drill.others}
+    duplicates: list[str] = []
+    lost: list[str] = []
+    diffs: dict[str, dict[str, str]] = {}
+    for name, (start, records) in venues.items():
+        fills = [f for f in journal.fills if f.venue == name]
+        moved = scorecard.fills_delta([(f.side, f.price, f.quantity, f.fee, f.fee_asset) for f in fills], base, quote)
+        diff = scorecard.balance_difference(start, moved, records.balances)
+        if diff:
+            diffs[name] = {a: str(v) for a, v in diff.items()}
+        lost += scorecard.lost_fills(records.trade_ids_of(drill.prefix), {f.trade_id for f in fills})
+        duplicates += sorted(records.duplicates)
     return {
-        "duplicates": sorted(sim.duplicates),
+        "duplicates": duplicates,
         "lost_fills": lost,
-        "balance_difference": {a: str(v) for a, v in diff.items()},
+        # the watched venue's difference by asset (as before); every venue's under "balance_difference_by_venue"
+        "balance_difference": diffs.get(drill.venue, {}),
+        "balance_difference_by_venue": diffs,
         "orders": len(journal.submitted),
         "fills": len(journal.fills),
         "engine_stop_exit_code": drill.final_stop_rc,
-        "passed": not sim.duplicates and not lost and not diff,
+        "passed": not duplicates and not lost and not diffs,
     }

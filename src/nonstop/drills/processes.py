@@ -74,7 +74,7 @@ async def _spawn(name: str, args: list[str], log_path: Path, env: dict[str, str]
     return Process(name, proc, log_path)
 
 
-async def _first_line(process: Process, predicate: str, timeout_s: float) -> dict[str, object]:
+async def first_line(process: Process, predicate: str, timeout_s: float) -> dict[str, object]:
     """The first JSON log line containing `predicate`, waiting at most `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -102,7 +102,7 @@ class SimHandle:
 async def start_sim(config: Path, log_path: Path, *, max_s: float) -> SimHandle:
     process = await _spawn("simulator", ["sim", "--config", str(config), "--duration", str(int(max_s))], log_path)
     try:
-        info = await _first_line(process, '"control"', 30)
+        info = await first_line(process, '"control"', 30)
     except BaseException:
         await process.stop(5)
         raise
@@ -119,7 +119,7 @@ async def start_engine(config: Path, log_path: Path, *, max_s: float) -> EngineH
     """`max_s` bounds the engine's life even if the drill itself is killed (it stops by itself)."""
     process = await _spawn("engine", ["run", "--config", str(config), "--duration", str(int(max_s))], log_path)
     try:
-        line = await _first_line(process, '"api_server_starting"', 60)
+        line = await first_line(process, '"api_server_starting"', 60)
     except BaseException:
         await process.stop(5)
         raise

@@ -97,7 +97,16 @@ def details(run: dict[str, Any]) -> str:
             f"submitted, {run['venue_orders_during_fault']} received by the venue, {run['fills_during_fault']} fills; "
             f"{run['in_doubt']} in doubt; venue answered 429 x{answers.get('http_429', 0)}, "
             f"418 x{answers.get('http_418', 0)}; balance difference {run['balance_difference'] or 0}; "
+            + "".join(f"{n} orders on {v}; " for v, n in run.get("other_venue_orders_during_fault", {}).items()) +
             f"alerts: {', '.join(raised) or 'none'}" + (f"; {run['note']}" if run["note"] else ""))
+
+
+def balance_text(drill: dict[str, Any]) -> str:
+    """The drill-wide balance difference: the watched venue's, or every venue's when there are several."""
+    by_venue = drill.get("balance_difference_by_venue") or {}
+    if len(by_venue) > 1 or (by_venue and not drill["balance_difference"]):
+        return str(by_venue)
+    return str(drill["balance_difference"] or 0)
 
 
 def row(s: dict[str, Any]) -> list[str]:
@@ -142,7 +151,7 @@ def write_reports(out: Path, report: dict[str, Any]) -> None:
         "",
         f"Drill-wide, after the engine's clean stop: duplicates {len(report['drill']['duplicates'])}, "
         f"lost fills {len(report['drill']['lost_fills'])}, balance difference "
-        f"{report['drill']['balance_difference'] or 0}, orders {report['drill']['orders']}, "
+        f"{balance_text(report['drill'])}, orders {report['drill']['orders']}, "
         f"fills {report['drill']['fills']}.",
     ]
     for skipped in report["skipped"]:
@@ -171,7 +180,7 @@ def write_reports(out: Path, report: dict[str, Any]) -> None:
     d = report["drill"]
     parts.append(
         f"<p>Drill-wide, after the engine's clean stop: duplicates {len(d['duplicates'])}, lost fills "
-        f"{len(d['lost_fills'])}, balance difference {html.escape(str(d['balance_difference'] or 0))}.</p>"
+        f"{len(d['lost_fills'])}, balance difference {html.escape(balance_text(d))}.</p>"
     )
     for skipped in report["skipped"]:
         parts.append(

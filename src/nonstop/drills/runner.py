@@ -25,7 +25,7 @@ import structlog
 from nonstop.config import Credentials, Settings
 from nonstop.drills import evidence
 from nonstop.drills.observe import Observer, Target
-from nonstop.drills.processes import DrillError, EngineHandle, SimHandle, start_engine, start_sim
+from nonstop.drills.processes import DrillError, EngineHandle, SimHandle, first_line, start_engine, start_sim
 from nonstop.drills.scenarios import Scenario
 from nonstop.drills.scorecard import Sample
 from nonstop.drills.setup import DrillLayout, venue_names, write_engine_config, write_sim_config
@@ -35,6 +35,7 @@ from nonstop.venues.settings import DEMO_CREDENTIALS
 
 log = structlog.get_logger("nonstop.drills")
 MAX_DRILL_S = 3600  # the simulator stops by itself after this, whatever happens to the drill
+CHECKPOINT_TRIES = 40
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,19 @@ class DrillRun:
     engine_logs: list[Path]
     sim: evidence.SimEvidence
     final_stop_rc: int | None = None
+    # the other trading venues (a routed config): their start balances and records
+    others: dict[str, tuple[dict[str, Decimal], evidence.SimEvidence]] = field(default_factory=dict)
 
 
 async def _checkpoint(session: aiohttp.ClientSession, control: str, venue: str) -> Checkpoint:
     """Balances and the trade ids they include, read until two balance reads agree (bounded)."""
-    for _ in range(5):
+    for attempt in range(CHECKPOINT_TRIES):  # a busy market (fills on every tick) may need a few
         before = await evidence.balances(session, control, venue)
         trades = await evidence.control_get(session, f"{control}/control/venues/{venue}/trades")
         after = await evidence.balances(session, control, venue)
         if before == after:
             return Checkpoint(time.time(), after, {str(t["id"]) for t in trades})
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05 * (attempt % 4))
     raise DrillError(f"the balances of {venue} kept moving; no consistent checkpoint")
 
 
@@ -109,25 +112,34 @@ class Drill:
         self.layout = DrillLayout(options.out)
         self.rng = random.Random(options.seed)
         self.sim: SimHandle | None = None
-        self.engine: EngineHandle | None = None
+        self.engine: EngineHandle | None = None  # the engine that trades (the leader)
+        self.standbys: list[EngineHandle] = []
         self.engine_logs: list[Path] = []
+        self.venues: list[str] = []  # every trading venue
         self.symbol = "BTC/USDT"
         self.recover_timeout_s = options.recover_timeout_s
 
     # ------------------------------------------------------------------ processes
-    async def _start_engine(self, observer: Observer) -> None:
+    async def _start_engine(self, observer: Observer, *, standby: bool = False) -> EngineHandle:
         path = self.layout.out / f"engine-{len(self.engine_logs):02d}.log"
         self.engine_logs.append(path)
-        self.engine = await start_engine(self.layout.engine_config, path, max_s=MAX_DRILL_S)
-        observer.target.engine_api = self.engine.api
+        handle = await start_engine(self.layout.engine_config, path, max_s=MAX_DRILL_S)
+        if standby:
+            self.standbys.append(handle)
+        else:
+            self.engine = handle
+            observer.target.engine_api = handle.api
+        return handle
 
     async def _accepted_since(self, session: aiohttp.ClientSession, venue: str, prefix: str, since: float) -> bool:
+        """An order of ours accepted since `since` on `venue`, or on any trading venue (routed configs)."""
         assert self.sim is not None
-        orders = await evidence.control_get(session, f"{self.sim.control}/control/venues/{venue}/orders")
-        return any(
-            o["order_id"] is not None and str(o["client_order_id"]).startswith(prefix) and o["time"] >= since * 1000
-            for o in orders
-        )
+        for name in [venue] + [v for v in self.venues if v != venue]:
+            orders = await evidence.control_get(session, f"{self.sim.control}/control/venues/{name}/orders")
+            if any(o["order_id"] is not None and str(o["client_order_id"]).startswith(prefix)
+                   and o["time"] >= since * 1000 for o in orders):
+                return True
+        return False
 
     async def _until_trading(
         self,
@@ -175,13 +187,16 @@ class Drill:
             record.fault_end = time.time()
             await self._start_engine(observer)
             return
+        if scenario.action == "takeover":
+            await self._takeover(record, observer)
+            return
         if scenario.action == "foreign_trade":
             record.fault_start = time.time()
             await self._foreign_trade(venue, self.symbol)
             await asyncio.sleep(scenario.hold_s)
             record.fault_end = time.time()
             return
-        record.fault_start = time.time()
+        posted = time.time()
         for spec in scenario.faults:
             body = {
                 "kind": spec.kind,
@@ -195,11 +210,29 @@ class Drill:
                 if resp.status != 201:
                     raise DrillError(f"scenario {scenario.name}: the simulator refused fault {body}: {data}")
                 record.fault_ids.append(int(data["id"]))
-        await asyncio.sleep(scenario.hold_s)
+        # the fault holds from the simulator's answer on (an order the venue took while the request was
+        # on its way is not "during the fault"); the hold is counted from the request, as before
+        record.fault_start = time.time()
+        await asyncio.sleep(max(0.0, scenario.hold_s - (record.fault_start - posted)))
         for fault_id in record.fault_ids:
             async with session.delete(f"{self.sim.control}/control/faults/{fault_id}") as resp:
                 await resp.read()
         record.fault_end = time.time()
+
+    async def _takeover(self, record: RunRecord, observer: Observer) -> None:
+        """A standby waits on the lease; the leader is SIGKILLed; detection is the standby leading
+        (its `ha_leader` line), and from then on the drill watches it (the killed one stays dead)."""
+        assert self.engine is not None
+        standby = await self._start_engine(observer, standby=True)
+        await first_line(standby.process, '"event": "ha_standby"', 60)
+        record.fault_start = record.fault_end = time.time()
+        await self.engine.process.kill9()
+        observer.target.engine_api = None
+        line = await first_line(standby.process, '"event": "ha_leader"', self.recover_timeout_s)
+        record.back_up = datetime.fromisoformat(str(line["timestamp"]).replace("Z", "+00:00")).timestamp()
+        self.standbys.remove(standby)
+        self.engine = standby
+        observer.target.engine_api = standby.api
 
     async def _foreign_trade(self, venue: str, symbol: str) -> None:
         """A market buy on the engine's account that the engine never placed (the self-test)."""
@@ -223,17 +256,18 @@ class Drill:
         try:
             return await self._run(started)
         finally:
-            if self.engine is not None:
-                await self.engine.process.stop(30)
+            for handle in [*self.standbys, *([self.engine] if self.engine is not None else [])]:
+                await handle.process.stop(30)
             await self.sim.process.stop(10)
 
     async def _run(self, started: float) -> DrillRun:
         assert self.sim is not None
         opts = self.options
         settings = write_engine_config(
-            self.layout, opts.config, self.sim.urls, keep_alert_channels=opts.keep_alert_channels
+            self.layout, opts.config, self.sim.urls, keep_alert_channels=opts.keep_alert_channels,
+            schema=f"drill_{int(started)}",
         )
-        _, data = venue_names(settings)
+        self.venues, data = venue_names(settings)
         venue = settings.engine.strategy.venue
         if venue not in {v.name for v in settings.engine.venues}:  # "auto" (routed): watch the first venue
             venue = settings.engine.venues[0].name
@@ -244,6 +278,7 @@ class Drill:
         self.recover_timeout_s = max(opts.recover_timeout_s, 4 * settings.engine.degradation.recover_after_s + 60)
         async with aiohttp.ClientSession() as session:
             start_balances = await evidence.balances(session, self.sim.control, venue)
+            others_start = {v: await evidence.balances(session, self.sim.control, v) for v in self.venues if v != venue}
             observer = Observer(
                 Target(None, self.sim.control, venue, settings.engine.strategy.symbol), opts.sample_interval_s
             )
@@ -265,6 +300,7 @@ class Drill:
                 finally:
                     watching.cancel()
             sim_records = await evidence.read_sim(self.sim.control, venue)
+            others = {v: (b, await evidence.read_sim(self.sim.control, v)) for v, b in others_start.items()}
         return DrillRun(
             opts,
             settings,
@@ -279,6 +315,7 @@ class Drill:
             self.engine_logs,
             sim_records,
             final_rc,
+            others,
         )
 
     async def _scenario(

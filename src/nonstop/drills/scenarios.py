@@ -1,18 +1,41 @@
 """The drill's scenarios: what each injects, for how long, and what it must show.
 
 A scenario is data: faults set through the simulator's control API (on the trading venue or on
-the data venue, "one source"), or an action on the engine's process (SIGKILL and restart), or a
-trade made on the account behind the engine's back (the self-test: the drill must fail it).
-Scenarios that need a feature not built yet carry `needs` and are skipped, named as such.
+the data venue, "one source"), or an action on the engine's process (SIGKILL and restart; SIGKILL
+of the leader with a standby waiting), or a trade made on the account behind the engine's back (the
+self-test: the drill must fail it). A scenario that needs something of the user's config (`requires`:
+a PostgreSQL journal with a standby, or two routed venues) runs when the config has it, and is
+skipped otherwise, with the reason in `--list`, the printed table and the report.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Target = Literal["trading", "data"]
-Action = Literal["faults", "sigkill", "foreign_trade"]
+from nonstop.config import Settings
+from nonstop.model.identifiers import ANY_VENUE
+
+Target = Literal["trading", "data", "second"]  # second: the second trading venue (routed configs)
+Action = Literal["faults", "sigkill", "takeover", "foreign_trade"]
+Requirement = Literal["ha", "two_venues"]
+REQUIREMENTS: dict[str, str] = {
+    "ha": 'engine.journal.backend = "postgres" with its DSN in the environment (engine.journal.dsn_env) and '
+          'engine.ha.role = "auto": the drill then runs a leader and a standby on a fresh schema',
+    "two_venues": 'two or more trading venues and engine.strategy.venue = "auto" (routing, M12)',
+}
+
+
+def uses_ha(settings: Settings) -> bool:
+    """The user's config runs a PostgreSQL leader with standbys, and the DSN is at hand."""
+    journal = settings.engine.journal
+    return (settings.engine.ha.role == "auto" and journal.backend == "postgres"
+            and bool(os.environ.get(journal.dsn_env)))
+
+
+def routes_two_venues(settings: Settings) -> bool:
+    return len(settings.engine.venues) >= 2 and settings.engine.strategy.venue == ANY_VENUE
 
 
 @dataclass(frozen=True)
@@ -33,8 +56,16 @@ class Scenario:
     action: Action = "faults"
     blocks_venue: bool = False  # while it holds, nothing reaches the trading venue (no trade, no cancel)
     must_detect: bool = True  # the engine must show it saw the fault (an alert, breaker or ladder step)
-    needs: str | None = None  # a feature this scenario waits for; skipped until it is in main
+    requires: Requirement | None = None  # what the config must have; skipped (saying why) otherwise
     default: bool = True  # part of `nonstop drill` without names
+
+    def unmet(self, settings: Settings) -> str | None:
+        """Why this scenario cannot run with `settings` (None: it can)."""
+        if self.requires == "ha" and not uses_ha(settings):
+            return REQUIREMENTS["ha"]
+        if self.requires == "two_venues" and not routes_two_venues(settings):
+            return REQUIREMENTS["two_venues"]
+        return None
 
 
 CATALOGUE: tuple[Scenario, ...] = (
@@ -97,16 +128,18 @@ CATALOGUE: tuple[Scenario, ...] = (
     ),
     Scenario(
         "leader_takeover",
-        "the leader is SIGKILLed; the PostgreSQL standby takes over",
-        action="sigkill",
-        needs="the drill to run a PostgreSQL leader and standby (`--role auto`); HA is in main, "
-             "the drill does not wire it yet",
+        "a standby waits; the leader is SIGKILLed and the standby takes over (PostgreSQL lease)",
+        action="takeover",
+        hold_s=0.0,
+        requires="ha",
     ),
     Scenario(
         "venue_down_second_venue",
-        "the trading venue goes down; new orders fail over to the second venue",
+        "every endpoint of the first trading venue answers 503; routed orders go to the second venue",
         (FaultSpec("venue_outage"),),
-        needs="the drill to fail one of two trading venues (multi-venue routing is in main, not wired here yet)",
+        hold_s=15.0,  # the first venue's breaker opens after a few timeouts: room to show orders going elsewhere
+        blocks_venue=True,
+        requires="two_venues",
     ),
     Scenario(
         "self_test_foreign_trade",
@@ -124,21 +157,28 @@ def by_name() -> dict[str, Scenario]:
     return {s.name: s for s in CATALOGUE}
 
 
-def select(names: list[str]) -> tuple[list[Scenario], list[Scenario]]:
-    """(to run, skipped because they need something not built); unknown names raise ValueError."""
+def select(names: list[str], settings: Settings) -> tuple[list[Scenario], list[tuple[Scenario, str]]]:
+    """(to run, skipped with why: the config lacks what they need); unknown names raise ValueError."""
     known = by_name()
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown scenario(s) {unknown}; known: {', '.join(known)}")
     chosen = [known[n] for n in names] if names else [s for s in CATALOGUE if s.default]
-    return [s for s in chosen if s.needs is None], [s for s in chosen if s.needs is not None]
+    run = [s for s in chosen if s.unmet(settings) is None]
+    return run, [(s, why) for s in chosen if (why := s.unmet(settings)) is not None]
 
 
-def listing() -> str:
-    """One line per scenario (`nonstop drill --list`)."""
+def listing(settings: Settings | None = None) -> str:
+    """One line per scenario (`nonstop drill --list`); with `settings`, says which that config skips."""
     width = max(len(s.name) for s in CATALOGUE)
     lines = []
     for s in CATALOGUE:
-        tag = f"  [skipped: needs {s.needs}]" if s.needs else ("" if s.default else "  [not in the default run]")
+        why = s.unmet(settings) if settings is not None else (REQUIREMENTS[s.requires] if s.requires else None)
+        if why and settings is not None:
+            tag = f"  [skipped with this config: needs {why}]"
+        elif why:
+            tag = f"  [runs when the config has {why}]"
+        else:
+            tag = "" if s.default else "  [not in the default run]"
         lines.append(f"{s.name:<{width}}  {s.summary}{tag}")
     return "\n".join(lines)

@@ -5,7 +5,9 @@ The user's config is read as raw TOML and only what must change is changed, so t
 with the user's strategy, limits, connectivity, ladder and alert rules. Changed, always:
 every venue becomes a `sim` venue at the drill's simulator (`urls`, the simulator's account
 `NONSTOP_SIM`), the journal is a fresh SQLite file in the drill's folder (a drill never touches
-the user's journal, nor trades on the user's exchange account), the API listens on a free
+the user's journal, nor trades on the user's exchange account) — or, when the user's config runs a
+PostgreSQL leader with standbys (`engine.ha.role = "auto"`, the DSN in the environment), a fresh
+schema (`drill_<time>`) on that server, so the drill can run a leader and a standby — the API listens on a free
 loopback port, logs are JSON, and alert channels are dropped unless `keep_alert_channels` (the
 alerts still happen and are journaled; they just do not page anybody). A config with no data
 venue gets one (`binance-b`, as the embedded default has), so "one source" faults have a source
@@ -97,9 +99,13 @@ def write_sim_config(layout: DrillLayout, config: Path | None, *, seed: int) -> 
 
 
 def write_engine_config(
-    layout: DrillLayout, config: Path | None, urls: dict[str, list[str]], *, keep_alert_channels: bool = False
+    layout: DrillLayout, config: Path | None, urls: dict[str, list[str]], *, keep_alert_channels: bool = False,
+    schema: str | None = None,
 ) -> Settings:
-    """The user's engine config pointed at the drill's simulator (`urls`: venue -> endpoint URLs)."""
+    """The user's engine config pointed at the drill's simulator (`urls`: venue -> endpoint URLs);
+    `schema`: the PostgreSQL schema of the drill's journal when the config runs HA (`uses_ha`)."""
+    from nonstop.drills.scenarios import uses_ha
+
     settings = load_settings(config)
     raw = copy.deepcopy(read_raw(config))
     raw.pop("sim", None)
@@ -117,7 +123,13 @@ def write_engine_config(
     engine["data_venues"] = [mapped(n, user_data.get(n, {})) for n in data]
     engine["embedded_sim"] = False
     journal = {k: v for k, v in engine.get("journal", {}).items() if k in ("durability", "snapshot_every")}
-    journal.update(backend="sqlite", path=str(layout.engine_dir / "journal.sqlite"))
+    if uses_ha(settings):  # a leader and a standby share the journal and the lease: a fresh schema
+        journal.update(backend="postgres", dsn_env=settings.engine.journal.dsn_env,
+                       schema_name=schema or "drill")
+        engine["ha"] = {k: v for k, v in engine.get("ha", {}).items() if k != "holder"}  # each node its own
+    else:
+        journal.update(backend="sqlite", path=str(layout.engine_dir / "journal.sqlite"))
+        engine.pop("ha", None)
     engine["journal"] = journal
     raw["data_dir"] = str(layout.engine_dir)
     raw["log"] = {"level": raw.get("log", {}).get("level", "info"), "format": "json"}

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +89,8 @@ class InDoubtPolicy:
 class OrderManager:
     """Places, cancels and tracks orders on the venues through the write-ahead recorder."""
 
+    finished_indexed = 10_000  # finished orders still found by their venue order id (bounded memory)
+
     def __init__(
         self,
         recorder: Recorder,
@@ -108,6 +111,9 @@ class OrderManager:
         self.may_send = may_send or (lambda: True)
         self._resolving: dict[str, asyncio.Task[None]] = {}
         self._by_venue_id: dict[tuple[str, str], str] = {}
+        # venue ids of finished orders, oldest first: only the newest `finished_indexed` stay in
+        # `_by_venue_id` (a late report or a REST trade without our client id names a recent order)
+        self._finished_ids: OrderedDict[tuple[str, str], None] = OrderedDict()
         # When each unsettled order was last sent. After a restart it is at the latest when the
         # previous process last wrote to the journal (`last_alive`), or, not knowing, "just now".
         self._submitted_at: dict[str, datetime] = {}
@@ -116,6 +122,7 @@ class OrderManager:
         self._locks: dict[str, asyncio.Lock] = {}
         for order in self.state.orders.values():
             self._index(order)
+            self._forget_if_settled(order.client_order_id.value)
             if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
                 self._submitted_at[order.client_order_id.value] = last_alive or clock.now()
 
@@ -140,6 +147,11 @@ class OrderManager:
         if order is None or not order.state.is_terminal:
             return
         self._submitted_at.pop(key, None)
+        if order.venue_order_id is not None:
+            finished = self._finished_ids
+            finished[(order.instrument_id.venue, order.venue_order_id.value)] = None
+            while len(finished) > self.finished_indexed:
+                self._by_venue_id.pop(finished.popitem(last=False)[0], None)
         lock = self._locks.get(key)
         if lock is not None and not lock.locked():
             del self._locks[key]
@@ -305,7 +317,9 @@ class OrderManager:
         """
         lock = self._locks.setdefault(cid.value, asyncio.Lock())
         async with lock:
-            return await self._settle(cid)
+            settled = await self._settle(cid)
+        self._forget_if_settled(cid.value)  # the lock was held when it finished: drop it now
+        return settled
 
     async def _settle(self, cid: ClientOrderId) -> bool:
         if cid.value in self._sending:
@@ -484,7 +498,8 @@ class OrderManager:
             if fill.client_order_id in self.state.orders
             else self._by_venue_id.get((fill.instrument_id.venue, fill.venue_order_id.value))
         )
-        return self.state.orders[key].client_order_id if key else None
+        order = self.state.orders.get(key) if key else None  # None too for an archived order
+        return order.client_order_id if order is not None else None
 
     async def apply_fills(self, fills: Sequence[VenueFill]) -> list[VenueFill]:
         """Record executions of our orders; returns those whose order we could not identify."""

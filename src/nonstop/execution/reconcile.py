@@ -14,7 +14,7 @@ found no difference and every venue call succeeded; trading starts only after a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,6 +25,7 @@ from nonstop.clock import Clock
 from nonstop.connectivity.errors import ConnectivityError
 from nonstop.errors import JournalUnwritable
 from nonstop.execution.order_manager import OrderManager
+from nonstop.execution.watchdog_orders import WatchdogOrders
 from nonstop.model import (
     Balance,
     BalanceSnapshot,
@@ -68,7 +69,11 @@ class Reconciler:
         clock: Clock,
         on_difference: Callable[[ReconcileDifference], None] | None = None,
         confirm_s: float = CONFIRM_S,
+        on_watchdog_orders: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """`on_watchdog_orders`: given, orders the watchdog sent while this engine was silent are
+        looked for and taken in (`watchdog_orders`), and it is awaited with the reason when some were
+        (the engine halts on it); None: not looked for (a config without `watchdog.flatten`)."""
         self.manager = manager
         self.venues = venues
         self.prefix = ClientOrderId.prefix(instance)
@@ -76,6 +81,8 @@ class Reconciler:
         self.on_difference = on_difference
         self.confirm_s = confirm_s
         self._fills_since: dict[InstrumentId, datetime] = {}
+        self.on_watchdog_orders = on_watchdog_orders
+        self.watchdog = WatchdogOrders(manager, instance, clock) if on_watchdog_orders is not None else None
 
     @property
     def state(self):
@@ -106,12 +113,20 @@ class Reconciler:
         try:
             await self._settle_unsent_and_unsettled(result, venue_name)
             for iid in instruments:
+                if self.watchdog is not None:  # before the open orders and fills: they are ours then
+                    await self.watchdog.adopt(venue, iid, lambda kind, detail, cid: self._difference(
+                        result, kind, detail, cid))
                 await self._orders(result, venue, iid)
                 await self._fills(result, venue, iid)
             await self._balances(result, venue)
         except (ConnectivityError, JournalUnwritable) as err:
             result.errors.append(str(err))
             log.warning("reconcile_incomplete", venue=venue_name, error=str(err))
+        adopted = self.watchdog.take_adopted() if self.watchdog is not None else []
+        if adopted and self.on_watchdog_orders is not None:
+            await self.on_watchdog_orders(
+                f"the watchdog flattened while this engine was silent ({', '.join(adopted)}); "
+                "look at why before resuming")
         log.info(
             "reconciled",
             venue=venue_name,
@@ -270,7 +285,7 @@ class Reconciler:
         )
 
     async def _balance_look(self, venue: VenuePort) -> _BalanceLook:
-        pending = self.state.balance_pending.get(venue.name, ())  # taken before the venue answers
+        pending = tuple(self.state.balance_pending.get(venue.name, ()))  # taken before the venue answers
         at = self.clock.now()
         balances = await venue.balances()
         actual = {b.asset: b.total for b in balances}

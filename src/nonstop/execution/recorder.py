@@ -17,6 +17,18 @@ the failed append raises `JournalUnwritable`, every later `record` fails fast wi
 can be recorded, so nothing new may be sent), and listeners in `on_unwritable` are told once.
 `try_resume` writes again when the journal can: it first folds in whatever an append of unknown
 outcome did commit, then appends the events given (the outage's own record).
+
+Sequencer (group commit): concurrent `record` calls share one journal append. A caller queues
+its events and takes the lock; the first caller that finds its own request still queued becomes
+the batch's leader, takes everything queued, validates each request in queue order (against the
+state plus the requests before it in the batch; a refused request fails alone), appends all kept
+events in ONE journal append (one transaction, one fsync, fenced by the recorder's epoch once for
+the batch), folds them in sequence order and only then resolves each caller, in that order: a
+caller is acknowledged exactly when its records are durable, and acknowledgement order is
+journal order. If the append fails, every caller of the batch gets the error (`JournalUnwritable`,
+`FencedOut`, `ForeignWrite`), and nothing of the batch is folded. The fold stays on the event
+loop, one batch at a time. Written here, not taken from a library: the batch must be validated
+against the engine's own state before it is written, which no queueing library can do.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import structlog
 
@@ -33,19 +47,59 @@ from nonstop.errors import (
     JournalError,
     JournalUnwritable,
     JournalWriteFailed,
+    ModelError,
     OwnershipLost,
 )
+from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, FinishedOrders, archivable
 from nonstop.journal import Journal
-from nonstop.model import EngineState, Event, Order, OrderEvent, OrderFilled, OrderIntent, fill_key
+from nonstop.model import (
+    EngineState,
+    Event,
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderIntent,
+    OrdersArchived,
+    fill_key,
+)
 
 log = structlog.get_logger("nonstop.execution")
 Listener = Callable[[Event], None]
 
 
+@dataclass(slots=True)
+class _Request:
+    """One `record` call waiting for its batch: its events and the caller's acknowledgement."""
+
+    events: tuple[Event, ...]
+    future: asyncio.Future[list[Event]] = field(repr=False)
+    taken: bool = False  # in a batch being committed (no longer withdrawable)
+
+
+@dataclass(slots=True)
+class _Overlay:
+    """What the requests validated so far in a batch will change: orders and fill keys."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    fills: set[str] = field(default_factory=set)
+    archived: set[str] = field(default_factory=set)
+
+
+def _fresh(err: BaseException) -> BaseException:
+    """An exception of its own for each caller (one instance raised in many tasks would share and
+    grow one traceback); the original is its cause."""
+    if isinstance(err, JournalUnwritable | ForeignWrite):
+        copy = type(err)(str(err))
+        copy.__cause__ = err.__cause__ or err
+        return copy
+    return err
+
+
 class Recorder:
     """Journal + state, kept in step."""
 
-    def __init__(self, journal: Journal, state: EngineState, epoch: int) -> None:
+    def __init__(self, journal: Journal, state: EngineState, epoch: int, *,
+                 archive_after_h: float | None = ARCHIVE_AFTER.total_seconds() / 3600) -> None:
         self.journal = journal
         self.state = state
         self.epoch = epoch
@@ -54,7 +108,11 @@ class Recorder:
         self.lost_event = asyncio.Event()
         self.on_unwritable: list[Callable[[JournalWriteFailed], None]] = []
         self.unwritable: JournalWriteFailed | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one batch at a time: append, fold, acknowledge
+        self._queue: list[_Request] = []  # requests waiting for the next batch, in arrival order
+        # None: finished orders stay (see archive.py)
+        self.archive_after = timedelta(hours=archive_after_h) if archive_after_h is not None else None
+        self._finished = FinishedOrders()
 
     def _lose(self, err: OwnershipLost) -> None:
         if self.lost is None:
@@ -62,98 +120,166 @@ class Recorder:
             self.lost_event.set()
             log.critical("journal_ownership_lost", error=str(err))
 
-    def applicable(self, events: Sequence[Event]) -> list[Event]:
+    def applicable(self, events: Sequence[Event], overlay: _Overlay | None = None) -> list[Event]:
         """The events the fold accepts, in order; repeated fills and stale order events drop out.
 
         Raises IllegalTransition/Overfill for an event that contradicts the state in a way that
-        must not be silently ignored (e.g. an intent for an existing order).
+        must not be silently ignored (e.g. an intent for an existing order). `overlay` holds what
+        the requests before this one in the same batch will change (updated only on success).
         """
+        overlay = overlay if overlay is not None else _Overlay()
         orders: dict[str, Order] = {}
         seen_fills: set[str] = set()
+        archived: set[str] = set()
         kept: list[Event] = []
         for event in events:
-            if isinstance(event, OrderIntent):
-                key = event.client_order_id.value
-                if key in self.state.orders or key in orders:
-                    raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
-                orders[key] = Order.from_intent(event)
-                kept.append(event)
+            if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
+                ids = tuple(k for k in event.client_order_ids if k not in archived and k not in overlay.archived
+                            and archivable(orders.get(k) or overlay.orders.get(k) or self.state.orders.get(k)))
+                if ids:
+                    kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
+                    archived.update(ids)
                 continue
             if not isinstance(event, OrderEvent):
                 kept.append(event)
                 continue
             key = event.client_order_id.value
-            order = orders.get(key) or self.state.orders.get(key)
+            if isinstance(event, OrderIntent):
+                if (key in self.state.orders or key in orders or key in overlay.orders
+                        or self.state.is_archived(event.client_order_id)):
+                    raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists "
+                                            "(or existed: archived)")
+                orders[key] = Order.from_intent(event)
+                kept.append(event)
+                continue
+            order = None if key in archived or key in overlay.archived else (
+                orders.get(key) or overlay.orders.get(key) or self.state.orders.get(key))
             if order is None:
+                if key in archived or key in overlay.archived or self.state.is_archived(event.client_order_id):
+                    _archived_order_event(event)
+                    continue
                 raise IllegalTransition(f"{type(event).__name__} names unknown order {key}")
             if isinstance(event, OrderFilled):
                 fkey = fill_key(order.instrument_id, event.trade_id)
-                if fkey in self.state.fills or fkey in seen_fills:
+                if fkey in self.state.fills or fkey in seen_fills or fkey in overlay.fills:
                     continue  # the same execution, reported again
                 seen_fills.add(fkey)
                 orders[key] = order.apply(event)  # Overfill propagates: a real inconsistency
-            elif order.can_apply(event):
-                orders[key] = order.apply(event)
             else:
-                log.debug("stale_event_dropped", order=key, state=str(order.state), event_type=type(event).__name__)
-                continue
+                try:
+                    orders[key] = order.apply(event)
+                except IllegalTransition:
+                    log.debug("stale_event_dropped", order=key, state=str(order.state),
+                              event_type=type(event).__name__)
+                    continue
             kept.append(event)
+        overlay.orders.update(orders)
+        overlay.fills.update(seen_fills)
+        overlay.archived.update(archived)
         return kept
 
     async def record(self, *events: Event) -> list[Event]:
-        """Validate, append durably, fold and announce; returns the events actually recorded.
+        """Validate, append durably (sharing a group commit with concurrent callers), fold and
+        announce; returns the events actually recorded, once they are durable and folded.
 
-        Cancellation-safe: once an append has started it may reach the disk even if the caller
-        is cancelled, so append-and-fold runs to completion in its own task (shielded). Were the
-        fold skipped, the in-memory state would fall behind the journal and later events would be
-        validated against the wrong state (the crash test caught exactly that on shutdown).
+        Cancellation-safe: a request not yet taken into a batch is withdrawn (nothing recorded);
+        once taken, its append may reach the disk, so the caller waits for the batch to be folded
+        before the cancellation is honoured (were the fold skipped, the in-memory state would fall
+        behind the journal and later events would be validated against the wrong state).
         """
         if self.lost is not None:
             raise self.lost
-        async with self._lock:
-            if self.lost is not None:
-                raise self.lost
-            if self.unwritable is not None:
-                raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
-            kept = self.applicable(events)
-            if not kept:
-                return []
-            commit = asyncio.ensure_future(self._commit(kept))
-            try:
-                await asyncio.shield(commit)
-            except asyncio.CancelledError:
-                while not commit.done():  # finish folding what may be durable, then honour the cancel
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.shield(commit)
-                if not commit.cancelled() and commit.exception() is not None:
-                    log.error("journal_append_failed_during_cancel", error=str(commit.exception()))
+        if self.unwritable is not None:
+            raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
+        request = _Request(events, asyncio.get_running_loop().create_future())
+        self._queue.append(request)
+        try:
+            async with self._lock:
+                if not request.taken:
+                    await self._lead()
+        except asyncio.CancelledError:
+            if not request.taken:
+                self._queue.remove(request)
                 raise
-        for event in kept:
-            for listener in list(self.listeners):
-                listener(event)
-        return kept
+            while not request.future.done():  # in a batch: wait until it is folded, then honour the cancel
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(request.future)
+            if not request.future.cancelled() and request.future.exception() is not None:
+                log.error("journal_append_failed_during_cancel", error=str(request.future.exception()))
+            raise
+        return request.future.result()
+
+    async def _lead(self) -> None:
+        """Commit everything queued as one batch (the lock is held), surviving our own cancellation."""
+        batch, self._queue = self._queue, []
+        for request in batch:
+            request.taken = True
+        commit = asyncio.ensure_future(self._commit(batch))
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            while not commit.done():  # finish folding what may be durable, then honour the cancel
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(commit)
+            raise
 
     @property
     def busy(self) -> bool:
         """True while an append-and-fold is in progress (for the journal-lag metric)."""
         return self._lock.locked()
 
-    async def _commit(self, kept: list[Event]) -> None:
+    async def _commit(self, batch: list[_Request]) -> None:
+        """Validate, append, fold and acknowledge one batch; every request's future is resolved."""
         try:
-            last = await self.journal.append(kept, epoch=self.epoch)
-        except OwnershipLost as err:
-            self._lose(err)
+            await self._commit_batch(batch)
+        except Exception as err:  # noqa: BLE001 - not swallowed: every unresolved caller gets it
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(_fresh(err))
+        except BaseException:  # the commit itself cancelled (the loop is closing): nobody is acknowledged
+            for request in batch:
+                request.future.cancel()
             raise
-        except JournalWriteFailed as err:
-            self.unwritable = err
-            log.critical("journal_unwritable", location=err.location, error=str(err))
-            for callback in list(self.on_unwritable):
-                callback(err)
-            raise JournalUnwritable(f"the journal takes no writes: {err}") from err
-        first = last - len(kept) + 1
-        self._check_follows(first)
-        for offset, event in enumerate(kept):
-            self.state.apply(event, seq=first + offset)
+
+    async def _commit_batch(self, batch: list[_Request]) -> None:
+        if self.lost is not None:
+            raise self.lost
+        if self.unwritable is not None:
+            raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
+        overlay = _Overlay()
+        accepted: list[tuple[_Request, list[Event]]] = []
+        for request in batch:
+            try:
+                accepted.append((request, self.applicable(request.events, overlay)))
+            except ModelError as err:  # this caller's events contradict the state: it fails alone
+                request.future.set_exception(err)
+        kept = [event for _, events in accepted for event in events]
+        if kept:
+            try:
+                last = await self.journal.append(kept, epoch=self.epoch)
+            except OwnershipLost as err:
+                self._lose(err)
+                raise
+            except JournalWriteFailed as err:
+                self.unwritable = err
+                log.critical("journal_unwritable", location=err.location, error=str(err))
+                for callback in list(self.on_unwritable):
+                    callback(err)
+                raise JournalUnwritable(f"the journal takes no writes: {err}") from err
+            first = last - len(kept) + 1
+            self._check_follows(first)
+            for offset, event in enumerate(kept):
+                self.state.apply(event, seq=first + offset)
+                self._finished.note(self.state, event)
+        for request, events in accepted:  # acknowledgement order is journal order
+            try:
+                for event in events:
+                    for listener in list(self.listeners):
+                        listener(event)
+            except Exception as err:  # noqa: BLE001 - not swallowed: the caller whose event it was gets it
+                request.future.set_exception(err)
+                continue
+            request.future.set_result(events)
 
     def _check_follows(self, first: int) -> None:
         """An append must land right after the last seq folded here; anything else is a foreign write."""
@@ -207,12 +333,42 @@ class Recorder:
                 listener(event)
         return True
 
+    async def archive_finished(self) -> int:
+        """Record `OrdersArchived` for the finished orders the retention rule lets go (archive.py);
+        returns how many left the state."""
+        if self.archive_after is None:
+            return 0
+        due = self._finished.due(self.state, self.archive_after)
+        done = 0
+        for start in range(0, len(due), MAX_IDS_PER_RECORD):
+            chunk = tuple(due[start:start + MAX_IDS_PER_RECORD])
+            assert self._finished.latest is not None
+            for event in await self.record(OrdersArchived(ts=self._finished.latest, client_order_ids=chunk)):
+                assert isinstance(event, OrdersArchived)
+                done += len(event.client_order_ids)
+            self._finished.forget(list(chunk))
+        if done:
+            log.info("orders_archived", orders=done, archived_total=self.state.archived_orders)
+        return done
+
     async def snapshot(self) -> int:
-        """Write a snapshot of the current state; returns its seq. Refused once ownership is lost."""
+        """Archive what the retention rule lets go, then write a snapshot of the current state;
+        returns its seq. Refused once ownership is lost."""
         if self.lost is not None:
             raise self.lost
+        await self.archive_finished()
         async with self._lock:
             state, seq = self.state.copy(), self.state.last_seq
         if seq:
             await self.journal.write_snapshot(state, seq)
         return seq
+
+
+def _archived_order_event(event: OrderEvent) -> None:
+    """An event for an order archived out of the state is not recorded (see archive.py)."""
+    if isinstance(event, OrderFilled):
+        log.error("fill_for_archived_order_not_recorded", order=event.client_order_id.value,
+                  trade_id=event.trade_id.value, quantity=str(event.quantity), price=str(event.price))
+    else:
+        log.debug("archived_order_event_dropped", order=event.client_order_id.value,
+                  event_type=type(event).__name__)

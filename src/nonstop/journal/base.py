@@ -29,14 +29,16 @@ record is an operator's decision, so it is never done implicitly.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 from nonstop.errors import CorruptRecord, FencedOut, ModelError
+from nonstop.model.codec import canonical_json
 from nonstop.model.events import Event, event_from_dict
 from nonstop.model.state import EngineState
 
@@ -176,7 +178,7 @@ def ms_to_ts(ms: int) -> datetime:
 
 def encode_payload(event: Event) -> str:
     """The canonical JSON text of an event, as stored."""
-    return json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return canonical_json(event.to_dict())
 
 
 def record_checksum(seq: int, ts_ms: int, epoch: int, event_type: str, payload: str) -> str:
@@ -202,7 +204,7 @@ def decode_record(
     if expected != checksum:
         raise corrupt(f"checksum mismatch (stored {checksum!r}, computed {expected!r})")
     try:
-        data = json.loads(payload)
+        data = orjson.loads(payload)
     except ValueError as err:
         raise corrupt(f"payload is not JSON ({err})") from None
     try:
@@ -225,7 +227,7 @@ def load_snapshot(seq: int, ts_ms: int, state_hash: str, text: str) -> Snapshot:
     actual = hashlib.sha256(text.encode("ascii", errors="replace")).hexdigest()
     if actual != state_hash:
         raise ValueError(f"hash mismatch (stored {state_hash[:16]}..., computed {actual[:16]}...)")
-    state = EngineState.from_dict(json.loads(text))
+    state = EngineState.from_dict(orjson.loads(text))
     if state.last_seq != seq:
         raise ValueError(f"snapshot seq {seq} holds a state of seq {state.last_seq}")
     return Snapshot(seq=seq, ts=ms_to_ts(ts_ms), state=state, state_hash=state_hash)

@@ -17,15 +17,17 @@ log = structlog.get_logger("nonstop.journal")
 
 
 async def replay(
-    journal: Journal, *, use_snapshot: bool = True, truncate_torn_tail: bool = False
+    journal: Journal, *, use_snapshot: bool = True, truncate_torn_tail: bool = False, history: bool = False
 ) -> EngineState:
     """The fold of `journal`; raises CorruptRecord (after nothing is lost) on a bad record, and
     FoldRefused (naming the seq) on a record the fold refuses.
 
     `truncate_torn_tail=True` drops a corrupt LAST record with a warning instead of raising.
+    `history=True` folds every record into a state that keeps archived orders (`OrdersArchived` removes
+    nothing), for exports and audits; it never starts from a snapshot (snapshots are of the live state).
     """
-    snapshot = await journal.latest_snapshot() if use_snapshot else None
-    state = snapshot.state if snapshot is not None else EngineState()
+    snapshot = await journal.latest_snapshot() if use_snapshot and not history else None
+    state = snapshot.state if snapshot is not None else EngineState(history=history)
     applied = 0
     async for record in journal.read(state.last_seq + 1, truncate_torn_tail=truncate_torn_tail):
         try:

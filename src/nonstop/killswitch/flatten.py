@@ -1,5 +1,6 @@
 """Flatten: close every position of the instance with reduce-only IOC limit orders priced inside the
-price collar (half the collar through the consensus mid), a few rounds, and report what is left.
+price collar (half the collar through the consensus mid; the rule is `closing`, shared with the
+watchdog), a few rounds, and report what is left.
 
 Each order passes pre-trade risk like any other (invariant 14): it shrinks exposure, so the position
 and daily-loss limits let it through, and its price is inside the collar by construction. A position
@@ -16,15 +17,15 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.execution.order_manager import OrderManager
-from nonstop.model import EngineState, InstrumentId, OrderType, Side, TimeInForce
+from nonstop.killswitch.closing import closing_order, within_a_step
+from nonstop.model import EngineState, InstrumentId, OrderType, TimeInForce
 from nonstop.risk.gate import PreTradeRisk
-from nonstop.risk.rules import BPS, OrderProposal
+from nonstop.risk.rules import OrderProposal
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.killswitch")
 
 FLATTEN_STRATEGY = "flat"  # the strategy id of flatten orders (their client ids: ns-<instance>-flat-<seq>)
-DEFAULT_COLLAR_BPS = Decimal(50)
 ROUNDS = 3
 ROUND_WAIT_S = 5.0
 
@@ -34,6 +35,10 @@ class FlattenReport:
     sent: list[str] = field(default_factory=list)  # client order ids of the flatten orders
     left: dict[str, Decimal] = field(default_factory=dict)  # positions of at least one lot step not closed
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.left and not self.problems
 
     @property
     def detail(self) -> str:
@@ -55,7 +60,6 @@ async def flatten(
     round_wait_s: float = ROUND_WAIT_S,
 ) -> FlattenReport:
     report = FlattenReport()
-    offset = (collar_bps or DEFAULT_COLLAR_BPS) / 2 / BPS
     for _ in range(rounds):
         report.problems.clear()
         placed = []
@@ -63,20 +67,15 @@ async def flatten(
             iid = InstrumentId.parse(key)
             venue = venues.get(iid.venue)
             instrument = venue.instruments().get(iid) if venue is not None else None
-            if instrument is None or position == 0:
+            if instrument is None:
                 continue
-            side = Side.SELL if position > 0 else Side.BUY
-            qty = instrument.round_qty(abs(position))
-            price_now = mid(iid.symbol)
-            if price_now is None:
-                report.problems.append(f"{key}: no trusted price")
+            order = closing_order(position, instrument, mid(iid.symbol), collar_bps)
+            if order is None:
                 continue
-            raw = price_now * (1 - offset) if side is Side.SELL else price_now * (1 + offset)
-            price = instrument.round_price(raw, side)  # rounded towards the mid: inside the collar
-            problems = instrument.check(qty, price)
-            if problems:
-                report.problems.append(f"{key}: {'; '.join(problems)}")
+            if isinstance(order, str):
+                report.problems.append(f"{key}: {order}")
                 continue
+            side, qty, price = order.side, order.quantity, order.price
             proposal = OrderProposal(FLATTEN_STRATEGY, iid, side, qty, price)
             if not await risk.admit(manager, proposal, reduce_only=True):
                 report.problems.append(f"{key}: refused by pre-trade risk")
@@ -101,7 +100,4 @@ async def flatten(
 def _within_a_step(key: str, position: Decimal, venues: Mapping[str, VenuePort]) -> bool:
     iid = InstrumentId.parse(key)
     venue = venues.get(iid.venue)
-    instrument = venue.instruments().get(iid) if venue is not None else None
-    if instrument is None:
-        return position == 0
-    return instrument.round_qty(abs(position)) == 0
+    return within_a_step(position, venue.instruments().get(iid) if venue is not None else None)

@@ -15,6 +15,8 @@ The per-class field plan is computed once, so encoding a million events stays ch
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -22,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
+
+import orjson
 
 from nonstop.errors import ModelError
 from nonstop.model.balance import Balance
@@ -81,6 +85,13 @@ def _decode_texts(raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
+@functools.lru_cache(maxsize=4096)
+def parse_instrument(text: str) -> InstrumentId:
+    """`InstrumentId.parse`, cached: a journal names a handful of instruments a million times, and
+    the id is immutable, so decoding shares one instance per text."""
+    return InstrumentId.parse(text)
+
+
 def _exact(kind: type) -> Decoder:
     def decode(raw: Any) -> Any:
         if type(raw) is not kind:
@@ -112,7 +123,7 @@ def _codec_for(hint: Any) -> tuple[Encoder, Decoder, type | tuple[type, ...]]:
     if hint in (ClientOrderId, VenueOrderId, TradeId):
         return (lambda v: v.value), _text(hint), hint
     if hint is InstrumentId:
-        return str, _text(InstrumentId.parse), hint
+        return str, _text(parse_instrument), hint
     if hint == tuple[Balance, ...]:
         return _encode_balances, _decode_balances, tuple
     if hint == tuple[str, ...]:
@@ -188,13 +199,18 @@ def encode_fields(obj: Any) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _expected_keys(cls: type, extra_keys: frozenset[str]) -> frozenset[str]:
+    return frozenset(p.name for p in plan(cls)) | extra_keys
+
+
 def decode_fields(
     cls: type, data: dict[str, Any], extra_keys: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """Keyword arguments for `cls(**kwargs)` from encoded data; strict about keys and types."""
     plans = plan(cls)
-    expected = {p.name for p in plans} | extra_keys
-    unexpected = set(data) - expected
+    expected = _expected_keys(cls, extra_keys)
+    unexpected = None if expected.issuperset(data) else set(data) - expected
     if unexpected:
         raise ModelError(f"{cls.__name__}: unexpected keys {sorted(unexpected)}")
     kwargs: dict[str, Any] = {}
@@ -216,3 +232,16 @@ def decode_fields(
         except (TypeError, ValueError) as err:
             raise ModelError(f"{cls.__name__}.{p.name}={raw!r}: {err}") from None
     return kwargs
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted-key, whitespace-free, ASCII-only JSON: the stored (and hashed) bytes.
+
+    orjson writes exactly what `json.dumps(sort_keys=True, separators=(",", ":"))` writes for
+    ASCII text without DEL (the same escapes); text with non-ASCII characters goes through `json` for its
+    `\\uXXXX` escapes, so the bytes never depend on which encoder ran.
+    """
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    if text.isascii() and "\x7f" not in text:  # json escapes DEL, orjson does not
+        return text
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -12,6 +12,7 @@ version, `EVENT_SCHEMA_VERSION`) and `"type"` (the class name); field encoding i
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,11 @@ class Event:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self._check()
+
+    def _check(self) -> None:
+        """The rules beyond the field types; each subclass with rules of its own extends it. Run by
+        the constructor and by `event_from_dict` (which skips only the type checks it has done)."""
         if not self.event_id:
             raise ModelError(f"{type(self).__name__}.event_id must not be empty")
 
@@ -75,7 +81,39 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     if cls is None:
         raise ModelError(f"unknown event type {type_name!r}")
     kwargs = decode_fields(cls, data, _ENVELOPE)
-    return cls(**kwargs)
+    return _from_decoded(cls, kwargs)
+
+
+def _from_decoded(cls: type[Event], kwargs: dict[str, Any]) -> Event:
+    """`cls(**kwargs)` without the constructor's type checks: `decode_fields` has already checked
+    every field strictly (a replay decodes a million events; the checks were half the cost).
+    The class's own rules (`_check`) still run; a field absent from an older payload gets its default."""
+    event = object.__new__(cls)
+    for name, default, factory in _defaults(cls):
+        if name in kwargs:
+            value = kwargs[name]
+        elif factory is not None:
+            value = factory()
+        elif default is not dataclasses.MISSING:
+            value = default
+        else:
+            raise ModelError(f"{cls.__name__}: missing key {name!r}")
+        object.__setattr__(event, name, value)
+    event._check()
+    return event
+
+
+_DEFAULTS: dict[type, tuple[tuple[str, Any, Any], ...]] = {}
+
+
+def _defaults(cls: type) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, default factory) per field of an event class (cached)."""
+    cached = _DEFAULTS.get(cls)
+    if cached is None:
+        cached = _DEFAULTS[cls] = tuple(
+            (f.name, f.default, None if f.default_factory is dataclasses.MISSING else f.default_factory)
+            for f in dataclasses.fields(cls))
+    return cached
 
 
 def event_types() -> dict[str, type[Event]]:
@@ -102,8 +140,8 @@ class OrderIntent(OrderEvent):
     time_in_force: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
 
-    def __post_init__(self) -> None:
-        Event.__post_init__(self)
+    def _check(self) -> None:
+        Event._check(self)
         if self.quantity <= 0:
             raise ModelError(f"OrderIntent {self.client_order_id}: quantity {self.quantity} must be > 0")
         if self.order_type is OrderType.MARKET:
@@ -161,8 +199,8 @@ class OrderFilled(OrderEvent):
     liquidity: Liquidity = Liquidity.UNKNOWN
     venue_order_id: VenueOrderId | None = None
 
-    def __post_init__(self) -> None:
-        Event.__post_init__(self)
+    def _check(self) -> None:
+        Event._check(self)
         if self.quantity <= 0 or self.price <= 0:
             raise ModelError(
                 f"OrderFilled {self.client_order_id} trade {self.trade_id}: price {self.price} and "
@@ -225,6 +263,7 @@ class DifferenceKind(StrEnum):
     UNKNOWN_ORDER = "UNKNOWN_ORDER"  # an order with our prefix that we have no record of
     STATE_MISMATCH = "STATE_MISMATCH"  # the venue reports another status than ours
     BALANCE_DRIFT = "BALANCE_DRIFT"  # venue balance differs from ours beyond tolerance
+    WATCHDOG_ORDER = "WATCHDOG_ORDER"  # an order the watchdog sent while we were silent (taken in)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -263,8 +302,8 @@ class JournalCopied(Event):
     upto_seq: int
     order_seqs: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        Event.__post_init__(self)
+    def _check(self) -> None:
+        Event._check(self)
         for item in self.order_seqs:
             instance, sep, seq = item.partition("=")
             if not sep or not instance or not seq.isdigit():
@@ -286,8 +325,8 @@ class DegradationChanged(Event):
     new: str
     reasons: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        Event.__post_init__(self)
+    def _check(self) -> None:
+        Event._check(self)
         for name in ("old", "new"):
             if getattr(self, name) not in DEGRADATION_LEVELS:
                 raise ModelError(
@@ -368,7 +407,19 @@ class RouteDecided(Event):
     ranking: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrdersArchived(Event):
+    """Finished orders that leave the live state (the retention rule is the recorder's: see
+    `nonstop.execution.archive`). Their records stay in the journal, where `nonstop journal inspect`
+    and a history replay (`replay(..., history=True)`) still find them; the state keeps, per
+    instance, the highest archived client order sequence, so an archived id is never reused.
+    Only finished orders without fills are archived (fills feed every PnL figure)."""
+
+    client_order_ids: tuple[str, ...]
+
+
 for _cls in (
+    OrdersArchived,
     TradingHalted,
     TradingResumed,
     AlertRecorded,

@@ -208,7 +208,7 @@ class Order:
         reason = getattr(event, "reason", None)
         if reason:
             changes["reason"] = reason
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return self._evolve(changes)
 
     def _fill(self, event: OrderFilled) -> Order:
         filled = self.filled_qty + event.quantity
@@ -229,12 +229,22 @@ class Order:
             pass  # a late partial fill: counted, the order stays closed
         else:
             state = OrderState.PARTIALLY_FILLED
-        return dataclasses.replace(
-            self,
-            state=state,
-            previous_state=previous,
-            filled_qty=filled,
-            filled_notional=self.filled_notional + event.price * event.quantity,
-            trade_ids=self.trade_ids | {event.trade_id},
-            venue_order_id=self.venue_order_id or event.venue_order_id,
-        )
+        return self._evolve({
+            "state": state,
+            "previous_state": previous,
+            "filled_qty": filled,
+            "filled_notional": self.filled_notional + event.price * event.quantity,
+            "trade_ids": self.trade_ids | {event.trade_id},
+            "venue_order_id": self.venue_order_id or event.venue_order_id,
+        })
+
+    def _evolve(self, changes: dict[str, object]) -> Order:
+        """A copy with `changes`: `dataclasses.replace` without its per-call field introspection
+        (the fold does this twice per order event; Order has no `__post_init__` to skip)."""
+        new = object.__new__(Order)
+        for name in _ORDER_FIELDS:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
+
+_ORDER_FIELDS = tuple(f.name for f in dataclasses.fields(Order))

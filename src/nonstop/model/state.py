@@ -20,7 +20,11 @@ What it holds:
 - `degradation`: the current degradation level, its reasons and since when (from the last
   `DegradationChanged`; None until the first one, i.e. "normal");
 - `halt`: the kill switch, from the last `TradingHalted` until a `TradingResumed` (None: not halted);
-- `last_seq`: the journal sequence number of the last event applied.
+- `last_seq`: the journal sequence number of the last event applied;
+- `archived_seq` / `archived_orders`: per instance, the highest client order sequence of an order
+  archived out of the state (`OrdersArchived`), and how many were; an intent at or below it is
+  refused, so an archived client order id can never be used again. A state built with
+  `history=True` ignores `OrdersArchived` (every order stays: exports, audits).
 
 `canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
 sha256. Two states are the same state exactly when their hashes are equal. The `degradation` key
@@ -31,7 +35,6 @@ existed keep their exact bytes and hash, and load unchanged.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,7 +42,7 @@ from typing import Any, cast
 
 from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
 from nonstop.model.balance import Balance
-from nonstop.model.codec import decode_datetime, decode_decimal, encode_datetime
+from nonstop.model.codec import canonical_json, decode_datetime, decode_decimal, encode_datetime, parse_instrument
 from nonstop.model.events import (
     DEGRADATION_LEVELS,
     AlertRecorded,
@@ -53,6 +56,7 @@ from nonstop.model.events import (
     OrderEvent,
     OrderFilled,
     OrderIntent,
+    OrdersArchived,
     ReconcileDifference,
     RouteDecided,
     TradingHalted,
@@ -136,7 +140,7 @@ def order_to_dict(order: Order) -> dict[str, Any]:
 def order_from_dict(d: dict[str, Any]) -> Order:
     return Order(
         client_order_id=ClientOrderId(d["client_order_id"]),
-        instrument_id=InstrumentId.parse(d["instrument_id"]),
+        instrument_id=parse_instrument(d["instrument_id"]),
         side=Side(d["side"]),
         order_type=OrderType(d["order_type"]),
         quantity=decode_decimal(d["quantity"]),
@@ -157,7 +161,8 @@ def order_from_dict(d: dict[str, Any]) -> Order:
 class EngineState:
     """The engine's state as the fold of its events; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, history: bool = False) -> None:
+        self.history = history  # True: OrdersArchived removes nothing (a full-history view)
         self.orders: dict[str, Order] = {}
         self.fills: dict[str, OrderFilled] = {}
         self.positions: dict[str, Decimal] = {}
@@ -167,7 +172,9 @@ class EngineState:
         self.degradation: DegradationState | None = None
         self.halt: HaltState | None = None  # the kill switch (TradingHalted until TradingResumed)
         self.venue_accounts: dict[str, dict[str, str]] = {}  # venue -> exchange, network, account
-        self.balance_pending: dict[str, tuple[str, ...]] = {}
+        self.balance_pending: dict[str, list[str]] = {}  # appended in place (copy() copies the lists)
+        self.archived_seq: dict[str, int] = {}  # instance -> highest archived client order sequence
+        self.archived_orders = 0
         self.last_seq = 0
 
     # -- the fold -----------------------------------------------------------------------------
@@ -183,9 +190,9 @@ class EngineState:
             self._apply_order_event(event)
         elif isinstance(event, BalanceSnapshot):
             self.balances[event.venue] = {b.asset: b for b in event.balances}
-            included = event.includes
-            left = () if included is None else tuple(
-                k for k in self.balance_pending.get(event.venue, ()) if k not in set(included))
+            included = None if event.includes is None else set(event.includes)
+            left = [] if included is None else [
+                k for k in self.balance_pending.get(event.venue, ()) if k not in included]
             if left:
                 self.balance_pending[event.venue] = left
             else:
@@ -208,6 +215,9 @@ class EngineState:
             self.venue_accounts[event.venue] = {
                 "exchange": event.exchange, "network": event.network, "account": event.account
             }
+        elif isinstance(event, OrdersArchived):
+            if not self.history:
+                self._archive(event)
         elif isinstance(event, AlertRecorded | BreakerChanged | JournalOutage | RouteDecided):
             pass  # the alert history is the journal itself; the trading state does not change
         else:
@@ -215,11 +225,36 @@ class EngineState:
         if seq is not None:
             self.last_seq = seq
 
+    def _archive(self, event: OrdersArchived) -> None:
+        orders = []
+        for key in event.client_order_ids:  # all checked first: a refused event changes nothing
+            order = self.orders.get(key)
+            if order is None or not order.state.is_terminal or order.trade_ids:
+                raise ModelError(f"OrdersArchived {event.event_id}: order {key} is "
+                                 f"{'unknown' if order is None else order.state}"
+                                 f"{' with fills' if order is not None and order.trade_ids else ''}; "
+                                 "only finished orders without fills are archived")
+            orders.append(order)
+        for order in orders:
+            coid = order.client_order_id
+            del self.orders[coid.value]
+            if coid.seq > self.archived_seq.get(coid.instance, 0):
+                self.archived_seq[coid.instance] = coid.seq
+        self.archived_orders += len(orders)
+
+    def is_archived(self, client_order_id: ClientOrderId) -> bool:
+        """True for an id at or below its instance's archive watermark that is not a live order
+        (it was archived, or it is older than what was: either way it is never used again)."""
+        return (client_order_id.value not in self.orders
+                and client_order_id.seq <= self.archived_seq.get(client_order_id.instance, 0))
+
     def _apply_order_event(self, event: OrderEvent) -> None:
         key = event.client_order_id.value
         if isinstance(event, OrderIntent):
             if key in self.orders:
                 raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
+            if self.is_archived(event.client_order_id):
+                raise IllegalTransition(f"order {key}: OrderIntent reuses the client order id of an archived order")
             self.orders[key] = Order.from_intent(event)
             coid = event.client_order_id
             if coid.seq > self.order_seq.get(coid.instance, 0):
@@ -235,7 +270,7 @@ class EngineState:
             new = order.apply(event)
             self.fills[fkey] = event
             venue = order.instrument_id.venue
-            self.balance_pending[venue] = (*self.balance_pending.get(venue, ()), fkey)
+            self.balance_pending.setdefault(venue, []).append(fkey)
             inst = str(order.instrument_id)
             self.positions[inst] = self.positions.get(inst, Decimal(0)) + order.side.sign * event.quantity
         else:
@@ -286,6 +321,8 @@ class EngineState:
             data["venue_accounts"] = {v: dict(a) for v, a in self.venue_accounts.items()}
         if self.balance_pending:  # likewise
             data["balance_pending"] = {v: list(keys) for v, keys in self.balance_pending.items()}
+        if self.archived_orders:  # likewise
+            data["archived"] = {"orders": self.archived_orders, "seq": dict(self.archived_seq)}
         return data
 
     @classmethod
@@ -318,8 +355,11 @@ class EngineState:
                 for v, a in data.get("venue_accounts", {}).items()
             }
             state.balance_pending = {
-                v: tuple(str(k) for k in keys) for v, keys in data.get("balance_pending", {}).items()
+                v: [str(k) for k in keys] for v, keys in data.get("balance_pending", {}).items()
             }
+            archived = data.get("archived", {"orders": 0, "seq": {}})
+            state.archived_orders = int(archived["orders"])
+            state.archived_seq = {str(k): int(v) for k, v in archived["seq"].items()}
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -328,7 +368,7 @@ class EngineState:
 
     def canonical_json(self) -> str:
         """Sorted-key, whitespace-free, ASCII JSON of `to_dict()`: the bytes the hash covers."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return canonical_json(self.to_dict())
 
     def state_hash(self) -> str:
         """sha256 (hex) of `canonical_json()`."""
@@ -346,7 +386,10 @@ class EngineState:
         other.degradation = self.degradation
         other.halt = self.halt
         other.venue_accounts = {v: dict(a) for v, a in self.venue_accounts.items()}
-        other.balance_pending = dict(self.balance_pending)
+        other.balance_pending = {v: list(keys) for v, keys in self.balance_pending.items()}
+        other.history = self.history
+        other.archived_seq = dict(self.archived_seq)
+        other.archived_orders = self.archived_orders
         other.last_seq = self.last_seq
         return other
 

@@ -67,12 +67,14 @@ class MarketMaker(StrategyBase):
         targets = self.targets(market.mid, position)
         open_orders = view.open_orders(self.instrument_id)
         intents: list[Intent] = []
+        qty = None
         for side, raw in targets.items():
             target = instrument.round_price(raw, side)
             mine = [o for o in open_orders if o.side is side]
             if not mine:
                 grows = position >= self.max_position if side is Side.BUY else position <= -self.max_position
-                qty = instrument.round_qty(self.size)
+                if qty is None:
+                    qty = instrument.round_qty(self.size)
                 if not grows and qty >= instrument.min_qty and not instrument.check(qty, target):
                     intents.append(Place(self.instrument_id, side, qty, target))
                 continue

@@ -68,6 +68,8 @@ class StrategyRunner:
         return self._gate(_dedupe(intents), view)
 
     def _gate(self, intents: list[Intent], view: StrategyView) -> GateResult:
+        if self.level < Level.REDUCE_ONLY:  # gate() lets everything through: no positions to weigh
+            return GateResult(tuple(intents), ())
         instruments = self.primary.instruments
         positions: dict[str, Decimal] = {str(i): view.position(i) for i in instruments}
         open_orders = [o for i in instruments for o in view.open_orders(i)]

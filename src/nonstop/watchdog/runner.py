@@ -2,8 +2,10 @@
 answered at least once (so a slow start is never mistaken for a death) and then stays silent for
 `silence_s`, it cancels every open order whose client id carries the instance's prefix on every
 trading venue, through the real venue adapters; it writes what it did to its own journal and raises
-a critical alert. While the engine stays silent it sweeps again every `resweep_s`; when the engine
-answers again it re-arms (and says so). The engine, back, finds the cancellations in reconciliation.
+a critical alert. With `flatten = true` it then closes the instance's positions (`flatten`), once
+per silence (again at the next sweep if something was left). While the engine stays silent it
+sweeps again every `resweep_s`; when the engine answers again it re-arms (and says so). The engine,
+back, finds the cancellations (and takes in the flatten orders) in reconciliation.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import structlog
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import Settings
 from nonstop.connectivity.errors import ConnectivityError, OrderNotFoundError
+from nonstop.killswitch.flatten import FlattenReport
 from nonstop.model import ClientOrderId, InstrumentId
 from nonstop.monitor.alert_model import AlertLevel
 from nonstop.monitor.alerts import AlertManager
 from nonstop.venues.port import VenuePort
+from nonstop.watchdog.flatten import WatchdogFlatten
 from nonstop.watchdog.heartbeat import HealthProbe
 from nonstop.watchdog.journal import WatchdogJournal
 from nonstop.watchdog.settings import WatchdogSettings
@@ -54,6 +58,8 @@ class Watchdog:
         self.armed = False  # the engine answered at least once
         self.triggered = False
         self.canceled: list[str] = []
+        self.flattened = False  # this silence's flatten is done (nothing left, no problem)
+        self.flattens: list[FlattenReport] = []
 
     async def run(self) -> None:
         await self.journal.write(self.clock.now(), "started", url=self.probe.url, silence_s=self.cfg.silence_s,
@@ -80,7 +86,7 @@ class Watchdog:
 
     async def _heard(self, *, first: bool) -> None:
         what = "armed" if first else "engine_back"
-        self.armed, self.triggered = True, False
+        self.armed, self.triggered, self.flattened = True, False, False
         await self.journal.write(self.clock.now(), what)
         log.info(f"watchdog_{what}", url=self.probe.url)
         if not first and self.alerts is not None:
@@ -94,10 +100,17 @@ class Watchdog:
                                      last_error=self.probe.last_error)
             log.critical("watchdog_engine_silent", silent_s=round(silent_s, 3), error=self.probe.last_error)
         canceled, failed = await self.sweep()
-        if first or canceled or failed:
+        flat = None
+        if self.cfg.flatten and not self.flattened:
+            flat = await WatchdogFlatten(self.settings, self.venues, self.journal, self.clock).run()
+            self.flattened = flat.complete
+            self.flattens.append(flat)
+        if first or canceled or failed or (flat is not None and (flat.sent or not flat.complete)):
             detail = f"silent for {silent_s:.1f}s; canceled {len(canceled)} open order(s) of {self.prefix}*"
             if failed:
                 detail += f"; {len(failed)} cancel(s) failed: {'; '.join(failed[:5])}"
+            if flat is not None:
+                detail += f"; {flat.detail}"
             if self.alerts is not None:
                 self.alerts.raise_(ALERT_KEY, AlertLevel.CRITICAL, f"engine {self.instance} silent: watchdog acted",
                                    detail)
@@ -137,4 +150,6 @@ class Watchdog:
 
 def summary(journal: WatchdogJournal) -> dict[str, Any]:
     rows = journal.read()
-    return {"events": len(rows), "canceled": [c for r in rows if r["event"] == "swept" for c in r["canceled"]]}
+    return {"events": len(rows), "canceled": [c for r in rows if r["event"] == "swept" for c in r["canceled"]],
+            "flatten_orders": [c for r in rows if r["event"] == "flattened" for c in r["sent"]],
+            "left": next((r["left"] for r in reversed(rows) if r["event"] == "flattened"), {})}

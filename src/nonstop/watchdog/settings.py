@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,13 @@ class WatchdogSettings(BaseModel):
     resweep_s: Annotated[float, Field(ge=0.5, le=3600)] = 5.0  # while still silent, sweep again this often
     # the symbols whose open orders are swept on every trading venue; [] = the strategy's symbol
     symbols: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")]] = Field(default_factory=list)
+    # after canceling, close the instance's positions (its net fills, read from the engine's journal) with
+    # reduce-only IOC limit orders inside the collar; the engine, back, takes them in and stays halted
+    # until `nonstop resume`. The engine and the watchdog must read the same [watchdog] section.
+    flatten: bool = False
+    # the flatten orders' price collar vs the venue's mid (half of it through the mid); default: the
+    # risk collar of the kill switch's flatten (`[risk]` price_collar_bps), else 50 bps
+    flatten_collar_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = None
     journal_path: Path | None = None  # its own JSON-lines journal; default <data_dir>/watchdog.jsonl
     # the venue-side dead man's switch, armed by the engine on venues that offer one (`CancelAllAfter`):
     # the venue cancels everything `venue_countdown_s` after the last re-arm; 0 = never armed

@@ -10,28 +10,53 @@ import pytest
 
 from nonstop.config import load_settings
 from nonstop.drills import listing, select
-from nonstop.drills.scenarios import CATALOGUE
+from nonstop.drills.scenarios import CATALOGUE, REQUIREMENTS
 from nonstop.drills.setup import DrillLayout, write_engine_config, write_sim_config
 from nonstop.errors import ConfigError
 
 
-def test_select_default_runs_every_built_scenario_and_skips_what_needs_a_branch() -> None:
-    run, skipped = select([])
-    assert {s.name for s in skipped} == {"leader_takeover", "venue_down_second_venue"}
+def test_select_default_config_skips_takeover_and_second_venue_saying_why() -> None:
+    run, skipped = select([], load_settings(None))
+    assert {s.name: why for s, why in skipped} == {"leader_takeover": REQUIREMENTS["ha"],
+                                                    "venue_down_second_venue": REQUIREMENTS["two_venues"]}
     assert "self_test_foreign_trade" not in {s.name for s in run}
-    assert {s.name for s in run} | {s.name for s in skipped} | {"self_test_foreign_trade"} == {
+    assert {s.name for s in run} | {s.name for s, _ in skipped} | {"self_test_foreign_trade"} == {
         s.name for s in CATALOGUE}
+
+
+def test_select_runs_takeover_with_postgres_ha_and_second_venue_with_routing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "ha.toml"
+    config.write_text('[engine.journal]\nbackend = "postgres"\ndsn_env = "DRILL_TEST_DSN"\n'
+                      '[engine.ha]\nrole = "auto"\n[engine.strategy]\nvenue = "auto"\n'
+                      '[[engine.venues]]\nname = "binance-a"\n[[engine.venues]]\nname = "binance-c"\n')
+    names = ["leader_takeover", "venue_down_second_venue"]
+    run, skipped = select(names, load_settings(config))
+    assert [s.name for s in run] == ["venue_down_second_venue"]
+    assert [s.name for s, _ in skipped] == ["leader_takeover"] and "DSN" in skipped[0][1]  # none in the environment
+    monkeypatch.setenv("DRILL_TEST_DSN", "postgresql://127.0.0.1:1/x")
+    run, skipped = select(names, load_settings(config))
+    assert [s.name for s in run] == names and skipped == []
+    urls = {v: [f"http://127.0.0.1:{i + 1}"] for i, v in enumerate(["binance-a", "binance-c", "binance-b"])}
+    engine = write_engine_config(DrillLayout(tmp_path / "out"), config, urls, schema="drill_1")
+    assert engine.engine.journal.backend == "postgres" and engine.engine.journal.schema_name == "drill_1"
+    assert engine.engine.ha.role == "auto" and engine.engine.ha.holder is None
 
 
 def test_select_unknown_name_raises_naming_known_ones() -> None:
     with pytest.raises(ValueError, match="unknown scenario.*'nope'.*venue_down"):
-        select(["venue_down", "nope"])
+        select(["venue_down", "nope"], load_settings(None))
 
 
-def test_listing_one_line_per_scenario_with_needs() -> None:
+def test_listing_one_line_per_scenario_with_what_it_needs() -> None:
     lines = listing().splitlines()
     assert len(lines) == len(CATALOGUE)
-    assert any(line.startswith("leader_takeover") and "PostgreSQL leader and standby" in line for line in lines)
+    assert any(line.startswith("leader_takeover") and "runs when the config has" in line
+               and 'engine.ha.role = "auto"' in line for line in lines)
+    with_defaults = listing(load_settings(None)).splitlines()
+    assert any(line.startswith("venue_down_second_venue") and "skipped with this config" in line
+               for line in with_defaults)
 
 
 def test_configs_map_every_venue_onto_the_simulator_and_keep_the_users_strategy(tmp_path: Path) -> None:

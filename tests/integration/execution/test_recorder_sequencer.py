@@ -1,0 +1,191 @@
+"""The recorder's sequencer: concurrent records share one group commit, each caller is acknowledged
+only once its records are durable, acknowledgement order is journal order, and a failed batch
+fails every caller in it (SQLite and PostgreSQL, real files and a real server)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from nonstop.errors import IllegalTransition, JournalUnwritable
+from nonstop.execution.recorder import Recorder
+from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
+from nonstop.model import AlertRecorded, ClientOrderId, Event, InstrumentId, OrderIntent, OrderType, Side
+from tests.integration.engine.test_journal_outage import small_filesystem
+from tests.pg import PgServer, make_postgres_fixture
+
+pytestmark = pytest.mark.timeout(120)
+TS = datetime(2026, 11, 29, tzinfo=UTC)
+postgres_server = make_postgres_fixture()
+
+
+class CountingSQLite(SQLiteJournal):
+    """A real SQLite journal that remembers how many events each append carried."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.appends: list[int] = []
+
+    async def append(self, events: Sequence[Event], *, epoch: int) -> int:
+        self.appends.append(len(events))
+        return await super().append(events, epoch=epoch)
+
+
+def _alert(i: int, detail: str = "") -> AlertRecorded:
+    return AlertRecorded(ts=TS, key=f"k{i}", level="info", transition="raised", detail=detail)
+
+
+def _intent(seq: int) -> OrderIntent:
+    return OrderIntent(ts=TS, client_order_id=ClientOrderId.build("u1", "mm", seq),
+                       instrument_id=InstrumentId("v", "BTC/USDT"), side=Side.BUY, order_type=OrderType.LIMIT,
+                       quantity=Decimal("1"), price=Decimal("10"))
+
+
+async def _record_concurrently(recorder: Recorder, events: list[Event]) -> tuple[list[str], list[object]]:
+    """Record each event from its own task; returns the event ids in acknowledgement order and
+    each task's outcome (its recorded events, or the exception it got)."""
+    acked: list[str] = []
+
+    async def one(event: Event) -> list[Event]:
+        kept = await recorder.record(event)
+        acked.append(event.event_id)
+        return kept
+
+    outcomes = await asyncio.gather(*(one(e) for e in events), return_exceptions=True)
+    return acked, list(outcomes)
+
+
+async def _journal_ids(journal: Journal) -> list[str]:
+    return [r.event.event_id async for r in journal.read(1)]
+
+
+async def _check_sequencer(journal: Journal) -> None:
+    recorder = Recorder(journal, await replay(journal), 1)
+    events: list[Event] = [_alert(i) for i in range(64)]
+    acked, outcomes = await _record_concurrently(recorder, events)
+    assert all(isinstance(o, list) and len(o) == 1 for o in outcomes)
+    assert acked == await _journal_ids(journal)  # acknowledged in journal order
+    assert recorder.state.last_seq == 64
+    assert recorder.state.state_hash() == (await replay(journal, use_snapshot=False)).state_hash()
+
+
+async def test_concurrent_records_share_one_append_and_are_acknowledged_in_journal_order(tmp_path: Path) -> None:
+    journal = CountingSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC)
+    async with journal:
+        await _check_sequencer(journal)
+    # the first caller finds the recorder idle and writes alone; the 63 that queued meanwhile share one append
+    assert journal.appends == [1, 63]
+
+
+async def test_postgres_journal_takes_the_same_batches(postgres_server: PgServer) -> None:
+    async with PostgresJournal(postgres_server.dsn, schema="seq_batches", durability=Durability.FSYNC) as journal:
+        await _check_sequencer(journal)
+
+
+async def test_a_refused_request_fails_alone_and_the_rest_of_its_batch_is_recorded(tmp_path: Path) -> None:
+    async with SQLiteJournal(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
+        recorder = Recorder(journal, await replay(journal), 1)
+        # the same client order id twice in one batch: the second intent is refused, only its caller fails
+        events: list[Event] = [_intent(1), _alert(1), _intent(2), _intent(1), _alert(2)]
+        blocker = asyncio.create_task(recorder.record(_alert(0)))  # holds the recorder: the rest form one batch
+        acked, outcomes = await _record_concurrently(recorder, events)
+        await blocker
+        assert isinstance(outcomes[3], IllegalTransition)
+        assert [isinstance(o, list) for o in outcomes] == [True, True, True, False, True]
+        recorded = [e.event_id for i, e in enumerate(events) if i != 3]
+        assert acked == recorded
+        assert await _journal_ids(journal) == [blocker.result()[0].event_id, *recorded]
+        assert recorder.state.state_hash() == (await replay(journal, use_snapshot=False)).state_hash()
+
+
+@pytest.mark.slow
+async def test_a_failed_batch_commit_fails_every_caller_in_it(tmp_path: Path) -> None:
+    with small_filesystem(tmp_path / "small", size="2m") as small:
+        async with SQLiteJournal(small / "j.sqlite", durability=Durability.FSYNC) as journal:
+            recorder = Recorder(journal, await replay(journal), 1)
+            told: list[Exception] = []
+            recorder.on_unwritable.append(told.append)
+            await recorder.record(_alert(0))
+            blocker = asyncio.create_task(recorder.record(_alert(1)))  # holds the recorder: the rest form one batch
+            # 32 x 100 kB in one transaction cannot fit in 2 MB: the batch's commit fails as a whole
+            _, outcomes = await _record_concurrently(recorder, [_alert(i, "y" * 100_000) for i in range(2, 34)])
+            assert len(await blocker) == 1
+            # every caller of the batch got the error, each its own instance; nothing of it was folded
+            assert all(isinstance(o, JournalUnwritable) for o in outcomes), outcomes
+            assert len({id(o) for o in outcomes}) == len(outcomes)
+            assert len(told) == 1 and recorder.unwritable is not None
+            assert recorder.state.last_seq == 2
+            with pytest.raises(JournalUnwritable):
+                await recorder.record(_alert(99))
+        async with SQLiteJournal(small / "j.sqlite", read_only=True) as again:
+            assert await again.last_seq() == 2
+
+
+_CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from datetime import UTC, datetime
+    from nonstop.execution.recorder import Recorder
+    from nonstop.journal import Durability, SQLiteJournal, replay
+    from nonstop.model import AlertRecorded
+
+    async def main(path):
+        journal = SQLiteJournal(path, durability=Durability.FSYNC)
+        await journal.open()
+        recorder = Recorder(journal, await replay(journal), 1)
+        ts = datetime(2026, 11, 29, tzinfo=UTC)
+
+        async def placer(p):
+            for i in range(5000):  # bounded: the parent kills the process long before
+                event = AlertRecorded(ts=ts, key=f"p{p}-{i}", level="info", transition="raised")
+                await recorder.record(event)
+                sys.stdout.write("ack " + event.event_id + "\\n")  # acknowledged: durable
+                sys.stdout.flush()
+
+        await asyncio.gather(*(placer(p) for p in range(64)))
+
+    asyncio.run(main(sys.argv[1]))
+""")
+
+
+@pytest.fixture
+def child_env() -> Iterator[dict[str, str]]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3] / "src"), env.get("PYTHONPATH", "")])
+    yield env
+
+
+@pytest.mark.slow
+async def test_every_acknowledged_record_survives_sigkill_in_acknowledgement_order(
+    tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    path = tmp_path / "j.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE,  # noqa: ASYNC220
+                            stderr=subprocess.DEVNULL, text=True, env=child_env)
+    acked: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while len(acked) < 3000:  # kill it mid-stream, with batches in flight
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line, f"the child exited early with {proc.poll()}"
+            if line.startswith("ack "):  # (its log lines go to stdout too)
+                acked.append(line[4:].strip())
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    async with SQLiteJournal(path, durability=Durability.FSYNC) as journal:
+        on_disk = await _journal_ids(journal)
+        assert (await replay(journal)).last_seq == len(on_disk)
+    position = {event_id: n for n, event_id in enumerate(on_disk)}
+    assert all(event_id in position for event_id in acked), "an acknowledged record is missing after SIGKILL"
+    assert [position[e] for e in acked] == sorted(position[e] for e in acked)  # journal order = ack order
