@@ -1,4 +1,4 @@
-"""`nonstop chaos ...`: inject, list and clear faults in a running simulator (`nonstop sim`) through
+"""`nonstop chaos ...`: inject, list and clear faults in a running simulator (the `sim` command) through
 its control API, and read its counters and trades."""
 
 from __future__ import annotations
