@@ -13,6 +13,14 @@ import ccxt.pro as ccxt_pro
 from nonstop.config import SimRateLimits, SimSettings, SimVenue
 from nonstop.sim.server import SimServer
 
+# The default symbols made wild (5 bps per tick instead of BTC's calibrated 1-minute figure): for tests
+# whose strategies must re-quote and fill within seconds (engine, crash tests); a config away, as documented
+WILD_SYMBOLS = [s.model_copy(update={"volatility_1m_bps": None}) for s in SimVenue(name="wild", ports=[0]).symbols]
+WILD_SYMBOLS_TOML = "symbols = [" + ", ".join(
+    f'{{ base = "{s.base}", quote = "{s.quote}", start_price = "{s.start_price}", tick_size = "{s.tick_size}", '
+    f'step_size = "{s.step_size}", min_qty = "{s.min_qty}" }}' for s in WILD_SYMBOLS
+) + "]\n"
+
 
 def sim_settings(
     *, venues: int = 2, endpoints: int = 3, tick_ms: int = 50, seed: int = 7, rate_limits: SimRateLimits | None = None

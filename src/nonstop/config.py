@@ -76,6 +76,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.00001"),
             min_qty=Decimal("0.00001"),
+            volatility_1m_bps=Decimal("6"),  # BTC/USDT's typical 1-minute stdev, 0.06 %
         ),
         SimSymbol(
             base="ETH",
@@ -84,6 +85,7 @@ def _default_symbols() -> list[SimSymbol]:
             tick_size=Decimal("0.01"),
             step_size=Decimal("0.0001"),
             min_qty=Decimal("0.0001"),
+            volatility_1m_bps=Decimal("8"),  # ETH/USDT's
         ),
     ]
 
@@ -106,6 +108,8 @@ class SimVenue(_Strict):
     dialect: Literal["binance", "okx"] = "binance"
     symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
     mirror: SimMirror | None = None  # set: the book and trades follow this venue's public data
+    # this venue's opening balances (unset: sim.starting_balances), e.g. a paper venue's
+    starting_balances: dict[str, Annotated[Decimal, Field(ge=0)]] | None = None
 
 
 class SimRateLimits(_Strict):
@@ -260,25 +264,34 @@ class EngineSettings(_Strict):
         return self
 
     def _markets_never_mix(self) -> None:
-        """Invariant 13: simulated and real markets never meet in one engine, orders or data."""
+        """Invariant 13: simulated, paper and real markets never meet in one engine, orders or data."""
         every = [("venues", v) for v in self.venues] + [("data_venues", v) for v in self.data_venues or []]
-        sim = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if v.is_sim]
-        real = [f"{key}.{v.name} (network = {v.network!r})" for key, v in every if not v.is_sim]
-        if sim and real:
-            raise ValueError(
-                f"simulated and real venues never mix in one engine: {', '.join(sim)} against {', '.join(real)}"
-            )
+        kinds: dict[str, list[str]] = {}
+        for key, v in every:
+            kinds.setdefault(v.market, []).append(f"{key}.{v.name} (network = {v.network!r})")
+        if len(kinds) > 1:
+            order = [k for k in ("simulated", "paper", "real") if k in kinds]
+            raise ValueError(f"{' and '.join(order)} venues never mix in one engine: "
+                             + " against ".join(", ".join(kinds[k]) for k in order))
+        real = kinds.get("real", [])
         if real and self.embedded_sim:
             raise ValueError(
                 f"embedded_sim = true with real venues ({', '.join(real)}): the simulator never joins a real "
                 "market; remove engine.embedded_sim"
             )
+        if "paper" in kinds and self.embedded_sim is False:
+            raise ValueError("network = \"paper\" trades on the embedded simulator; remove embedded_sim = false")
         for v in self.venues:
             if v.credentials_env == DEMO_ENV and not v.is_sim:
                 raise ValueError(
                     f"venues.{v.name}: credentials_env = {DEMO_ENV!r} is the simulator's demo key pair and is "
                     f"never sent to a {v.network} venue; set credentials_env to your own key prefix"
                 )
+
+    @property
+    def runs_paper(self) -> bool:
+        """Paper trading: the embedded simulator mirrors real venues' public data (`network = "paper"`)."""
+        return any(v.is_paper for v in self.venues)
 
     @property
     def runs_embedded_sim(self) -> bool:
@@ -389,7 +402,7 @@ class Settings(_Strict):
         dialects = {v.name: v.dialect for v in self.sim.venues}
         for key, venues in (("venues", self.engine.venues), ("data_venues", self.engine.data_venues or [])):
             for v in venues:
-                if v.is_sim and not v.urls and v.name in dialects and dialects[v.name] != v.exchange:
+                if v.network == "sim" and not v.urls and v.name in dialects and dialects[v.name] != v.exchange:
                     raise ValueError(
                         f"engine.{key}.{v.name}: exchange = {v.exchange!r}, but the simulator's venue {v.name!r} "
                         f"speaks the {dialects[v.name]!r} dialect (sim.venues.{v.name}.dialect); make them agree"

@@ -1,10 +1,13 @@
 """Sim mode: the one place outside the simulator that starts it (the sim-mode starter).
 
-The engine calls `start_embedded_sim` only for a sim-only config (`engine.runs_embedded_sim`); the
-CLI's simulator command calls `serve_simulator`. Nothing else in the engine imports the simulator:
-a `sim` venue is reached through the same venue profile and adapter as a real one, at loopback
-hosts. The simulator keeps its state under `<data_dir>/sim/`, so a restarted engine finds the
-orders, trades and balances a real exchange would still have.
+The engine calls `start_embedded_sim` only for a sim-only or a paper config (`engine.runs_embedded_sim`:
+every venue is `sim` without urls, or `paper`); the CLI's simulator command calls `serve_simulator`.
+Paper trading (`network = "paper"`) is by definition this simulator: its venues mirror real venues'
+public data (`nonstop.sim.paper`), and the engine reaches them at loopback only. Nothing else in
+the engine imports the simulator: a `sim` or `paper` venue is reached through the same venue profile
+and adapter as a real one, at loopback hosts. The simulator keeps its state under `<data_dir>/sim/`
+(`<data_dir>/paper/` for paper), so a restarted engine finds the orders, trades and balances a real
+exchange would still have.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from nonstop.config import Settings
 
 
 def sim_state_dir(settings: Settings) -> Path:
-    """Where the embedded simulator keeps its state between runs."""
-    return settings.data_dir / "sim"
+    """Where the embedded simulator keeps its state between runs (the paper account's: `paper/`)."""
+    return settings.data_dir / ("paper" if settings.engine.runs_paper else "sim")
 
 
 async def start_embedded_sim(settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> Any:
@@ -29,7 +32,12 @@ async def start_embedded_sim(settings: Settings, clock: Clock, stack: contextlib
     the running `SimServer` (its `venues[name].urls` are the loopback endpoints)."""
     from nonstop.sim.server import SimServer
 
-    sim = SimServer(settings.sim, clock, state_dir=sim_state_dir(settings))
+    if settings.engine.runs_paper:  # the paper venues' simulator, mirroring the real venues' public data
+        from nonstop.sim.paper import paper_sim_settings
+
+        sim = SimServer(await paper_sim_settings(settings), clock, state_dir=sim_state_dir(settings))
+    else:
+        sim = SimServer(settings.sim, clock, state_dir=sim_state_dir(settings))
     await sim.start()
     stack.push_async_callback(sim.stop)
     return sim

@@ -120,7 +120,7 @@ class Engine:
         eng = self.settings.engine
         if eng.data_venues is not None:
             return list(eng.data_venues)
-        if not eng.runs_embedded_sim:  # no hidden data venues: a real-venue config lists its own
+        if not eng.runs_embedded_sim or eng.runs_paper:  # no hidden data venues: a real/paper config lists its own
             return []
         trading = {v.name for v in eng.venues}
         return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.settings.sim.venues if v.name not in trading]

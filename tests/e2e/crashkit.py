@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.simkit import WILD_SYMBOLS_TOML
+
 NONSTOP = [sys.executable, "-m", "nonstop.cli"]
 
 
@@ -37,7 +39,7 @@ def start_sim(workdir: Path, *, tick_ms: int = 50, dialect: str = "binance") -> 
     name = f"{dialect}-a"
     config = workdir / "sim.toml"
     config.write_text(f'[sim]\ncontrol_port = 0\ntick_ms = {tick_ms}\n'
-                      f'[[sim.venues]]\nname = "{name}"\nports = [0, 0]\ndialect = "{dialect}"\n')
+                      f'[[sim.venues]]\nname = "{name}"\nports = [0, 0]\ndialect = "{dialect}"\n{WILD_SYMBOLS_TOML}')
     log = (workdir / "sim.log").open("wb")
     proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", "900"],
                             stdout=log, stderr=subprocess.STDOUT)

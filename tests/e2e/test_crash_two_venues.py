@@ -25,6 +25,7 @@ from nonstop.model import ANY_VENUE, OrderFilled, Side
 from nonstop.routing import portfolio_of
 from nonstop.sim.server import DEMO_CREDENTIALS, ccxt_config
 from tests.e2e.crashkit import NONSTOP, SimProcess, control, kill9, start_engine
+from tests.simkit import WILD_SYMBOLS_TOML
 
 START = {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("30")}
 VENUES = ("binance-a", "binance-b")
@@ -34,8 +35,8 @@ KILLS = 8
 def start_two_venue_sim(workdir: Path) -> tuple[SimProcess, dict[str, list[str]]]:
     config = workdir / "sim.toml"
     config.write_text('[sim]\ncontrol_port = 0\ntick_ms = 50\n'
-                      '[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n'
-                      '[[sim.venues]]\nname = "binance-b"\nports = [0]\n')
+                      f'[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n{WILD_SYMBOLS_TOML}'
+                      f'[[sim.venues]]\nname = "binance-b"\nports = [0]\n{WILD_SYMBOLS_TOML}')
     log = (workdir / "sim.log").open("wb")
     proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", "900"],
                             stdout=log, stderr=subprocess.STDOUT)

@@ -14,6 +14,7 @@ import pytest
 from nonstop.config import DEMO_CREDENTIALS
 from nonstop.journal import SQLiteJournal
 from nonstop.model import OrderFilled, OrderIntent, ReconcileDifference
+from tests.simkit import WILD_SYMBOLS_TOML
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 NONSTOP = [sys.executable, "-m", "nonstop.cli"]
@@ -35,8 +36,8 @@ def test_three_runs_on_one_data_dir_record_every_fill_once_and_reconcile_clean(t
     config = tmp_path / "nonstop.toml"
     config.write_text(
         f'data_dir = "{tmp_path}"\n[sim]\ncontrol_port = 0\ntick_ms = 50\n'
-        '[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n'
-        '[[sim.venues]]\nname = "binance-b"\nports = [0]\n'
+        f'[[sim.venues]]\nname = "binance-a"\nports = [0, 0]\n{WILD_SYMBOLS_TOML}'
+        f'[[sim.venues]]\nname = "binance-b"\nports = [0]\n{WILD_SYMBOLS_TOML}'
         '[engine.strategy]\ninterval_s = 0.2\n[monitor.api]\nport = 0\n'
     )
     intents_before = 0

@@ -113,3 +113,42 @@ def test_config_sim_only_config_keeps_the_convenience_defaults() -> None:
 def test_config_sim_venue_at_an_external_simulator_does_not_start_one() -> None:
     settings = parse_settings(_engine(venues=[{"name": "binance-live", "urls": ["http://127.0.0.1:8901"]}]))
     assert settings.engine.runs_embedded_sim is False
+
+
+PAPER = {"name": "paper-a", "network": "paper"}
+
+
+def test_config_paper_trades_on_the_embedded_simulator_only() -> None:
+    settings = parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [PAPER]}})
+    assert settings.engine.runs_embedded_sim and settings.engine.runs_paper
+    assert settings.engine.venues[0].paper_settings.source == "live"
+    with pytest.raises(ConfigError, match=r"\"paper\" trades on the engine's embedded simulator; remove urls"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"},
+                                   "venues": [{**PAPER, "urls": ["https://api.binance.com"]}]}})
+    with pytest.raises(ConfigError, match=r"remove embedded_sim = false"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [PAPER], "embedded_sim": False}})
+
+
+def test_config_paper_never_takes_your_keys() -> None:
+    venue = {**PAPER, "credentials_env": "BINANCE_LIVE"}
+    with pytest.raises(ConfigError, match=r"never uses your keys \(nothing is sent to the real venue's private"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [venue]}})
+
+
+def test_config_paper_never_mixes_with_simulated_or_real_venues() -> None:
+    with pytest.raises(ConfigError, match=r"paper and real venues never mix in one engine: venues\.paper-a"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [PAPER, LIVE]}})
+    with pytest.raises(ConfigError, match=r"simulated and paper venues never mix in one engine: data_venues\.binance"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [PAPER],
+                                   "data_venues": [{"name": "binance-b"}]}})
+
+
+def test_config_paper_source_rules() -> None:
+    with pytest.raises(ConfigError, match=r"paper.source = \"sim\" needs source_url at a loopback host"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [
+            {**PAPER, "paper": {"source": "sim", "source_url": "http://10.0.0.1:8901"}}]}})
+    with pytest.raises(ConfigError, match=r"paper.source_url is for source = \"sim\" only"):
+        parse_settings({"engine": {"strategy": {"venue": "paper-a"}, "venues": [
+            {**PAPER, "paper": {"source_url": "https://127.0.0.1:8901"}}]}})
+    with pytest.raises(ConfigError, match=r"a \[paper\] table belongs to network = \"paper\""):
+        parse_settings(_engine(venues=[{**LIVE, "paper": {}}]))

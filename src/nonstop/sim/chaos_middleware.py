@@ -59,6 +59,19 @@ def binance_errors(rt: VenueRuntime) -> WireErrors:
     )
 
 
+_KEY_HEADERS = ("X-MBX-APIKEY", "OK-ACCESS-KEY", "OK-ACCESS-SIGN")
+_PRIVATE_PATHS = ("/ws-api/", "/ws/v5/private", "/api/v5/account", "/api/v5/trade", "/api/v5/asset")
+
+
+def is_private(rt: VenueRuntime, request: web.Request) -> bool:
+    """A request that carries an API key or a signature, or opens a private channel (the WebSocket
+    API, OKX's private websocket, a listen key's stream): what a keyless client never sends."""
+    path = request.path
+    return (any(h in request.headers for h in _KEY_HEADERS) or "signature" in request.query
+            or path.startswith(_PRIVATE_PATHS) or path.removeprefix("/ws/") in rt.listen_keys
+            or any(s in rt.listen_keys for s in request.query.get("streams", "").split("/")))
+
+
 def fault_middleware(
     rt: VenueRuntime, endpoint: int, wire: WireErrors | None = None
 ) -> Callable[[web.Request, HandlerFn], Awaitable[web.StreamResponse]]:
@@ -68,6 +81,8 @@ def fault_middleware(
     @web.middleware
     async def middleware(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
         ip = request.remote or "?"
+        if is_private(rt, request):
+            rt.private_requests.append(f"{request.method} {request.path}")
         is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
         if faults.strike(venue, None, FaultKind.VENUE_OUTAGE):
             return _plain(503)

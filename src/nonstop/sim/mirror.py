@@ -9,7 +9,8 @@ source venue's public data (ccxt.pro, no keys), instead of the seeded background
   fills only when the source trades at or through its price, after the mirrored quantity that was
   ahead of it at that price (its queue position, estimated from the book).
 * Market and marketable orders of ours walk the mirrored book; fees are the simulator's (Binance's
-  0.1 %). Nothing is ever sent to the source: its client has no keys and only watches public streams.
+  regular 0.1 %). Nothing is ever sent to the source: its client has no keys and only watches public
+  streams (`source_client`); the engine's `network = "paper"` builds such venues (`sim.paper`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import ccxt.pro as ccxt_pro
 import structlog
 
 from nonstop.config import SimMirror, SimSymbol
+from nonstop.errors import SimulatorError
 from nonstop.sim.book import BUY, SELL
 from nonstop.sim.records import MARKET_MAKER, TAKER_FLOW, SimOrder
-from nonstop.venues.profile import build_profile, dialect
+from nonstop.venues.profile import Network, build_profile, dialect
 
 if TYPE_CHECKING:
     from nonstop.sim.venue import SimVenue
@@ -34,9 +36,24 @@ RETRY_S = 2.0
 
 
 def source_config(mirror: SimMirror) -> dict[str, Any]:
-    """The ccxt config of the source venue's public data, through the venue profile (no keys)."""
-    profile = build_profile(mirror.exchange, mirror.network, urls=[mirror.url] if mirror.url else None)
-    return dialect(mirror.exchange).ccxt_config(profile.endpoints[0], "", "")
+    """The ccxt config of the source venue's public data, through the venue profile, with no keys (so
+    ccxt refuses any private call before sending it); on a network where the exchange has a
+    public-data-only host (Binance live: data-api / data-stream.binance.vision) that host is used, so
+    not even a bug could reach the private endpoints."""
+    if mirror.url:
+        profile = build_profile(mirror.exchange, mirror.network, urls=[mirror.url])
+    else:
+        public = [n for n, e in dialect(mirror.exchange).endpoints(Network(mirror.network)).items() if e.public_only]
+        profile = build_profile(mirror.exchange, mirror.network, endpoints=public[:1] or None)
+    return dialect(mirror.exchange).ccxt_config(profile.endpoints[0], "", "", "")
+
+
+def source_client(mirror: SimMirror) -> Any:
+    """A keyless ccxt.pro client of the source venue (public market data only)."""
+    client = getattr(ccxt_pro, mirror.exchange)(source_config(mirror))
+    if client.apiKey or client.secret:  # ccxt could have read keys from elsewhere: never for the source
+        raise SimulatorError(f"the mirror source {mirror.exchange} {mirror.network} must get no API key")
+    return client
 
 
 class MirrorBook:
@@ -119,7 +136,7 @@ class MirrorFeed:
 
     async def run(self) -> None:
         self._clear_flow_ladder()
-        client = ccxt_pro.binance(source_config(self.mirror))  # public data only: no keys
+        client = source_client(self.mirror)  # public data only: no keys
         try:
             async with asyncio.TaskGroup() as tg:
                 for sym, spec in self.venue.symbols.items():

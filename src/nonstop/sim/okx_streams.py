@@ -4,9 +4,10 @@
 Shares the Binance hub's connection handling (bounded outbox, slow-consumer eviction, fault drops);
 only the protocol differs: `{"op": "subscribe", "args": [...]}` answered by `{"event": ...}`, text
 `ping` answered by `pong`, an error event (never silence) for an unknown channel or a private
-channel before login. The `books` channel sends a snapshot, then updates carrying `seqId` /
-`prevSeqId` (per connection, so a late subscriber's chain is unbroken) and OKX's CRC32 checksum of
-the top 25 levels of each side (`checksum`).
+channel before login. The `books` channel sends a snapshot of the top 400 levels per side, then
+updates that keep each subscriber's 400-level window equal to the venue's (levels that changed,
+entered or left it; `_window_changes`), carrying `seqId` / `prevSeqId` (per connection, so a late
+subscriber's chain is unbroken) and OKX's CRC32 checksum of the top 25 levels of each side (`checksum`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ def checksum(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> int:
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
+def _window_changes(held: dict[str, str], now: dict[str, str], sign: int) -> list[tuple[str, str]]:
+    """What turns the levels a subscriber holds into the venue's top 400 of one side, best first: a
+    level that changed or entered the window with its size, one that left it (gone, or pushed below
+    the 400th by levels above it) with size 0. The window, not the raw level changes: a deep level
+    that never changed but rises into view must still reach the subscriber, or its book (and the top
+    25 the checksum covers) drifts from the venue's."""
+    changes = [(p, q) for p, q in now.items() if held.get(p) != q]
+    changes += [(p, "0") for p in held.keys() - now.keys()]
+    return sorted(changes, key=lambda pq: sign * Decimal(pq[0]))
+
+
 class OkxStreamHub(StreamHub):
     """Who is subscribed to what on the OKX paths; publishes the venue's events in OKX's shape."""
 
@@ -60,6 +72,8 @@ class OkxStreamHub(StreamHub):
         super().__init__(rt)
         self.by_inst = {okx_wire.inst_id(s): s for s in rt.venue.symbols.values()}
         self.book_seq: dict[tuple[int, str], int] = {}  # (connection id, instId) -> last seqId sent
+        # (connection id, instId) -> the `books` levels that subscriber holds: (bids, asks), price -> size
+        self.book_views: dict[tuple[int, str], tuple[dict[str, str], dict[str, str]]] = {}
 
     def add_routes(self, app: web.Application, endpoint: int) -> None:
         async def serve(request: web.Request) -> web.StreamResponse:
@@ -83,6 +97,7 @@ class OkxStreamHub(StreamHub):
         finally:
             for key in [k for k in self.book_seq if k[0] == id(conn)]:
                 del self.book_seq[key]
+                self.book_views.pop(key, None)
 
     # ---------------------------------------------------------------- requests
     def _request(self, conn: Connection, kind: str, conn_id: str, data: str) -> list[dict[str, Any]]:
@@ -155,8 +170,7 @@ class OkxStreamHub(StreamHub):
         if not conn.push(json.dumps(payload)):
             self._evict(conn, "slow consumer")
 
-    def _book_message(self, conn: Connection, channel: str, spec: SimSymbol, *, snapshot: bool,
-                      diff: Any = None) -> dict[str, Any]:
+    def _book_message(self, conn: Connection, channel: str, spec: SimSymbol, *, snapshot: bool) -> dict[str, Any]:
         book = self.rt.venue.books[spec.symbol]
         inst = okx_wire.inst_id(spec)
         n = okx_wire.num
@@ -174,13 +188,14 @@ class OkxStreamHub(StreamHub):
         seq = book.update_id
         prev = -1 if snapshot else self.book_seq.get(key, -1)
         self.book_seq[key] = seq
-        if snapshot:
-            sent_bids, sent_asks = bids[:depth], asks[:depth]
-        else:
-            sent_bids, sent_asks = diff.bids, diff.asks
+        view = ({n(p): n(q) for p, q in bids[:depth]}, {n(p): n(q) for p, q in asks[:depth]})
+        held = ({}, {}) if snapshot else self.book_views.get(key, ({}, {}))
+        self.book_views[key] = view
+        sent_bids = _window_changes(held[0], view[0], -1)
+        sent_asks = _window_changes(held[1], view[1], 1)
         row = {
-            "asks": [[n(p), n(q), "0", "1" if q else "0"] for p, q in sent_asks],
-            "bids": [[n(p), n(q), "0", "1" if q else "0"] for p, q in sent_bids],
+            "asks": [[p, q, "0", "0" if q == "0" else "1"] for p, q in sent_asks],
+            "bids": [[p, q, "0", "0" if q == "0" else "1"] for p, q in sent_bids],
             "ts": now,
             "checksum": checksum(top_bids, top_asks),
             "seqId": seq,
@@ -189,17 +204,17 @@ class OkxStreamHub(StreamHub):
         return {"arg": arg, "action": "snapshot" if snapshot else "update", "data": [row]}
 
     def publish_books(self) -> None:
-        """Every 100 ms: the levels that changed, to each `books` subscriber; books5 / bbo-tbt refreshed."""
+        """Every 100 ms, when the book changed: each `books` subscriber's changes to its top-400 window;
+        books5 / bbo-tbt refreshed."""
         for symbol, book in self.rt.venue.books.items():
-            diff = book.take_diff()
-            if diff is None:
+            if book.take_diff() is None:
                 continue
             spec = self.rt.venue.symbols[symbol]
             inst = okx_wire.inst_id(spec)
             for conn in list(self.connections):
                 for channel in ("books", "books5", "bbo-tbt"):
                     if f"{channel}:{inst}" in conn.streams:
-                        self._push(conn, self._book_message(conn, channel, spec, snapshot=False, diff=diff))
+                        self._push(conn, self._book_message(conn, channel, spec, snapshot=False))
 
     def publish_tickers(self) -> None:
         """Every second: tickers and the current candle of each subscribed bar."""

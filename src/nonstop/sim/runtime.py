@@ -64,6 +64,7 @@ class VenueRuntime:
         self.urls: list[str] = []
         self._hanging: set[asyncio.Task[Any]] = set()
         self.answers: Counter[int] = Counter()  # REST answers by status, of those counted (429 and 418)
+        self.private_requests: list[str] = []  # "METHOD /path" of each keyed/signed/private request received
         self.venue.listeners.append(self._on_event)
         faults.listeners.append(self._on_fault)
 

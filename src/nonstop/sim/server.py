@@ -50,9 +50,10 @@ class SimServer:
         self.faults = FaultRegistry(self.clock, {v.name: len(v.ports) for v in settings.venues}, settings.seed)
         self.venues = {v.name: VenueRuntime(v, settings, self.clock, self.faults) for v in settings.venues}
         self.credentials = Credentials.from_env("NONSTOP_SIM", default=DEMO_CREDENTIALS)
-        for rt in self.venues.values():
-            rt.venue.add_account(self.credentials.api_key, self.credentials.secret, dict(settings.starting_balances),
-                                 self.credentials.passphrase)
+        for v in settings.venues:
+            self.venues[v.name].venue.add_account(self.credentials.api_key, self.credentials.secret,
+                                                  dict(v.starting_balances or settings.starting_balances),
+                                                  self.credentials.passphrase)
         # orders, trades, balances and the market's position survive restarts when given a folder
         self.keeper = (
             StateKeeper(state_dir, {n: (rt.venue, rt.flow) for n, rt in self.venues.items()})

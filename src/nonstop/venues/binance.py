@@ -388,48 +388,34 @@ class BinanceVenue(CcxtVenue):
 
 
     # ---------------------------------------------------------------- streams
-    async def watch_order_updates(self) -> list[VenueOrderReport]:
-        """The next order updates (executionReports) from the user-data stream."""
-        orders = await self._watch(lambda c: c.watch_orders())
-        reports = []
-        for o in orders:
-            info, iid = o.get("info", {}), self._stream_iid(o.get("symbol", ""))
-            if iid is None or "i" not in info:
-                continue
-            reports.append(
-                VenueOrderReport(
-                    instrument_id=iid,
-                    client_order_id=str(info.get("C") or info.get("c", "")),
-                    venue_order_id=VenueOrderId(str(info["i"])),
-                    status=_STATUS.get(str(info.get("X")), VenueOrderStatus.OPEN),
-                    quantity=_dec(info.get("q")),
-                    filled_qty=_dec(info.get("z")),
-                    price=_dec(info.get("p")) or None,
-                    ts=_ts(info.get("E")),
-                )
-            )
-        return reports
+    def _stream_report(self, iid: InstrumentId, info: dict[str, Any]) -> VenueOrderReport | None:
+        """An executionReport of the user-data stream."""
+        if "i" not in info:
+            return None
+        return VenueOrderReport(
+            instrument_id=iid,
+            client_order_id=str(info.get("C") or info.get("c", "")),
+            venue_order_id=VenueOrderId(str(info["i"])),
+            status=_STATUS.get(str(info.get("X")), VenueOrderStatus.OPEN),
+            quantity=_dec(info.get("q")),
+            filled_qty=_dec(info.get("z")),
+            price=_dec(info.get("p")) or None,
+            ts=_ts(info.get("E")),
+        )
 
-    async def watch_fills(self) -> list[VenueFill]:
-        """The next executions from the user-data stream (each trade separately)."""
-        trades = await self._watch(lambda c: c.watch_my_trades())
-        fills = []
-        for t in trades:
-            info, iid = t.get("info", {}), self._stream_iid(t.get("symbol", ""))
-            if iid is None or info.get("x") != "TRADE" or _dec(info.get("l")) <= 0:
-                continue
-            fills.append(
-                VenueFill(
-                    instrument_id=iid,
-                    trade_id=TradeId(str(info["t"])),
-                    venue_order_id=VenueOrderId(str(info["i"])),
-                    client_order_id=str(info.get("C") or info.get("c", "")) or None,
-                    price=_dec(info["L"]),
-                    quantity=_dec(info["l"]),
-                    fee=_dec(info.get("n")),
-                    fee_asset=str(info.get("N") or iid.quote),
-                    liquidity=Liquidity.MAKER if info.get("m") else Liquidity.TAKER,
-                    ts=_ts(info.get("T")),
-                )
-            )
-        return fills
+    def _stream_fill(self, iid: InstrumentId, info: dict[str, Any]) -> VenueFill | None:
+        """A TRADE executionReport of the user-data stream (each trade separately)."""
+        if info.get("x") != "TRADE" or _dec(info.get("l")) <= 0:
+            return None
+        return VenueFill(
+            instrument_id=iid,
+            trade_id=TradeId(str(info["t"])),
+            venue_order_id=VenueOrderId(str(info["i"])),
+            client_order_id=str(info.get("C") or info.get("c", "")) or None,
+            price=_dec(info["L"]),
+            quantity=_dec(info["l"]),
+            fee=_dec(info.get("n")),
+            fee_asset=str(info.get("N") or iid.quote),
+            liquidity=Liquidity.MAKER if info.get("m") else Liquidity.TAKER,
+            ts=_ts(info.get("T")),
+        )

@@ -1,8 +1,9 @@
 """`CcxtVenue`: what every ccxt-backed adapter shares — one ccxt client per endpoint base URL behind
 one `VenueGateway` (venue breaker -> rate limiter -> endpoint pool -> retry), the venue's own error
 vocabulary (`VenueCodes`) handed to every classification, the sticky user-data stream endpoint, and
-the instrument table. Each exchange's adapter (`binance.py`, `okx.py`) adds its payload parsing,
-request specs and client-id rules.
+the instrument table, and the private streams (order updates, fills: ccxt's `watch_orders` and
+`watch_my_trades`, each item parsed by the adapter). Each exchange's adapter (`binance.py`, `okx.py`)
+adds its payload parsing, request specs and client-id rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nonstop.connectivity.classify import VenueCodes
 from nonstop.errors import ConfigError
 from nonstop.model import ClientIdRule, Instrument, InstrumentId
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway
+from nonstop.venues.port import VenueFill, VenueOrderReport
 from nonstop.venues.profile import VenueProfile
 
 T = TypeVar("T")
@@ -132,3 +134,35 @@ class CcxtVenue:
     def _stream_iid(self, symbol: str) -> InstrumentId | None:
         iid = InstrumentId(self.name, symbol) if symbol else None
         return iid if iid in self._instruments else None
+
+    # ---------------------------------------------------------------- streams
+    async def watch_order_updates(self) -> list[VenueOrderReport]:
+        """The next order updates from the private stream (`_stream_report` parses each)."""
+        orders = await self._watch(lambda c: c.watch_orders())
+        return self._parse_stream(orders, self._stream_report)
+
+    async def watch_fills(self) -> list[VenueFill]:
+        """The next executions from the private stream, each trade separately (`_stream_fill` parses each)."""
+        trades = await self._watch(lambda c: c.watch_my_trades())
+        return self._parse_stream(trades, self._stream_fill)
+
+    def _parse_stream(self, items: list[dict[str, Any]], parse: Callable[[InstrumentId, dict[str, Any]], T | None]
+                      ) -> list[T]:
+        """Each item of one of our instruments, parsed from its raw payload (`info`); None: passed over."""
+        parsed = []
+        for item in items:
+            iid = self._stream_iid(item.get("symbol", ""))
+            if iid is None:
+                continue
+            one = parse(iid, item.get("info", {}))
+            if one is not None:
+                parsed.append(one)
+        return parsed
+
+    def _stream_report(self, iid: InstrumentId, info: dict[str, Any]) -> VenueOrderReport | None:
+        """An order update's raw payload as a report (None: not an order update)."""
+        raise NotImplementedError
+
+    def _stream_fill(self, iid: InstrumentId, info: dict[str, Any]) -> VenueFill | None:
+        """An execution's raw payload as a fill (None: not a trade)."""
+        raise NotImplementedError

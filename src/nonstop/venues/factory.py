@@ -1,8 +1,8 @@
 """One factory from a configured venue to its adapter and its market-data websocket client.
 
 `profile_for` resolves the venue's profile (exchange x network x endpoints; a `sim` venue without
-urls takes the embedded simulator's loopback URLs), `build_venue` makes the adapter with one ccxt
-client per endpoint, plus the adapter's ccxt.pro client for its market streams
+urls, and every `paper` venue, takes the embedded simulator's loopback URLs), `build_venue` makes
+the adapter with one ccxt client per endpoint, plus the adapter's ccxt.pro client for its market streams
 (`market_data_client()`: its REST snapshots go through the adapter's rate limiter). Credentials: a
 trading venue's key pair from its environment variables (the demo pair only for `sim` venues, which
 are loopback by the config rules); a data-only venue on a real network reads public data and is
@@ -22,7 +22,7 @@ from nonstop.model import ClientIdRule
 from nonstop.venues.binance import BinanceVenue
 from nonstop.venues.ccxt_venue import CcxtVenue
 from nonstop.venues.okx import OkxVenue
-from nonstop.venues.profile import VenueProfile, build_profile, dialect
+from nonstop.venues.profile import Network, VenueProfile, build_profile, dialect
 
 # the adapter of each exchange (one per exchange; the profile's dialect gives its ccxt config)
 ADAPTERS: dict[str, Callable[..., CcxtVenue]] = {"binance": BinanceVenue, "okx": OkxVenue}
@@ -43,6 +43,12 @@ def profile_for(cfg: EngineVenue, sim_urls: Mapping[str, list[str]] | None = Non
         urls = (sim_urls or {}).get(cfg.name, [])
         if not urls:
             raise ConfigError(f"engine venue {cfg.name!r} has no urls and is not a venue of the embedded simulator")
+    if cfg.is_paper:  # the embedded simulator at loopback, whatever the mirrored source is
+        profile = build_profile(cfg.exchange, Network.SIM, urls=urls)
+        if not profile.loopback_only:
+            raise ConfigError(f"engine venue {cfg.name!r} (paper) would send to {profile.hosts}: paper orders go "
+                              "to the embedded simulator at loopback only")
+        return profile
     return build_profile(cfg.exchange, cfg.network, endpoints=cfg.endpoints or None, urls=urls or None)
 
 

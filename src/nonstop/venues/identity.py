@@ -34,6 +34,10 @@ class IdentifiedVenue(Protocol):
     async def account_id(self) -> str: ...
 
 
+def _market(network: str) -> str:
+    return {"sim": "simulated", "paper": "paper"}.get(network, "real")
+
+
 def _describe(who: Mapping[str, str]) -> str:
     return f"{who['exchange']} {who['network']} account {who['account']}"
 
@@ -51,14 +55,14 @@ async def confirm_identities(
     `networks` maps a venue name to its (exchange, network). An unreachable account endpoint is
     waited for with backoff, like connecting.
     """
-    configured_sim = all(network == "sim" for _, network in networks.values())
+    configured = {_market(network) for _, network in networks.values()}
     for name, known in state.venue_accounts.items():
-        if name not in networks and (known["network"] == "sim") != configured_sim:
+        if name not in networks and {_market(known["network"])} != configured:
             raise AccountMismatch(
                 f"the journal {journal} traded on venue {name!r} with {_describe(known)}, and this config trades "
-                f"on {'simulated' if configured_sim else 'real'} venues {sorted(networks)}: simulated and real "
-                "markets never share a journal. Start a new journal on purpose (another data_dir or "
-                "engine.journal.path)"
+                f"on {'/'.join(sorted(configured))} venues {sorted(networks)}: simulated and real "
+                "markets never share a journal, nor does paper trading with either. Start a new journal on "
+                "purpose (another data_dir or engine.journal.path)"
             )
     for name, venue in venues.items():
         if not isinstance(venue, IdentifiedVenue):

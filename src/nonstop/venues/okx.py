@@ -369,24 +369,12 @@ class OkxVenue(CcxtVenue):
         return await self._gateway.execute(spec, send)
 
     # ---------------------------------------------------------------- streams
-    async def watch_order_updates(self) -> list[VenueOrderReport]:
-        """The next order updates from the private `orders` channel."""
-        orders = await self._watch(lambda c: c.watch_orders())
-        reports = []
-        for o in orders:
-            info, iid = o.get("info", {}), self._stream_iid(o.get("symbol", ""))
-            if iid is None or "ordId" not in info:
-                continue
-            reports.append(self._report(iid, info))
-        return reports
+    def _stream_report(self, iid: InstrumentId, info: dict[str, Any]) -> VenueOrderReport | None:
+        """An order of the private `orders` channel."""
+        return self._report(iid, info) if "ordId" in info else None
 
-    async def watch_fills(self) -> list[VenueFill]:
-        """The next executions from the private `orders` channel (each trade separately)."""
-        trades = await self._watch(lambda c: c.watch_my_trades())
-        fills = []
-        for t in trades:
-            info, iid = t.get("info", {}), self._stream_iid(t.get("symbol", ""))
-            if iid is None or not info.get("tradeId") or _dec(info.get("fillSz")) <= 0:
-                continue
-            fills.append(self._fill(iid, info))
-        return fills
+    def _stream_fill(self, iid: InstrumentId, info: dict[str, Any]) -> VenueFill | None:
+        """A trade of the private `orders` channel (each trade separately)."""
+        if not info.get("tradeId") or _dec(info.get("fillSz")) <= 0:
+            return None
+        return self._fill(iid, info)

@@ -7,6 +7,7 @@ Every connectivity knob has Binance spot's default; `[engine.venues.connectivity
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -88,6 +89,37 @@ class ConnectivitySettings(BaseModel):
         )
 
 
+class PaperSettings(BaseModel):
+    """`network = "paper"`: whose public market data the paper venue mirrors, and the paper account.
+
+    The paper venue is the engine's embedded simulator (loopback), its book and trades following the
+    source venue's public data; the source is read with no keys, so no order, no signed request and
+    no key ever reaches it. `source = "sim"` (with `source_url`, a loopback simulator) stands in for
+    the live venue in tests and demos.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["live", "testnet", "sim"] = "live"
+    source_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")] | None = None
+    # the paper account's balances at its first start (then kept under <data_dir>/paper across restarts)
+    balances: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=lambda: {"USDT": Decimal("10000"), "BTC": Decimal("0.1")}
+    )
+    # the markets listed (ccxt symbols, filters read from the source); empty: the strategy's symbol
+    symbols: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")]] = Field(default_factory=list)
+    book_depth: Annotated[int, Field(ge=5, le=1000)] = 100  # mirrored levels per side
+
+    @model_validator(mode="after")
+    def _source(self) -> PaperSettings:
+        if self.source == "sim" and (self.source_url is None or not _loopback_url(self.source_url)):
+            raise ValueError(f"paper.source = \"sim\" needs source_url at a loopback host, got {self.source_url!r}")
+        if self.source != "sim" and self.source_url is not None:
+            raise ValueError(f"paper.source_url is for source = \"sim\" only; the {self.source} venue's "
+                             "public endpoints come from its profile")
+        return self
+
+
 DEMO_CREDENTIALS = ("sim-demo-key", "sim-demo-secret")  # simulator-only, documented in the README
 DEMO_ENV = "NONSTOP_SIM"  # the credentials prefix that falls back to the demo key pair
 DEMO_PASSPHRASE = "sim-demo-passphrase"  # the demo pair's OKX passphrase (simulator-only)
@@ -108,7 +140,7 @@ class EngineVenue(BaseModel):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
     exchange: Literal["binance", "okx"] = "binance"
-    network: Literal["live", "testnet", "sim"] = "sim"
+    network: Literal["live", "testnet", "sim", "paper"] = "sim"
     endpoints: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{1,20}$")]] = Field(default_factory=list)
     urls: list[Annotated[str, Field(pattern=r"^https?://[^\s/]+(:[0-9]+)?$")]] = Field(default_factory=list)
     ca_file: Path | None = None
@@ -121,6 +153,8 @@ class EngineVenue(BaseModel):
     # how orders, cancels and order lookups travel: "ws" = Binance's WebSocket API session while it
     # is up (REST while it is not), "rest" = REST only (the default; see the README's Speed section)
     order_entry: Literal["rest", "ws"] = "rest"
+    # network = "paper": the mirrored source and the paper account (defaults: Binance live, 10000 USDT)
+    paper: PaperSettings | None = None
 
     @model_validator(mode="after")
     def _profile_keys(self) -> EngineVenue:
@@ -133,6 +167,10 @@ class EngineVenue(BaseModel):
             )
         if self.order_entry == "ws" and self.exchange != "binance":
             raise ValueError(f"{where}: order_entry = \"ws\" is built for Binance's WebSocket API only")
+        if self.is_paper:
+            self._paper_rules(where)
+        elif self.paper is not None:
+            raise ValueError(f"{where}: a [paper] table belongs to network = \"paper\", not {self.network!r}")
         if self.network != "sim" and any(u.startswith("http://") for u in self.urls):
             raise ValueError(f"{where}: network = {self.network!r} needs https urls, got {self.urls}")
         if self.is_sim and self.credentials_env == DEMO_ENV and not all(_loopback_url(u) for u in self.urls):
@@ -142,9 +180,32 @@ class EngineVenue(BaseModel):
             )
         return self
 
+    def _paper_rules(self, where: str) -> None:
+        """A paper venue is only ever the engine's embedded simulator: no hosts, no keys of yours."""
+        if self.urls or self.endpoints:
+            raise ValueError(f"{where}: network = \"paper\" trades on the engine's embedded simulator; remove "
+                             f"urls/endpoints (the mirrored venue is paper.source)")
+        if self.credentials_env != DEMO_ENV:
+            raise ValueError(f"{where}: network = \"paper\" never uses your keys (nothing is sent to the real "
+                             f"venue's private endpoints); remove credentials_env = {self.credentials_env!r}")
+
     @property
     def is_sim(self) -> bool:
-        return self.network == "sim"
+        """Served by our simulator (loopback, the demo key pair): `sim`, and `paper` (the embedded one)."""
+        return self.network in ("sim", "paper")
+
+    @property
+    def is_paper(self) -> bool:
+        return self.network == "paper"
+
+    @property
+    def market(self) -> str:
+        """Which market its prices come from: `simulated`, `paper` (mirrored real data) or `real`."""
+        return {"sim": "simulated", "paper": "paper"}.get(self.network, "real")
+
+    @property
+    def paper_settings(self) -> PaperSettings:
+        return self.paper or PaperSettings()
 
 
 def _loopback_url(url: str) -> bool:

@@ -103,9 +103,12 @@ async def test_spike_then_freeze_excluded_consensus_in_band_then_no_trustworthy_
             assert abs(p.price - during.mid) / during.mid * 10_000 < 15  # type: ignore[union-attr, operator]
 
         await set_fault(sim, "frozen_feed", "alpha")
-        await wait_for(lambda: not seen[-1].trusted, 8)
+        # the freeze is detected (silent: STALE; polled but unchanged: FROZEN) within max_age/max_unchanged;
+        # until then the frozen alpha may already drift out of the band (OUTLIER) as gamma moves on, so
+        # the wait is on the detection itself, not on the first untrusted quote
+        await wait_for(lambda: status(seen[-1], "alpha") in (SourceStatus.STALE, SourceStatus.FROZEN), 8)
         last = seen[-1]
-        assert status(last, "alpha") in (SourceStatus.STALE, SourceStatus.FROZEN)
+        assert not last.trusted
         # gamma and the spiked beta are left: two sources that disagree, nobody can tell which is right
         assert "0 good source(s), 2 needed" in last.reason and last.mid is None
         assert StrategyRunner(mm).on_market(last, v).allowed == ()  # no trustworthy price: opens nothing

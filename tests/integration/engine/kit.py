@@ -27,6 +27,7 @@ from nonstop.data import DataSettings, FeedSettings, ValidatorSettings
 from nonstop.engine import Engine
 from nonstop.model import DegradationChanged, Event, OrderIntent
 from nonstop.strategy.degradation import DegradationSettings
+from tests.simkit import WILD_SYMBOLS
 
 TRADING = "binance-a"
 SYMBOL = "BTC/USDT"
@@ -55,7 +56,11 @@ def settings(
         sim=SimSettings(
             control_port=0,
             tick_ms=50,
-            venues=[SimVenue(name=TRADING, ports=[0, 0])] + [SimVenue(name=n, ports=[0]) for n in data_names],
+            # a wild market (the default is calibrated to BTC's calm 1-minute figures): engine tests need
+            # their quotes re-quoted and filled within seconds, and the rate-limit ladder test needs the
+            # engine's requests that re-quoting makes (it sees the shared weight only in its own responses)
+            venues=[SimVenue(name=TRADING, ports=[0, 0], symbols=WILD_SYMBOLS)]
+            + [SimVenue(name=n, ports=[0], symbols=WILD_SYMBOLS) for n in data_names],
             rate_limits=SimRateLimits(weight_per_minute=weight_per_minute),
         ),
         engine=EngineSettings(

@@ -82,7 +82,9 @@ async def test_order_lost_in_flight_past_max_resend_age_is_closed_unsent_and_nev
         r.manager.policy = replace(FAST, max_resend_age_s=1.0)  # shorter than recvWindow + 1 s: never resent
         async with rest_client(sim) as ex:
             bid = Decimal(str((await ex.fetch_order_book("BTC/USDT", 5))["bids"][0][0]))
-        await set_fault(sim, "reset", duration_s=1.0)  # nothing reaches the matching engine for a second
+        # nothing reaches the matching engine for 3 s: long enough that the submit below meets the fault
+        # even on a loaded machine (1 s expired before the submit under parallel tests)
+        await set_fault(sim, "reset", duration_s=3.0)
         cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 50)
         assert r.recorder.state.order(cid).state is OrderState.IN_DOUBT
         deadline = asyncio.get_running_loop().time() + 15

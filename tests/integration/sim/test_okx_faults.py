@@ -1,10 +1,10 @@
-"""Every fault kind on the OKX dialect, seen through the unmodified ccxt okx clients: the same fault
-registry and middleware as the Binance dialect, refusals in OKX's shape."""
+"""The fault kinds on the OKX dialect whose outcome is OKX's own, seen through the unmodified ccxt okx
+clients: the same fault registry and middleware as the Binance dialect, refusals in OKX's shape. Those
+that behave alike on both dialects are in `test_fault_conformance.py`."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import ccxt.async_support as ccxt_async
@@ -22,27 +22,6 @@ async def sim() -> AsyncIterator[SimServer]:
 
 async def okx_fault(sim: SimServer, kind: str, **fields: object) -> dict[str, object]:
     return await set_fault(sim, kind, venue="okx", **fields)
-
-
-async def test_latency_delays_only_the_faulted_endpoint(sim: SimServer) -> None:
-    await okx_fault(sim, "latency", endpoint=0, params={"ms": 400})
-    async with okx_rest_client(sim, endpoint=0) as slow, okx_rest_client(sim, endpoint=1) as fast:
-        t0 = time.monotonic()
-        await slow.fetch_time()
-        slow_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        await fast.fetch_time()
-        fast_s = time.monotonic() - t0
-    assert slow_s >= 0.4 > fast_s
-
-
-async def test_blackhole_times_out(sim: SimServer) -> None:
-    await okx_fault(sim, "blackhole", endpoint=1)
-    async with okx_rest_client(sim, endpoint=1, timeout=800) as ex:
-        with pytest.raises(ccxt_async.RequestTimeout):
-            await ex.fetch_time()
-    async with okx_rest_client(sim, endpoint=0) as ex:
-        assert await ex.fetch_time() > 0
 
 
 async def test_connection_reset_is_a_network_error(sim: SimServer) -> None:
@@ -72,41 +51,6 @@ async def test_rate_limit_storm_is_okx_429_50011_with_retry_after(sim: SimServer
         with pytest.raises(ccxt_async.RateLimitExceeded, match="50011"):
             await ex.fetch_time()
         assert ex.last_response_headers["Retry-After"] == "7"
-
-
-async def test_drop_order_response_leaves_exactly_one_order(sim: SimServer) -> None:
-    await okx_fault(sim, "drop_order_response", endpoint=0, params={"mode": "hang"})
-    async with okx_rest_client(sim, timeout=1000) as ex, okx_rest_client(sim, endpoint=1) as other:
-        bid = (await other.fetch_order_book("BTC/USDT", 5))["bids"][0][0]
-        with pytest.raises(ccxt_async.RequestTimeout):
-            await ex.create_order("BTC/USDT", "limit", "buy", 0.001, round(bid * 0.8, 2), {"clOrdId": "okxdrop1"})
-        found = await other.fetch_order(None, "BTC/USDT", {"clOrdId": "okxdrop1"})
-    assert found["status"] == "open"
-    received = await control(sim, "GET", "/control/venues/okx/orders?client_order_id=okxdrop1")
-    assert len(received) == 1 and received[0]["order_id"] == int(found["id"])
-
-
-async def test_drop_order_response_with_reset_after_the_order_exists(sim: SimServer) -> None:
-    await okx_fault(sim, "drop_order_response", params={"mode": "reset"})
-    async with okx_rest_client(sim) as ex:
-        with pytest.raises(ccxt_async.NetworkError):
-            await ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clOrdId": "okxdrop2"})
-        found = await ex.fetch_order(None, "BTC/USDT", {"clOrdId": "okxdrop2"})
-    assert found["status"] == "closed"
-
-
-async def test_websocket_disconnect_drops_streams_until_cleared(sim: SimServer) -> None:
-    async with okx_pro_client(sim) as ex:
-        await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
-        fault = await okx_fault(sim, "ws_disconnect")
-        with pytest.raises(ccxt_async.NetworkError):
-            for _ in range(10):
-                await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
-        with pytest.raises(ccxt_async.NetworkError):  # reconnecting is refused while the fault lasts
-            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
-        await control(sim, "DELETE", f"/control/faults/{fault['id']}")
-        ticker = await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
-    assert ticker["last"] > 0
 
 
 async def test_frozen_feed_goes_silent_and_stale(sim: SimServer) -> None:

@@ -62,19 +62,22 @@ async def test_identity_journal_of_one_account_refuses_another_naming_both(tmp_p
     assert "start a new journal on purpose" in message
 
 
-async def test_identity_journal_of_a_simulator_refuses_a_real_venue_of_another_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("recorded", "configured"), [("sim", "live"), ("paper", "live"), ("paper", "sim")])
+async def test_identity_journal_of_a_simulator_refuses_a_real_venue_of_another_name(
+    tmp_path: Path, recorded: str, configured: str
+) -> None:
     journal = tmp_path / "journal.sqlite"
     async with SimServer(sim_settings(venues=1, endpoints=1)) as sim:
         venue = venue_for(sim)
         try:
             await venue.connect()
-            await _confirm(journal, venue)
+            await _confirm(journal, venue, recorded)
             db = SQLiteJournal(journal, durability=Durability.FSYNC)
             await db.open()
             try:
                 state = await replay(db)
                 with pytest.raises(AccountMismatch, match=r"simulated and real markets never share a journal"):
-                    await confirm_identities({"binance-live": venue}, {"binance-live": ("binance", "live")}, state,
+                    await confirm_identities({"other": venue}, {"other": ("binance", configured)}, state,
                                              Recorder(db, state, 1).record, LiveClock(), str(journal))
             finally:
                 await db.close()

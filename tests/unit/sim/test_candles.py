@@ -30,3 +30,20 @@ async def test_older_history_is_the_same_whatever_the_order_of_requests() -> Non
     other = CandleStore(spec, 8, NOW)
     assert [c.close for _, c in sorted(other.minutes.items())] != closes[-1440:]
     assert HISTORY_DAYS_MAX >= 14  # weeks of history on demand
+
+
+async def test_a_request_older_than_the_history_answers_as_binance_does_before_a_listing() -> None:
+    """The history reaches back HISTORY_DAYS_MAX days, like a pair listed then: a start before it gets
+    the candles from the first one on (no error), an end before it gets an empty list."""
+    spec = SimSettings().venues[0].symbols[0]
+    store = CandleStore(spec, 7, NOW)
+    long_ago = NOW - 60 * 86_400_000
+    await store.prepare(store.history_start("1h", long_ago, None, 5, NOW))
+    first = min(store.minutes)
+    assert first == NOW - NOW % 60_000 - HISTORY_DAYS_MAX * 1440 * 60_000  # the "listing": 28 days back
+    rows = store.klines("1h", long_ago, None, 5, NOW)
+    assert [r[0] for r in rows] == [bucket("1h", first)[0] + i * 3_600_000 for i in range(5)]
+    assert store.klines("1m", None, long_ago, 5, NOW) == []
+    await store.prepare(store.history_start("1d", None, None, 1000, NOW))  # more than there is: what there is
+    days = store.klines("1d", None, None, 1000, NOW)
+    assert 28 <= len(days) <= 30 and days[0][0] == bucket("1d", first)[0]
