@@ -30,7 +30,7 @@ async def test_engine_with_ws_order_entry_places_its_orders_over_the_ws_api(tmp_
             seen.append(r.name)
 
         venue.on_request = record
-        await eventually(lambda: "create_order_ws" in seen, 20, "an order over the ws-api")
+        await eventually(lambda: "create_order_ws" in seen, 30, "an order over the ws-api")
         assert "create_order" not in seen  # nothing went over REST while the session was up
         state = engine.state
         assert state is not None and state.open_orders()
