@@ -19,6 +19,7 @@ from nonstop.config import load_settings
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
 from nonstop.model import EngineState
+from tests.simkit import WILD_SYMBOLS_TOML
 
 NONSTOP = [sys.executable, "-m", "nonstop.cli"]
 
@@ -43,7 +44,9 @@ def traded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = folder / "nonstop.toml"
     config.write_text(
         f'data_dir = "{folder}"\n[sim]\ncontrol_port = 0\ntick_ms = 50\n'
-        '[[sim.venues]]\nname = "binance-a"\nports = [0]\n[[sim.venues]]\nname = "binance-b"\nports = [0]\n'
+        # a moving market (the default one is calibrated calm: too few fills in 8 s to compare)
+        f'[[sim.venues]]\nname = "binance-a"\nports = [0]\n{WILD_SYMBOLS_TOML}\n'
+        f'[[sim.venues]]\nname = "binance-b"\nports = [0]\n{WILD_SYMBOLS_TOML}\n'
         '[engine.strategy]\ninterval_s = 0.2\n[monitor.api]\nport = 0\n'
     )
     run = _nonstop("run", "--config", str(config), "--duration", "8", "--quiet")
