@@ -284,7 +284,7 @@ class TradingLoop:
             self._refuse(intent, why, trigger)
             return
         reduce_only = self.ladder.level >= Level.REDUCE_ONLY
-        if not await self.admission.admit(intent, reduce_only=reduce_only):  # invariant 14
+        if not await self.admission.admit(intent, reduce_only=reduce_only, note=note):  # invariant 14
             return
         await self.manager.place(
             self.strategy.id,

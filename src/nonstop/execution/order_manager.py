@@ -236,10 +236,14 @@ class OrderManager:
         """Until the venue's answer to `cid` (or to every submit) is recorded."""
         await self._answers.wait(None if cid is None else cid.value)
 
-    async def reject_before_send(self, intent: OrderIntent, reason: str) -> None:
-        """Record an intent that pre-trade risk denied: it never reaches a venue."""
+    async def reject_before_send(
+        self, intent: OrderIntent, reason: str, *, note: Callable[[ClientOrderId], Event] | None = None
+    ) -> None:
+        """Record an intent that pre-trade risk denied: it never reaches a venue. `note` as in
+        `place` (a routed intent is journaled with its `RouteDecided`, refused or not)."""
+        notes = () if note is None else (note(intent.client_order_id),)
         await self._record(
-            intent, OrderRejected(ts=self.clock.now(), client_order_id=intent.client_order_id, reason=reason)
+            *notes, intent, OrderRejected(ts=self.clock.now(), client_order_id=intent.client_order_id, reason=reason)
         )
 
     def _intent_of(self, order: Order) -> OrderIntent:

@@ -13,6 +13,7 @@ from nonstop.risk.rules import OrderProposal
 
 if TYPE_CHECKING:
     from nonstop.data.consensus import ConsensusQuote
+    from nonstop.model import ClientOrderId, Event
     from nonstop.strategy.base import Place
     from nonstop.venues.port import VenuePort
 
@@ -57,8 +58,9 @@ class OrderAdmission:
         problems = instrument.check(intent.quantity, intent.price)
         return f"filters: {problems}" if problems else ""
 
-    async def admit(self, intent: Place, *, reduce_only: bool) -> bool:
-        """Pre-trade risk for this strategy's order (False: refused, journaled by the gate)."""
+    async def admit(self, intent: Place, *, reduce_only: bool,
+                    note: Callable[[ClientOrderId], Event] | None = None) -> bool:
+        """Pre-trade risk for this strategy's order (False: refused, journaled by the gate with `note`)."""
         proposal = OrderProposal(self.strategy_id, intent.instrument_id, intent.side, intent.quantity, intent.price,
                                  intent.order_type)
-        return await self.risk.admit(self.manager, proposal, reduce_only=reduce_only)  # invariant 14
+        return await self.risk.admit(self.manager, proposal, reduce_only=reduce_only, note=note)  # invariant 14

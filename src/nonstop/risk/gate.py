@@ -16,7 +16,17 @@ import structlog
 
 from nonstop.clock import Clock
 from nonstop.execution.order_manager import OrderManager
-from nonstop.model import EngineState, Event, InstrumentId, Order, OrderEvent, OrderFilled, OrderIntent, OrderState
+from nonstop.model import (
+    ClientOrderId,
+    EngineState,
+    Event,
+    InstrumentId,
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderIntent,
+    OrderState,
+)
 from nonstop.risk.daily_loss import DailyPnl
 from nonstop.risk.rules import OrderProposal, OrderRate, Refusal, RiskContext, check
 from nonstop.risk.settings import RiskSettings
@@ -85,9 +95,11 @@ class PreTradeRisk:
             return None
         return check(proposal, self.settings.limits_for(proposal.strategy), self.context(proposal))
 
-    async def admit(self, manager: OrderManager, proposal: OrderProposal, *, reduce_only: bool = False) -> bool:
+    async def admit(self, manager: OrderManager, proposal: OrderProposal, *, reduce_only: bool = False,
+                    note: Callable[[ClientOrderId], Event] | None = None) -> bool:
         """True if the order may be sent (counted for the rate limits); else it is journaled as
-        rejected with the rule's numbers, logged and reported, and False."""
+        rejected with the rule's numbers (and `note`, the routing decision, in the same append),
+        logged and reported, and False."""
         refusal = self.check(proposal)
         if refusal is None:
             self._rates.setdefault(proposal.strategy, OrderRate()).add(self.clock.now())
@@ -102,7 +114,7 @@ class PreTradeRisk:
             price=proposal.price,
             reduce_only=reduce_only,
         )
-        await manager.reject_before_send(intent, refusal.reason)
+        await manager.reject_before_send(intent, refusal.reason, note=note)
         self.refused += 1
         log.warning("risk_refused", strategy=proposal.strategy, instrument=str(proposal.instrument_id),
                     side=str(proposal.side), quantity=str(proposal.quantity), price=str(proposal.price),

@@ -82,7 +82,7 @@ class StrandedHedging:
             if why:
                 log.warning("hedge_refused", reason=order.reason, refusal=why)
                 continue
-            if not await self.admission.admit(place, reduce_only=order.reduce_only):  # invariant 14
+            if not await self.admission.admit(place, reduce_only=order.reduce_only, note=note):  # invariant 14
                 log.warning("hedge_refused", reason=order.reason, refusal="pre-trade risk")
                 continue
             cid = await self.manager.place(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nonstop.clock import LiveClock
-from nonstop.model import OrderIntent, OrderRejected, OrderState, OrderType, Side
+from nonstop.model import OrderIntent, OrderRejected, OrderState, OrderType, RouteDecided, Side
 from nonstop.risk import OrderProposal, RiskSettings
 from nonstop.risk.gate import PreTradeRisk
 from tests.enginekit import rig
@@ -96,6 +96,24 @@ async def test_per_order_rules_refuse_before_the_venue(tmp_path: Path) -> None:
                        ("50", "200"))
         assert await gate.admit(r.manager, _p(r, Side.BUY, "0.001", mid.value * Decimal("0.996")))  # inside
 
+
+
+async def test_a_refused_routed_order_is_journaled_with_its_routing_decision(tmp_path: Path) -> None:
+    """The journal says why every intent names its venue, a refused one too (same append)."""
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
+        mid = Mid(await _mid(r))
+        gate = _risk(r, mid, max_order_qty=Decimal("0.01"))
+
+        def note(cid):  # what the router's decision gives the order manager
+            return RouteDecided(ts=LiveClock().now(), client_order_id=cid, symbol=r.btc.symbol,
+                                venue=r.btc.venue, score=Decimal(0), reason="best book")
+
+        assert not await gate.admit(r.manager, _p(r, Side.BUY, "0.02", mid.value), note=note)
+        rows = [e async for e in _events(r)]
+        intent = next(e for e in rows if isinstance(e, OrderIntent))
+        notes = [e for e in rows if isinstance(e, RouteDecided)]
+        assert [n.client_order_id for n in notes] == [intent.client_order_id]
+        assert rows.index(notes[0]) < rows.index(intent)
 
 async def test_self_cross_guard_and_open_orders(tmp_path: Path) -> None:
     async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
