@@ -101,3 +101,15 @@ def control(sim: SimProcess, method: str, path: str, body: dict[str, Any] | None
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def wait_until(check: Any, within: float, what: str, step: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy (returned); fail naming `what` after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        time.sleep(step)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.crashkit import SimProcess, control, start_engine, start_sim
+from tests.e2e.crashkit import SimProcess, control, start_engine, start_sim, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 COUNTDOWN_S = 10  # OKX's shortest
@@ -57,17 +57,6 @@ def _open(sim: SimProcess) -> set[str]:
             and r["order"] is not None and r["order"]["status"] in ("NEW", "PARTIALLY_FILLED")}
 
 
-def _wait(check: Any, within: float, what: str, step: float = 0.1) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        time.sleep(step)
-
-
 def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_never_while_it_runs(
     tmp_path: Path,
 ) -> None:
@@ -75,9 +64,9 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
     engine = None
     try:
         engine = start_engine(tmp_path, _config(tmp_path, sim), 1)
-        _wait(engine.reached_trading, 60, "the engine trading", step=0.2)
-        _wait(lambda: _countdown(sim)["armed"], 20, "the countdown armed")
-        _wait(lambda: _open(sim), 20, "resting orders")
+        wait_until(engine.reached_trading, 60, "the engine trading", step=0.2)
+        wait_until(lambda: _countdown(sim)["armed"], 20, "the countdown armed")
+        wait_until(lambda: _open(sim), 20, "resting orders")
 
         healthy_until = time.monotonic() + HEALTHY_RUN_S  # longer than a countdown: re-armed throughout
         while time.monotonic() < healthy_until:
@@ -86,11 +75,11 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
             assert engine.proc.poll() is None, engine.log()[-3000:]
             time.sleep(0.5)
 
-        resting = _wait(lambda: _open(sim), 10, "resting orders before the stop")
+        resting = wait_until(lambda: _open(sim), 10, "resting orders before the stop")
         engine.proc.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
         try:
-            _wait(lambda: _countdown(sim)["fired"] and not _open(sim), COUNTDOWN_S + REARM_S + 5,
+            wait_until(lambda: _countdown(sim)["fired"] and not _open(sim), COUNTDOWN_S + REARM_S + 5,
                   "the venue's countdown cancelling every order")
             took = time.monotonic() - stopped
             print(f"OKX cancel-all-after canceled {len(resting)} order(s) {took:.2f} s after SIGSTOP "
@@ -101,8 +90,8 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
             engine.proc.send_signal(signal.SIGCONT)
 
         try:
-            _wait(lambda: _countdown(sim)["armed"], 30, "re-armed after SIGCONT")
-            _wait(lambda: _open(sim) - resting, 60, "new quotes after SIGCONT", step=0.2)
+            wait_until(lambda: _countdown(sim)["armed"], 30, "re-armed after SIGCONT")
+            wait_until(lambda: _open(sim) - resting, 60, "new quotes after SIGCONT", step=0.2)
         except AssertionError as err:
             raise AssertionError(f"{err}\n{engine.log()[-4000:]}") from None
         assert len(_countdown(sim)["fired"]) == 1 and engine.proc.poll() is None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.crashkit import NONSTOP, SimProcess, control, start_engine, start_sim
+from tests.e2e.crashkit import NONSTOP, SimProcess, control, start_engine, start_sim, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 SILENCE_S = 3.0
@@ -69,17 +69,6 @@ def _open(sim: SimProcess) -> dict[str, dict]:
     return {r["client_order_id"]: r for r in _ours(sim) if r["order"]["status"] in ("NEW", "PARTIALLY_FILLED")}
 
 
-def _wait(check, within: float, what: str, step: float = 0.05):
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        time.sleep(step)
-
-
 def _watchdog_events(workdir: Path) -> list[dict]:
     path = workdir / "watchdog.jsonl"
     if not path.exists():
@@ -119,16 +108,16 @@ def _stop_holding_a_position(proc: subprocess.Popen[bytes], sim: SimProcess, tak
     to it, and have `taker` fill that order at once (a fill the engine never hears of); bounded tries
     (a stop shorter than silence_s is no silence to the watchdog). The monotonic time of the stop."""
     if abs(_venue_position(sim)) < QUOTE:  # no waiting for the market: a taker gives the engine a position
-        taker.take(_wait(lambda: next(iter(_open(sim).values()), None), 10, "a resting order"))
+        taker.take(wait_until(lambda: next(iter(_open(sim).values()), None), 10, "a resting order"))
     for _ in range(10):
-        adding = _wait(lambda: _adding_order(sim), 60, "a position and an order resting that adds to it", step=0.1)
+        adding = wait_until(lambda: _adding_order(sim), 60, "a position and an order resting that adds to it", step=0.1)
         proc.send_signal(signal.SIGSTOP)
         stopped = time.monotonic()
         if taker.take(adding):
             return stopped
         proc.send_signal(signal.SIGCONT)  # the engine had replaced it just before the stop: again
         since = time.time() * 1000
-        _wait(lambda since=since: [r for r in _ours(sim) if r["time"] > since], 10, "a new quote")
+        wait_until(lambda since=since: [r for r in _ours(sim) if r["time"] > since], 10, "a new quote")
     raise AssertionError("the engine never held a position of a quote with an order resting that adds to it")
 
 
@@ -178,13 +167,13 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
         config = _config(tmp_path, sim)
         engine = start_engine(tmp_path, config, 1, env=TOKEN_ENV)
         procs.append(engine.proc)
-        _wait(engine.reached_trading, 60, "the engine trading", step=0.2)
-        _wait(lambda: _open(sim), 20, "resting orders")
+        wait_until(engine.reached_trading, 60, "the engine trading", step=0.2)
+        wait_until(lambda: _open(sim), 20, "resting orders")
         wd_log = (tmp_path / "watchdog.log").open("wb")
         watchdog = subprocess.Popen([*NONSTOP, "watchdog", "--config", str(config)], stdout=wd_log,
                                     stderr=subprocess.STDOUT, env={**os.environ, **TOKEN_ENV})
         procs.append(watchdog)
-        _wait(lambda: any(e["event"] == "armed" for e in _watchdog_events(tmp_path)), 30, "the watchdog armed")
+        wait_until(lambda: any(e["event"] == "armed" for e in _watchdog_events(tmp_path)), 30, "the watchdog armed")
 
         # a healthy run: the watchdog never acts (bounded)
         healthy_until = time.monotonic() + HEALTHY_RUN_S
@@ -200,7 +189,7 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
             assert resting and abs(_venue_position(sim)) >= QUOTE
             def swept() -> bool:
                 return not _open(sim) and any(e["event"] == "swept" for e in _watchdog_events(tmp_path))
-            _wait(swept, SILENCE_S + 5, "the watchdog's sweep: every order of the instance canceled")
+            wait_until(swept, SILENCE_S + 5, "the watchdog's sweep: every order of the instance canceled")
             took = time.monotonic() - stopped
             rows = {r["client_order_id"]: r for r in _ours(sim)}
             assert all(rows[c]["order"]["status"] in ("CANCELED", "FILLED") for c in resting)
@@ -209,7 +198,7 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
             swept = [c for e in _watchdog_events(tmp_path) if e["event"] == "swept" for c in e["canceled"]]
             assert set(resting) - {c for c in resting if rows[c]["order"]["status"] == "FILLED"} <= set(swept)
 
-            flattened = _wait(lambda: [e for e in _watchdog_events(tmp_path) if e["event"] == "flattened"], 20,
+            flattened = wait_until(lambda: [e for e in _watchdog_events(tmp_path) if e["event"] == "flattened"], 20,
                               "the watchdog's flatten")[0]
             assert flattened["sent"] and flattened["left"] == {} and flattened["problems"] == [], flattened
             assert all(c.startswith((f"{PREFIX}wds-", f"{PREFIX}wdb-")) for c in flattened["sent"])
@@ -221,7 +210,7 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
         def halted() -> list[dict]:
             return [p for p in _journal_payloads(tmp_path)
                     if p["type"] == "TradingHalted" and p["source"] == "watchdog"]
-        halt = _wait(halted, 30, "the engine halted after taking the watchdog's orders in", step=0.5)[0]
+        halt = wait_until(halted, 30, "the engine halted after taking the watchdog's orders in", step=0.5)[0]
         payloads = _journal_payloads(tmp_path)
         closed = {p["client_order_id"] for p in payloads
                   if p["type"] in ("OrderCanceled", "OrderFilled", "OrderExpired")}
@@ -238,16 +227,16 @@ def test_watchdog_cancels_and_flattens_for_a_silent_engine_which_then_halts(tmp_
         def passes_after_halt() -> bool:
             after = _journal_payloads(tmp_path)[len(payloads):]
             return sum(1 for p in after if p["type"] == "BalanceSnapshot") >= 2
-        _wait(passes_after_halt, 30, "reconcile passes while halted", step=0.5)
+        wait_until(passes_after_halt, 30, "reconcile passes while halted", step=0.5)
         resumed_at = time.time() * 1000
         sent_while_halted = [r["client_order_id"] for r in _ours(sim) if halt_ms(halt) + 1000 < r["time"] < resumed_at]
         assert sent_while_halted == []
         out = subprocess.run([*NONSTOP, "resume", "--config", str(config), "--reason", "looked at it"],
                              env={**os.environ, **TOKEN_ENV}, capture_output=True, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
-        _wait(lambda: [r for r in _open(sim).values() if r["time"] >= resumed_at], 45, "quotes after resume",
+        wait_until(lambda: [r for r in _open(sim).values() if r["time"] >= resumed_at], 45, "quotes after resume",
               step=0.2)
-        _wait(lambda: any(e["event"] == "engine_back" for e in _watchdog_events(tmp_path)), 10, "re-armed")
+        wait_until(lambda: any(e["event"] == "engine_back" for e in _watchdog_events(tmp_path)), 10, "re-armed")
         assert engine.proc.poll() is None
     finally:
         for proc in procs:
