@@ -447,8 +447,11 @@ def _find_secrets(data: Any, path: str = "") -> list[str]:
 
 def _describe(err: ValidationError | None, source: str, strict: list[str], hints: dict[str, str]) -> str:
     lines = [f"invalid configuration in {source}:", *strict]
+    said = {line.strip().split(" = ", 1)[0] for line in strict}  # a key the strict check named is named once
     for e in err.errors() if err is not None else []:
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if key in said:
+            continue
         value = e.get("input")
         shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
         if e["type"] == "extra_forbidden":

@@ -77,6 +77,9 @@ def test_a_journal_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
         ('[engine]\nembedded_sim = "yes"\n', "engine.embedded_sim = 'yes': must be true or false (unquoted)"),
         ('[monitor.api]\nport = "22080"\n', "monitor.api.port = '22080': must be an integer (unquoted)"),
         ("[monitor.api]\nenabled = 1\n", "monitor.api.enabled = 1: must be true or false (unquoted)"),
+        # not coercible either: pydantic's own error for the key is not repeated beside this one
+        ('[monitor.api]\nenabled = "yes please"\n',
+         "monitor.api.enabled = 'yes please': must be true or false (unquoted)"),
         ('[engine.strategy]\ninterval_s = "0.5"\n', "engine.strategy.interval_s = '0.5': must be a number"),
         ('[engine.strategy]\nszie = 0.002\n', "engine.strategy.szie: unknown key; did you mean 'size'?"),
         ("[monitr]\n", "monitr: unknown key; did you mean 'monitor'?"),
@@ -88,6 +91,8 @@ def test_config_types_are_strict_and_unknown_keys_get_a_suggestion(tmp_path: Pat
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert expected in result.stderr, result.stderr
+    key = expected.split(" ", 1)[0].rstrip(":")
+    assert result.stderr.count(f"  {key} ") + result.stderr.count(f"  {key}:") == 1, result.stderr  # named once
 
 
 def test_a_quoted_decimal_is_kept_exactly(tmp_path: Path) -> None:
