@@ -47,6 +47,7 @@ from nonstop.config import (
     ApiSettings,
     EngineSettings,
     EngineVenue,
+    JournalSettings,
     LogSettings,
     MonitorSettings,
     Settings,
@@ -60,8 +61,10 @@ from nonstop.strategy.degradation import DegradationSettings
 CONTAINERS = (dict, list, deque, set)
 # structures that grow until a cap (or a window) holds them: (path suffix, what bounds it)
 KNOWN_BOUNDS = (
-    ("engine.state.orders", "EngineState keeps finished orders until they are archived (issue 17 item 4)"),
-    ("engine.state.fills", "EngineState keeps fills until they are archived (issue 17 item 4)"),
+    ("engine.state.orders", "archived once finished for archive_after_h (72 s here) and balance-checked"),
+    ("engine.state.fills", "archived with their orders (the state carries their books)"),
+    ("recorder._finished._since", "the finished orders still in the state (forgotten once archived)"),
+    ("state.balance_pending", "the fills since the venue's last balance snapshot (every reconcile)"),
     ("manager._finished_ids", "OrderManager.finished_indexed (10,000 finished orders)"),
     ("manager._by_venue_id", "open orders + OrderManager.finished_indexed (10,000)"),
     ("].orders", "ccxt's order cache: options.ordersLimit (1,000)"),
@@ -84,6 +87,8 @@ def soak_settings(data_dir: Path, sim: SimProcess) -> Settings:
             request_timeout_ms=2000,
             recv_window_ms=2000,
             reconcile_interval_s=2,
+            # finished orders and their fills leave the live state after 72 s (24 h by default)
+            journal=JournalSettings(archive_after_h=ARCHIVE_AFTER_H),
         ),
         data=DataSettings(
             validator=ValidatorSettings(max_age_s=1.5, max_unchanged_s=5.0, band_bps=Decimal(50), min_sources=1),
@@ -95,6 +100,8 @@ def soak_settings(data_dir: Path, sim: SimProcess) -> Settings:
         monitor=MonitorSettings(api=ApiSettings(port=0), sample_interval_s=1.0),
     )
 
+
+ARCHIVE_AFTER_H = 0.02  # the accelerated run's retention: 72 s of event time
 
 CAPPED: dict[str, int] = {}  # paths of deques with a maxlen, and that maxlen (found by `census`)
 
@@ -159,6 +166,9 @@ async def sample_forever(engine: Engine, sim: SimProcess, data_dir: Path, every:
             "journal_mb": round(journal_bytes(data_dir) / 2**20, 3),
             "events": state.last_seq if state is not None else 0,
             "orders_in_state": len(state.orders) if state is not None else 0,
+            "fills_in_state": len(state.fills) if state is not None else 0,
+            "orders_archived": state.archived_orders if state is not None else 0,
+            "fills_archived": state.carried.fills if state is not None else 0,
             "level": engine.degradation.level if engine.degradation is not None else "",
             "sim_rss_mb": round(sim_proc.memory_info().rss / 2**20, 2),
         })

@@ -156,9 +156,9 @@ class JournalSettings(_Strict):
     schema_name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,40}$")] = "nonstop"
     durability: Literal["fsync", "group", "os"] = "group"
     snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
-    # a finished order without fills leaves the live state this long after it finished (event time);
-    # it stays in the journal (see nonstop.execution.archive)
-    archive_after_h: Annotated[float, Field(ge=1, le=8760)] = 24.0
+    # a finished order (and its fills) leaves the live state this long after it finished (event time);
+    # it stays in the journal (see nonstop.execution.archive); under an hour: accelerated runs (soak)
+    archive_after_h: Annotated[float, Field(ge=0.01, le=8760)] = 24.0
 
 
 BUILT_IN_STRATEGIES = "^(market_maker|trend|quoter)$"

@@ -54,7 +54,7 @@ async def collect(settings: Settings) -> dict[str, Any]:
                     "snapshot_seq": snapshot.seq if snapshot else None, "state_hash": state.state_hash()},
         "orders": {"by_state": dict(sorted(Counter(str(o.state) for o in state.orders.values()).items())),
                    "open": open_orders},
-        "fills": len(state.fills),
+        "fills": len(state.fills) + state.carried.fills,  # archived fills included
         "positions": {k: str(v) for k, v in sorted(state.positions.items())},
         "portfolio": portfolio_of(state).to_dict(),  # per venue and aggregated, with average cost and PnL
         "balances": {venue: {a: {"free": str(b.free), "locked": str(b.locked)} for a, b in sorted(bs.items())}

@@ -46,9 +46,9 @@ def running(holder: JournalHolder | None) -> dict[str, Any]:
 
 def strategy_pnl(state: EngineState) -> dict[str, dict[str, str]]:
     """Per strategy: realized, unrealized (at the last fill price), fees and the total, in its quote currency."""
-    books: dict[str, StrategyBook] = {}
-    last: dict[InstrumentId, Decimal] = {}
-    for fill in sorted(state.fills.values(), key=lambda f: f.ts):
+    books: dict[str, StrategyBook] = state.carried.strategy_books()  # the archived fills' books, then the live
+    last: dict[InstrumentId, Decimal] = state.carried.last_prices()
+    for _, fill in sorted(state.fills.items(), key=lambda kf: (kf[1].ts, kf[0])):  # the portfolio's order
         order = state.orders.get(fill.client_order_id.value)
         if order is None:
             continue

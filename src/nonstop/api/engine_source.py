@@ -449,6 +449,9 @@ class EngineSource:
             if order is not None and order.instrument_id.quote == quote and order.instrument_id.base in wanted:
                 marks[order.instrument_id.base] = fill.price
                 wanted.discard(order.instrument_id.base)
+        for iid, (_, price) in sorted(state.carried.last_fill.items(), key=lambda kv: kv[1][0]):  # archived fills
+            if iid.quote == quote and iid.base in wanted:
+                marks[iid.base] = price  # the newest last: it wins
         return marks
 
     def equity(self) -> Decimal | None:

@@ -35,7 +35,9 @@ class MarketPanel:
         self._source: dict[tuple[str, str], Series] = {}
         self._pnl: dict[str, Series] = {}
         self._books: dict[str, StrategyBook] = {}
-        self._folded = 0  # fills folded into the books (state.fills keeps arrival order)
+        # fills folded into the books: the archived ones (state.carried) at the first sample, then the
+        # live ones in arrival order; archived fills leave the front of state.fills (they are old)
+        self._folded: int | None = None
         self._since: float | None = None
 
     def _hub(self) -> Any:
@@ -69,7 +71,10 @@ class MarketPanel:
         state: EngineState | None = getattr(self._engine, "state", None)
         if state is None:
             return
-        for fill in islice(state.fills.values(), self._folded, None):
+        if self._folded is None:
+            self._books.update(state.carried.strategy_books())
+            self._folded = state.carried.fills
+        for fill in islice(state.fills.values(), max(0, self._folded - state.carried.fills), None):
             self._folded += 1
             order = state.orders.get(fill.client_order_id.value)
             if order is not None:

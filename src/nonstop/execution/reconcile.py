@@ -226,6 +226,8 @@ class Reconciler:
                 for f in self.state.fills.values()
                 if self.state.orders[f.client_order_id.value].instrument_id == iid
             ]
+            if not known and iid in self.state.carried.last_fill:  # its fills were archived: the newest
+                known = [self.state.carried.last_fill[iid][0]]
             since = max(known) - FILL_LOOKBACK if known else None
         started = self.clock.now()
         missing = [

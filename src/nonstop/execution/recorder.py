@@ -50,7 +50,7 @@ from nonstop.errors import (
     ModelError,
     OwnershipLost,
 )
-from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, FinishedOrders, archivable
+from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, FinishedOrders, pending_fills
 from nonstop.journal import Journal
 from nonstop.model import (
     EngineState,
@@ -134,8 +134,10 @@ class Recorder:
         kept: list[Event] = []
         for event in events:
             if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
+                pending = pending_fills(self.state)  # an order changed earlier in the batch waits
                 ids = tuple(k for k in event.client_order_ids if k not in archived and k not in overlay.archived
-                            and archivable(orders.get(k) or overlay.orders.get(k) or self.state.orders.get(k)))
+                            and k not in orders and k not in overlay.orders
+                            and self.state.unarchivable(self.state.orders.get(k), pending) is None)
                 if ids:
                     kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
                     archived.update(ids)

@@ -24,11 +24,13 @@ What it holds:
 - `archived_seq` / `archived_orders`: per instance, the highest client order sequence of an order
   archived out of the state (`OrdersArchived`), and how many were; an intent at or below it is
   refused, so an archived client order id can never be used again. A state built with
-  `history=True` ignores `OrdersArchived` (every order stays: exports, audits).
+  `history=True` ignores `OrdersArchived` (every order stays: exports, audits);
+- `carried`: the books of the archived fills (`nonstop.model.carried`): a filled order leaves the
+  state with its fills, and every fill figure starts from these books (same figures, to the digit).
 
 `canonical_json()` is sorted-key, whitespace-free JSON of `to_dict()`; `state_hash()` is its
 sha256. Two states are the same state exactly when their hashes are equal. The `degradation` key
-(and `balance_pending`, `halt`) is present only once it has content, so states (and snapshots) from before it
+(and `balance_pending`, `halt`, `carried`) is present only once it has content, so states (and snapshots) from before it
 existed keep their exact bytes and hash, and load unchanged.
 """
 
@@ -42,6 +44,7 @@ from typing import Any, cast
 
 from nonstop.errors import IllegalTransition, ModelError, UnknownOrder
 from nonstop.model.balance import Balance
+from nonstop.model.carried import Carried
 from nonstop.model.codec import canonical_json, decode_datetime, decode_decimal, encode_datetime, parse_instrument
 from nonstop.model.events import (
     DEGRADATION_LEVELS,
@@ -175,6 +178,7 @@ class EngineState:
         self.balance_pending: dict[str, list[str]] = {}  # appended in place (copy() copies the lists)
         self.archived_seq: dict[str, int] = {}  # instance -> highest archived client order sequence
         self.archived_orders = 0
+        self.carried = Carried()  # the books of the archived fills (model/carried.py)
         self.last_seq = 0
 
     # -- the fold -----------------------------------------------------------------------------
@@ -226,21 +230,44 @@ class EngineState:
             self.last_seq = seq
 
     def _archive(self, event: OrdersArchived) -> None:
+        pending = {k for keys in self.balance_pending.values() for k in keys}
         orders = []
         for key in event.client_order_ids:  # all checked first: a refused event changes nothing
             order = self.orders.get(key)
-            if order is None or not order.state.is_terminal or order.trade_ids:
-                raise ModelError(f"OrdersArchived {event.event_id}: order {key} is "
-                                 f"{'unknown' if order is None else order.state}"
-                                 f"{' with fills' if order is not None and order.trade_ids else ''}; "
-                                 "only finished orders without fills are archived")
+            why = self.unarchivable(order, pending)
+            if why:
+                raise ModelError(f"OrdersArchived {event.event_id}: order {key} {why}; "
+                                 "only finished orders whose fills a balance snapshot has seen are archived")
+            assert order is not None
             orders.append(order)
+        archived_fills = []
         for order in orders:
             coid = order.client_order_id
             del self.orders[coid.value]
+            for trade_id in order.trade_ids:
+                fkey = fill_key(order.instrument_id, trade_id)
+                archived_fills.append((fkey, self.fills.pop(fkey), order))
             if coid.seq > self.archived_seq.get(coid.instance, 0):
                 self.archived_seq[coid.instance] = coid.seq
         self.archived_orders += len(orders)
+        if archived_fills:
+            self.carried.fold(archived_fills)
+
+    def unarchivable(self, order: Order | None, pending: set[str]) -> str | None:
+        """Why `order` may not be archived (None: it may): unknown, not finished, a fill missing from
+        the state (folded in the same batch) or one a balance snapshot has not seen yet (`pending`:
+        every key of `balance_pending`; the reconciler's baseline needs it)."""
+        if order is None:
+            return "is unknown"
+        if not order.state.is_terminal:
+            return f"is {order.state}"
+        for trade_id in order.trade_ids:
+            fkey = fill_key(order.instrument_id, trade_id)
+            if fkey not in self.fills:
+                return f"has fill {fkey} not in the state"
+            if fkey in pending:
+                return f"has fill {fkey} pending a balance snapshot"
+        return None
 
     def is_archived(self, client_order_id: ClientOrderId) -> bool:
         """True for an id at or below its instance's archive watermark that is not a live order
@@ -323,6 +350,8 @@ class EngineState:
             data["balance_pending"] = {v: list(keys) for v, keys in self.balance_pending.items()}
         if self.archived_orders:  # likewise
             data["archived"] = {"orders": self.archived_orders, "seq": dict(self.archived_seq)}
+        if self.carried.fills:  # likewise
+            data["carried"] = self.carried.to_dict()
         return data
 
     @classmethod
@@ -360,6 +389,8 @@ class EngineState:
             archived = data.get("archived", {"orders": 0, "seq": {}})
             state.archived_orders = int(archived["orders"])
             state.archived_seq = {str(k): int(v) for k, v in archived["seq"].items()}
+            if "carried" in data:
+                state.carried = Carried.from_dict(data["carried"])
         except ModelError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -390,6 +421,7 @@ class EngineState:
         other.history = self.history
         other.archived_seq = dict(self.archived_seq)
         other.archived_orders = self.archived_orders
+        other.carried = self.carried.copy()
         other.last_seq = self.last_seq
         return other
 

@@ -3,7 +3,8 @@
 Each fill of the day is folded into an average-cost book (`nonstop.monitor.pnl.StrategyBook`, the
 same method the PnL metrics use); positions are marked at the consensus mid (else the last fill
 price). The book starts empty at 00:00 UTC, so a position carried over midnight counts only through
-the trades made on it today. Built from the journal's fills at start, so a restart keeps the day.
+the trades made on it today. Built from the journal's fills at start, so a restart keeps the day
+(fills archived out of the state count through the books the state carries for their day).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ class DailyPnl:
     def __init__(self, state: EngineState, now: datetime) -> None:
         self._state = state
         self._day = now.date()
-        self._books: dict[str, StrategyBook] = {}
-        for fill in state.fills.values():
+        self._books: dict[str, StrategyBook] = state.carried.day_books(self._day)  # today's archived fills
+        for _, fill in sorted(state.fills.items(), key=lambda kf: (kf[1].ts, kf[0])):  # as after a restart
             self.on_fill(fill)
 
     def on_fill(self, fill: OrderFilled) -> None:
