@@ -53,9 +53,10 @@ def watchdog_side(cid: ClientOrderId) -> Side | None:
 
 
 def last_watchdog_seq(state: EngineState, instance: str) -> int:
-    """The highest watchdog sequence number this instance's journal holds (0 if none)."""
-    return max((o.client_order_id.seq for o in state.orders.values()
+    """The highest watchdog sequence number this instance's journal holds (0 if none), archived ones too."""
+    live = max((o.client_order_id.seq for o in state.orders.values()
                 if o.client_order_id.instance == instance and o.client_order_id.strategy in _SIDE), default=0)
+    return max(live, state.archived_seq.get(watchdog_order_id(instance, Side.SELL, 1).series, 0))
 
 
 @dataclass

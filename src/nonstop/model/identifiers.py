@@ -59,6 +59,10 @@ def _check_part(kind: str, value: str, max_len: int) -> None:
         raise InvalidIdentifier(f"{kind} {value!r} must be 1..{max_len} characters of [a-z0-9]")
 
 
+# the watchdog's order ids (execution/watchdog_orders.py): a sequence of their own per instance
+WATCHDOG_STRATEGIES = frozenset({"wds", "wdb"})
+
+
 @dataclass(frozen=True, slots=True)
 class ClientOrderId:
     """Our id for an order, sent to the venue with it: `ns-<instance>-<strategy>-<seq base36>`.
@@ -119,6 +123,13 @@ class ClientOrderId:
     @property
     def seq(self) -> int:
         return int(self.value.split("-")[3], 36)
+
+    @property
+    def series(self) -> str:
+        """The sequence `seq` counts in: the instance's (its engine's id factory), or for a watchdog
+        order the instance's watchdog sequence (`<instance>:wd`)."""
+        instance, strategy = self.value.split("-")[1:3]
+        return f"{instance}:wd" if strategy in WATCHDOG_STRATEGIES else instance
 
     def __str__(self) -> str:
         return self.value

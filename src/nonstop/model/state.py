@@ -21,7 +21,8 @@ What it holds:
   `DegradationChanged`; None until the first one, i.e. "normal");
 - `halt`: the kill switch, from the last `TradingHalted` until a `TradingResumed` (None: not halted);
 - `last_seq`: the journal sequence number of the last event applied;
-- `archived_seq` / `archived_orders`: per instance, the highest client order sequence of an order
+- `archived_seq` / `archived_orders`: per id series (the instance; `<instance>:wd` for the
+  watchdog's own orders, which count their own sequence), the highest client order sequence of an order
   archived out of the state (`OrdersArchived`), and how many were; an intent at or below it is
   refused, so an archived client order id can never be used again. A state built with
   `history=True` ignores `OrdersArchived` (every order stays: exports, audits);
@@ -247,8 +248,8 @@ class EngineState:
             for trade_id in order.trade_ids:
                 fkey = fill_key(order.instrument_id, trade_id)
                 archived_fills.append((fkey, self.fills.pop(fkey), order))
-            if coid.seq > self.archived_seq.get(coid.instance, 0):
-                self.archived_seq[coid.instance] = coid.seq
+            if coid.seq > self.archived_seq.get(coid.series, 0):
+                self.archived_seq[coid.series] = coid.seq
         self.archived_orders += len(orders)
         if archived_fills:
             self.carried.fold(archived_fills)
@@ -273,7 +274,7 @@ class EngineState:
         """True for an id at or below its instance's archive watermark that is not a live order
         (it was archived, or it is older than what was: either way it is never used again)."""
         return (client_order_id.value not in self.orders
-                and client_order_id.seq <= self.archived_seq.get(client_order_id.instance, 0))
+                and client_order_id.seq <= self.archived_seq.get(client_order_id.series, 0))
 
     def _apply_order_event(self, event: OrderEvent) -> None:
         key = event.client_order_id.value

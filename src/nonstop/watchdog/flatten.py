@@ -110,7 +110,8 @@ class WatchdogFlatten:
             (o.instrument_id, o.client_order_id, o.filled_qty) for o in state.open_orders()
             if o.client_order_id.instance == self.instance and o.instrument_id.venue in self.venues]
         for row in self.journal.read():  # our own earlier flatten orders the engine has not taken in
-            if row["event"] == ORDER_EVENT and row["client_order_id"] not in state.orders:
+            if (row["event"] == ORDER_EVENT and row["client_order_id"] not in state.orders
+                    and not state.is_archived(ClientOrderId(row["client_order_id"]))):  # taken in, then archived
                 later.append((InstrumentId.parse(row["instrument"]), ClientOrderId(row["client_order_id"]),
                               Decimal(0)))
         for iid, cid, known in later:

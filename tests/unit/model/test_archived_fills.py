@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from nonstop.errors import ModelError
 from nonstop.execution.archive import FinishedOrders
+from nonstop.execution.watchdog_orders import last_watchdog_seq
 from nonstop.model import (
     Balance,
     BalanceSnapshot,
@@ -168,3 +169,28 @@ def test_a_filled_order_leaves_the_state_with_its_fills_and_the_figures_stay() -
     assert first not in archiving.orders and len(archiving.fills) == 1 and archiving.carried.fills == 1
     assert _figures(archiving, events[-1].ts) == _figures(plain, events[-1].ts)
     assert portfolio_of(archiving).position("alpha", "BTC/USDT").realized == Decimal("9.9")  # (110-100)x1 - 0.1
+
+
+def test_the_watchdog_s_own_id_sequence_has_its_own_archive_watermark() -> None:
+    """Archiving the engine's orders 1..n must not make the watchdog's order 1 look archived (it
+    counts its own sequence), and an archived watchdog order is still known as taken in."""
+    state = EngineState()
+    engine_orders = [("alpha", "BTC/USDT", "mm", Side.BUY, [], True)] * 4
+    for event in _journal(engine_orders):
+        state.apply(event)
+    state.apply(OrdersArchived(ts=T0, client_order_ids=tuple(sorted(state.orders))))
+    assert state.archived_seq == {"a1": 4}
+    wd = ClientOrderId.build("a1", "wds", 1)
+    assert not state.is_archived(wd)
+    iid = InstrumentId("alpha", "BTC/USDT")
+    state.apply(OrderIntent(ts=T0, client_order_id=wd, instrument_id=iid, side=Side.SELL, order_type=OrderType.LIMIT,
+                            quantity=Decimal(1), price=Decimal(100)))  # refused before: "an archived id"
+    state.apply(OrderSubmitted(ts=T0, client_order_id=wd))
+    state.apply(OrderAccepted(ts=T0, client_order_id=wd, venue_order_id=VenueOrderId("w1")))
+    state.apply(OrderFilled(ts=T0, client_order_id=wd, trade_id=TradeId("w1"), price=Decimal(100),
+                            quantity=Decimal(1), fee=Decimal(0), fee_asset="USDT", liquidity=Liquidity.TAKER))
+    for snap in _snapshots(state, T0):
+        state.apply(snap)
+    state.apply(OrdersArchived(ts=T0, client_order_ids=(wd.value,)))
+    assert state.archived_seq == {"a1": 4, "a1:wd": 1} and state.is_archived(wd)
+    assert last_watchdog_seq(state, "a1") == 1  # the engine's adoption goes on from number 2
