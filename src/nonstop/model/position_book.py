@@ -5,7 +5,7 @@ fills (`nonstop.model.carried`). See the portfolio module for the method.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from nonstop.model.instrument import Side
@@ -61,5 +61,5 @@ def fold_fill(pos: Position, side: Side, price: Decimal, quantity: Decimal, fee:
         realized -= fee
     else:
         fees_other += fee
-    return replace(pos, quantity=new_q, avg_cost=avg, realized=realized, fees_other=fees_other,
-                   fills=pos.fills + 1)
+    # the constructor, not dataclasses.replace (5x slower; replay folds every archived fill through here)
+    return Position(pos.venue, pos.symbol, new_q, avg, realized, fees_other, pos.fills + 1)
