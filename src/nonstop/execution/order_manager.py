@@ -59,6 +59,7 @@ from nonstop.model import (
     OrderInDoubt,
     OrderIntent,
     OrderRejected,
+    OrdersArchived,
     OrderState,
     OrderSubmitted,
     OrderType,
@@ -110,6 +111,7 @@ class OrderManager:
             self._forget_if_settled(order.client_order_id.value)
             if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
                 self._submitted_at[order.client_order_id.value] = last_alive or clock.now()
+        recorder.listeners.append(self._drop_archived)
 
     @property
     def state(self):
@@ -125,6 +127,15 @@ class OrderManager:
                 self._index(self.state.orders[event.client_order_id.value])
             elif isinstance(event, OrderEvent):
                 self._forget_if_settled(event.client_order_id.value)
+
+    def _drop_archived(self, event: Event) -> None:
+        """Orders archived out of the state (`OrdersArchived`) leave the venue-id index too: a report
+        naming one finds no order anyway (`owner_of`), so the index stays as small as the state."""
+        if isinstance(event, OrdersArchived):
+            gone = [k for k in self._finished_ids if self._by_venue_id.get(k) not in self.state.orders]
+            for k in gone:
+                del self._finished_ids[k]
+                self._by_venue_id.pop(k, None)
 
     def _forget_if_settled(self, key: str) -> None:
         """Drop the per-order bookkeeping of a finished order (bounded memory over a 24/7 run)."""
