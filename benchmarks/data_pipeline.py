@@ -1,26 +1,32 @@
 """Market-data pipeline throughput and staleness-detection delay; prints JSON (logs go to stderr).
 
-    .venv/bin/python benchmarks/data_pipeline.py [--ticks 60000] [--sources 3] [--rounds 3]
+    .venv/bin/python benchmarks/data_pipeline.py [--ticks 60000] [--sources 3] [--rounds 3] [--bursts 1,4,16,64]
 
-- `pipeline_ticks_per_s`: updates through the whole path on one core — each source's feed loop
-  (time-boxed websocket wait), the bounded hand-off queue, the validator, the consensus and the
-  strategy runner (a market maker with its reduce-only gate) — fed by in-process sources that
-  answer at once (yielding to the loop once per message, as a socket read does), so the figure is
-  our overhead, not the network's. `..._per_cpu_s` divides by the process's CPU time instead of the
-  wall clock: on a shared machine that is the figure of one core.
-- `baseline_*`: the same, in the same run, through the straightforward path the incremental one
-  replaced (tests/unit/data/straight.py: a task pair per websocket wait, every source re-judged
-  and every quality built three times per assessment, positions weighed on every gate).
-- `asyncio_floor_ticks_per_s`: the same feed tasks, queue and conflating dispatcher doing nothing
-  else — what asyncio alone costs on this machine, the ceiling of any pipeline built this way.
-- `validator_strategy_ticks_per_s`: observe + assess + strategy per tick, no feed tasks or queue.
-- `profile_top`: where the pipeline's time goes (cProfile own time, share of the total).
-- `staleness_detection`: a source stops; the time from its last update until the published
-  consensus marks it STALE, minus `max_age_s` (the part that is detection delay, bounded by
-  `check_interval_s`), over several trials.
+Sources are in-process websockets that answer at once, so the figures are our overhead, not the
+network's. Each read (one yield to the loop, as a socket read) brings `burst` messages: 1 is a loop
+step per tick, the worst case; a real socket read brings whatever arrived since the last one, so the
+faster ticks arrive, the more each read brings. Per burst size, in the same run (`bursts`):
 
-Rounds alternate the two paths and the best round of each is reported (load on a shared machine
-only ever slows a round down).
+- `batched`: the whole path on one core, as it is now — each source's feed loop (time-boxed
+  websocket wait) hands its read to the hub as one batch, the validator observes every update,
+  the dispatcher assesses once per step and the strategy runner (a market maker with its gate)
+  gets that consensus;
+- `per_tick`: the path before batches, in the same run (tests/unit/data/per_tick.py: one
+  `SourceQuote` per message through the bounded queue, the dispatcher taking them one by one);
+- `floor_per_tick` / `floor_batched`: the asyncio skeleton of each alone (feed tasks, queue or
+  batch hand-over, dispatcher; no validation, consensus or strategy): the ceiling of each design.
+
+`ticks_per_cpu_s` divides by the process's CPU time, `ticks_per_s` by the wall clock: on a shared
+machine the first is the figure of one core. `pipeline_ticks_per_cpu_s` is the batched path at
+`headline_burst`; `validator_strategy_ticks_per_s` is observe + assess + strategy per tick with no
+tasks at all (and its `baseline_` the straightforward path, tests/unit/data/straight.py).
+`profile_top`: where the time goes (cProfile own time, share of the total), batched at 1 and at the
+headline burst, the per-tick path at 1. `staleness_detection`: a source stops; the time from its
+last update until the published consensus marks it STALE, minus `max_age_s` (the part that is
+detection delay), over several trials, for both hubs.
+
+Rounds alternate the paths and the best round of each is reported (load on a shared machine only
+ever slows a round down).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from pathlib import Path
 
 import structlog
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.unit.data.straight (the baseline)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.unit.data (the baselines)
 
 from benchkit import figure
 from tests.unit.data.per_tick import PerTickHub
@@ -242,7 +248,8 @@ def profile_top(ticks: int, sources: int, burst: int, path: str, top: int = 10) 
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values()) or 1.0
     rows = sorted(
-        ((k, v) for k, v in stats.items() if k[2] not in ("watch", "watch_batch", "_make")),  # the sources
+        ((k, v) for k, v in stats.items()  # the in-process sources and their set-up are not the pipeline
+         if not (Path(k[0]).name == "data_pipeline.py" and k[2] in ("watch", "watch_batch", "_make", "<listcomp>"))),
         key=lambda kv: kv[1][2],
         reverse=True,
     )[:top]
