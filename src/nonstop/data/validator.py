@@ -75,34 +75,8 @@ class Validator:
         self._tracks.setdefault(symbol, {}).setdefault(source, _Track())
 
     def observe(self, update: SourceQuote) -> None:
-        q = update.quote
-        symbol = q.instrument_id.symbol
-        try:
-            track = self._tracks[symbol][update.source]
-        except KeyError:
-            track = self._tracks.setdefault(symbol, {}).setdefault(update.source, _Track())
-        now = update.received
-        last = track.last_received
-        if last is not None:
-            interval = now - last
-            if interval > self._gap_s:
-                track.gaps += 1
-            if interval > track.max_gap_s:
-                track.max_gap_s = interval
-        bid, ask = q.bid, q.ask
-        # `is not ... and !=` is the tuple comparison `(bid, ask) != (track.bid, track.ask)`, unallocated
-        if (
-            track.last_changed is None
-            or (bid is not track.bid and bid != track.bid)
-            or (ask is not track.ask and ask != track.ask)
-        ):
-            track.last_changed = now
-            track.book = None
-            track.mid_known = False
-        track.bid, track.ask = bid, ask
-        track.transport = update.transport
-        track.last_received = now
-        track.updates += 1
+        """One update (a batch of one)."""
+        self.observe_many(update.symbol, update.source, update.transport, (update.quote,), update.received)
 
     def observe_many(
         self, symbol: str, source: str, transport: str, updates: Sequence[Quote], received: float
