@@ -72,7 +72,6 @@ class Overlay:
     orders: dict[str, Order] = field(default_factory=dict)
     fills: set[str] = field(default_factory=set)
     archived: set[str] = field(default_factory=set)
-    archived_seq: dict[str, int] = field(default_factory=dict)  # the archive watermark per instance
 
     def order(self, key: str) -> Order | None:
         order = self.orders.get(key)
@@ -86,16 +85,11 @@ class Overlay:
     def is_archived(self, key: str) -> bool:
         return key in self.archived or (self.parent is not None and key in self.parent.archived)
 
-    def watermark(self, instance: str) -> int:
-        own = self.archived_seq.get(instance, 0)
-        return max(own, self.parent.archived_seq.get(instance, 0)) if self.parent is not None else own
-
     def folded(self) -> None:
         self.parent = None
         self.orders.clear()
         self.fills.clear()
         self.archived.clear()
-        self.archived_seq.clear()
 
 
 class Recorder:
@@ -136,7 +130,6 @@ class Recorder:
         orders: dict[str, Order] = {}
         seen_fills: set[str] = set()
         archived: set[str] = set()
-        watermark: dict[str, int] = {}
         kept: list[Event] = []
         for event in events:
             if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
@@ -145,19 +138,14 @@ class Recorder:
                 if ids:
                     kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
                     archived.update(ids)
-                    for k in ids:
-                        coid = (orders.get(k) or overlay.order(k) or state.orders[k]).client_order_id
-                        watermark[coid.instance] = max(watermark.get(coid.instance, 0), coid.seq)
                 continue
             if not isinstance(event, OrderEvent):
                 kept.append(event)
                 continue
             key = event.client_order_id.value
             if isinstance(event, OrderIntent):
-                coid = event.client_order_id
                 if (key in state.orders or key in orders or overlay.order(key) is not None
-                        or state.is_archived(coid) or coid.seq <= max(watermark.get(coid.instance, 0),
-                                                                      overlay.watermark(coid.instance))):
+                        or state.is_archived(event.client_order_id)):
                     raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists "
                                             "(or existed: archived)")
                 orders[key] = Order.from_intent(event)
@@ -187,8 +175,6 @@ class Recorder:
         overlay.orders.update(orders)
         overlay.fills.update(seen_fills)
         overlay.archived.update(archived)
-        for instance, seq in watermark.items():
-            overlay.archived_seq[instance] = max(overlay.archived_seq.get(instance, 0), seq)
         return kept
 
     async def record(self, *events: Event) -> list[Event]:
