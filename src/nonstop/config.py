@@ -9,215 +9,67 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from nonstop import config_check
+from nonstop.config_section import Section
+from nonstop.config_sim import SimMirror, SimRateLimits, SimSettings, SimSymbol, SimVenue
 from nonstop.data.settings import DataSettings
 from nonstop.errors import ConfigError
+from nonstop.ha.settings import HaSettings
+from nonstop.journal.settings import JournalSettings
+from nonstop.logs import LogSettings
 from nonstop.model.identifiers import ANY_VENUE
+from nonstop.monitor.settings import AlertChannelSettings, AlertSettings, ApiSettings, MonitorSettings
 from nonstop.risk.settings import RiskSettings
 from nonstop.routing.settings import RoutingSettings
 from nonstop.strategy.degradation import DegradationSettings
-
-# the venue settings live with the venues; re-exported here with the rest of the config
-from nonstop.venues.settings import DEMO_CREDENTIALS as DEMO_CREDENTIALS
-from nonstop.venues.settings import DEMO_ENV as DEMO_ENV
-from nonstop.venues.settings import DEMO_PASSPHRASE as DEMO_PASSPHRASE
-from nonstop.venues.settings import EngineVenue as EngineVenue
+from nonstop.strategy.settings import QuoterSettings, StrategySettings
+from nonstop.venues.settings import DEMO_CREDENTIALS, DEMO_ENV, DEMO_PASSPHRASE, EngineVenue
 from nonstop.watchdog.settings import WatchdogSettings
+
+# Each section's settings live with the package they configure (the package imports them from
+# there, never from here: `nonstop.config` imports every section, so a section module reaching back
+# into it is an import cycle); this module assembles the file and re-exports the sections.
+__all__ = [
+    "DEMO_CREDENTIALS",
+    "DEMO_ENV",
+    "DEMO_PASSPHRASE",
+    "AlertChannelSettings",
+    "AlertSettings",
+    "ApiSettings",
+    "Credentials",
+    "DataSettings",
+    "DegradationSettings",
+    "EngineSettings",
+    "EngineVenue",
+    "HaSettings",
+    "JournalSettings",
+    "LogSettings",
+    "MonitorSettings",
+    "QuoterSettings",
+    "RiskSettings",
+    "RoutingSettings",
+    "Settings",
+    "SimMirror",
+    "SimRateLimits",
+    "SimSettings",
+    "SimSymbol",
+    "SimVenue",
+    "StrategySettings",
+    "WatchdogSettings",
+    "load_settings",
+    "parse_settings",
+    "require_credentials",
+]
 
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LogSettings(_Strict):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["console", "json"] = "console"
-    summary_every_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0  # the console's periodic summary line
-
-
-PositiveDecimal = Annotated[Decimal, Field(gt=0)]
-
-
-class SimSymbol(_Strict):
-    """One spot market the simulator lists, with Binance-style filters."""
-
-    base: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
-    quote: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
-    start_price: PositiveDecimal
-    tick_size: PositiveDecimal
-    step_size: PositiveDecimal
-    min_qty: PositiveDecimal
-    max_qty: PositiveDecimal = Decimal("9000")
-    min_notional: PositiveDecimal = Decimal("5")
-    volatility_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")  # per tick, unless the next is set
-    volatility_1m_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = None  # 1-minute stdev of the fair price
-    spread_ticks: Annotated[int, Field(ge=1, le=10_000)] = 1  # the market maker's best bid to best ask
-    book_levels: Annotated[int, Field(ge=5, le=5000)] = 1000  # price levels per side of the background book
-
-    @property
-    def symbol(self) -> str:
-        return f"{self.base}{self.quote}"
-
-
-def _default_symbols() -> list[SimSymbol]:
-    return [
-        SimSymbol(
-            base="BTC",
-            quote="USDT",
-            start_price=Decimal("60000"),
-            tick_size=Decimal("0.01"),
-            step_size=Decimal("0.00001"),
-            min_qty=Decimal("0.00001"),
-            volatility_1m_bps=Decimal("6"),  # BTC/USDT's typical 1-minute stdev, 0.06 %
-        ),
-        SimSymbol(
-            base="ETH",
-            quote="USDT",
-            start_price=Decimal("3000"),
-            tick_size=Decimal("0.01"),
-            step_size=Decimal("0.0001"),
-            min_qty=Decimal("0.0001"),
-            volatility_1m_bps=Decimal("8"),  # ETH/USDT's
-        ),
-    ]
-
-
-class SimMirror(_Strict):
-    """A real venue's public market data the simulated venue mirrors instead of its own flow (paper trading)."""
-
-    exchange: str = "binance"
-    network: Literal["live", "testnet", "sim"] = "live"
-    url: str | None = None  # network "sim": the source simulator's base URL (a stand-in for the live venue)
-    book_depth: Annotated[int, Field(ge=5, le=1000)] = 100
-
-
-class SimVenue(_Strict):
-    """A named simulated venue, served on one port per endpoint (0 = pick a free port)."""
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")]
-    ports: Annotated[list[Annotated[int, Field(ge=0, le=65535)]], Field(min_length=1, max_length=8)]
-    # whose wire its ports speak: Binance spot (`/api/v3`, streams) or OKX v5 (`/api/v5`, `/ws/v5/...`)
-    dialect: Literal["binance", "okx"] = "binance"
-    symbols: list[SimSymbol] = Field(default_factory=_default_symbols)
-    mirror: SimMirror | None = None  # set: the book and trades follow this venue's public data
-    # this venue's opening balances (unset: sim.starting_balances), e.g. a paper venue's
-    starting_balances: dict[str, Annotated[Decimal, Field(ge=0)]] | None = None
-
-
-class SimRateLimits(_Strict):
-    """Binance's spot limits (REQUEST_WEIGHT 6000/min, ORDERS 100/10s and 200000/day)."""
-
-    weight_per_minute: Annotated[int, Field(gt=0)] = 6000
-    orders_per_10s: Annotated[int, Field(gt=0)] = 100
-    orders_per_day: Annotated[int, Field(gt=0)] = 200_000
-    ban_seconds: Annotated[int, Field(gt=0, le=86_400)] = 120
-
-
-class SimSettings(_Strict):
-    host: Annotated[str, Field(pattern=r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$|^localhost$")] = "127.0.0.1"
-    control_port: Annotated[int, Field(ge=0, le=65535)] = 8900
-    seed: int = 42
-    tick_ms: Annotated[int, Field(ge=5, le=60_000)] = 200
-    venues: Annotated[list[SimVenue], Field(min_length=1)] = Field(
-        default_factory=lambda: [
-            SimVenue(name="binance-a", ports=[8901, 8902, 8903]),
-            SimVenue(name="binance-b", ports=[8911, 8912, 8913]),
-        ]
-    )
-    starting_balances: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
-        default_factory=lambda: {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("30")}
-    )
-    rate_limits: SimRateLimits = SimRateLimits()
-    max_body_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536
-
-    @model_validator(mode="after")
-    def _unique(self) -> SimSettings:
-        names = [v.name for v in self.venues]
-        if len(set(names)) != len(names):
-            raise ValueError(f"venue names must be unique, got {names}")
-        ports = [p for v in self.venues for p in v.ports if p] + ([self.control_port] if self.control_port else [])
-        if len(set(ports)) != len(ports):
-            raise ValueError(f"ports must be unique across venues and the control port, got {sorted(ports)}")
-        return self
-
-
-class JournalSettings(_Strict):
-    backend: Literal["sqlite", "postgres"] = "sqlite"
-    path: Path | None = None  # SQLite file; default <data_dir>/journal.sqlite
-    dsn_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_PG_DSN"  # PostgreSQL DSN (secret)
-    schema_name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,40}$")] = "nonstop"
-    durability: Literal["fsync", "group", "os"] = "group"
-    snapshot_every: Annotated[int, Field(ge=100, le=10_000_000)] = 5000
-    # a finished order without fills leaves the live state this long after it finished (event time);
-    # it stays in the journal (see nonstop.execution.archive)
-    archive_after_h: Annotated[float, Field(ge=1, le=8760)] = 24.0
-
-
-BUILT_IN_STRATEGIES = "^(market_maker|trend|quoter)$"
-IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class HaSettings(_Strict):
-    """Active-passive high availability (M13). `single`: this engine is the only one (the default);
-    `auto`: stand by, lead when the lease of `engine.instance` is free (PostgreSQL journal only)."""
-
-    role: Literal["single", "auto"] = "single"
-    # the leader renews every TTL/3 and stops sending once its own deadline (TTL after the last
-    # renewal was sent) passes; a standby takes over after the TTL: it bounds the takeover time
-    lease_ttl_s: Annotated[float, Field(ge=0.5, le=60)] = 2.0
-    poll_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0  # standby: journal polling when no NOTIFY arrives
-    holder: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")] | None = None  # default host:pid:random
-
-
-class StrategySettings(_Strict):
-    """The strategy the engine runs: `kind` picks it; the other keys are its parameters.
-
-    market_maker: inventory-skewed maker on the consensus price (fallback: wider, slower, smaller);
-    trend: EMA-crossover trend follower (fallback: exit-only); quoter: the first two-sided quoter;
-    "package.module:Class": your own strategy, its parameters in `params` (`nonstop.strategy.loader`).
-    """
-
-    # a built-in name, or your own class by import path ("package.module:Class", see README)
-    kind: Annotated[str, Field(pattern=BUILT_IN_STRATEGIES + "|" + IMPORT_PATH)] = "market_maker"
-    params: dict[str, Any] = Field(default_factory=dict)  # your strategy's own parameters (its `Params` model)
-    path: Path | None = None  # a folder to import your strategy from
-    id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "mm"
-    # the venue it trades on, or "auto": each order routed to the best trading venue (M12)
-    venue: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = "binance-a"
-    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")] = "BTC/USDT"
-    size: PositiveDecimal = Decimal("0.001")
-    half_spread_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("1")
-    requote_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal("2")
-    max_position: PositiveDecimal = Decimal("0.01")
-    # the strategy sees at most one market update per interval (the newest; older ones are conflated)
-    interval_s: Annotated[float, Field(ge=0.05, le=3600)] = 0.5
-    skew_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("5")  # market_maker: mid shift at max_position
-    fast: Annotated[int, Field(ge=1, le=10_000)] = 10  # trend: fast EMA period (bars)
-    slow: Annotated[int, Field(ge=2, le=10_000)] = 30  # trend: slow EMA period (bars)
-    bar_s: Annotated[int, Field(ge=1, le=86_400)] = 60  # trend: bar length
-    slippage_bps: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal("10")  # trend: IOC limit through the mid
-
-    @model_validator(mode="after")
-    def _periods(self) -> StrategySettings:
-        if ":" not in self.kind and self.params:
-            raise ValueError(f"params are for a strategy given by import path; {self.kind!r} takes its keys directly")
-        if self.kind == "trend" and not self.fast < self.slow:
-            raise ValueError(f"trend needs fast < slow, got fast={self.fast} slow={self.slow}")
-        return self
-
-
-QuoterSettings = StrategySettings  # the name before strategies were selectable
-
-
-class EngineSettings(_Strict):
+class EngineSettings(Section):
     instance: Annotated[str, Field(pattern=r"^[a-z0-9]{1,8}$")] = "a1"
     # start the simulator in-process and trade on it; unset: on when every venue is a `sim` venue
     # without urls, off otherwise (a real-venue config never starts it)
@@ -313,69 +165,7 @@ class EngineSettings(_Strict):
         return missing
 
 
-class AlertChannelSettings(_Strict):
-    """One alert channel: its name, and the environment variable holding its Apprise URL.
-
-    Apprise URLs carry tokens and passwords, so the URL itself never lives in the file.
-    """
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$")]
-    url_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,60}$")]
-    per_minute: Annotated[float, Field(gt=0, le=6000)] = 6.0  # sustained sends per minute (token bucket)
-    burst: Annotated[int, Field(ge=1, le=1000)] = 5  # sends allowed at once before the rate applies
-
-
-class AlertSettings(_Strict):
-    """Alert routing and damping. CRITICAL always goes to every channel; `routes` maps the lower
-    levels to channel names (a level absent from `routes` goes to every channel; [] to none)."""
-
-    channels: list[AlertChannelSettings] = Field(default_factory=list)
-    routes: dict[Literal["warning", "info"], list[str]] = Field(default_factory=dict)
-    resolve_hold_s: Annotated[float, Field(ge=0, le=86_400)] = 60.0
-    flap_window_s: Annotated[float, Field(ge=0, le=86_400)] = 900.0
-    digest_interval_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
-    retry_initial_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
-    retry_max_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
-    attempt_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3  # WARNING/INFO; CRITICAL retries until delivered
-    queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
-    history_size: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
-
-    @model_validator(mode="after")
-    def _routes_name_channels(self) -> AlertSettings:
-        names = [c.name for c in self.channels]
-        if len(set(names)) != len(names):
-            raise ValueError(f"alert channel names must be unique, got {names}")
-        for level, targets in self.routes.items():
-            unknown = [t for t in targets if t not in names]
-            if unknown:
-                raise ValueError(f"routes.{level} names unknown channels {unknown}; channels are {names}")
-        if self.retry_max_s < self.retry_initial_s:
-            raise ValueError("retry_max_s must be >= retry_initial_s")
-        return self
-
-
-class ApiSettings(_Strict):
-    """The HTTP API and dashboard. Bound to loopback by default; anywhere else it needs a token
-    (at least 16 characters) in the environment variable named by `token_env`."""
-
-    enabled: bool = True
-    host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0 = a free port
-    token_env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,40}$")] = "NONSTOP_API_TOKEN"
-    # a port that is taken stops start-up (true), or (false) the engine trades on and warns until it is free
-    required: bool = True
-    retry_s: Annotated[float, Field(ge=0.1, le=3600)] = 30.0  # required = false: how often it tries again
-
-
-class MonitorSettings(_Strict):
-    alerts: AlertSettings = AlertSettings()
-    api: ApiSettings = ApiSettings()
-    sample_interval_s: Annotated[float, Field(ge=0.1, le=3600)] = 15.0  # system metrics (psutil)
-    loop_lag_interval_s: Annotated[float, Field(ge=0.01, le=60)] = 0.5
-
-
-class Settings(_Strict):
+class Settings(Section):
     """The whole configuration file."""
 
     log: LogSettings = LogSettings()
@@ -410,7 +200,7 @@ class Settings(_Strict):
         return self
 
 
-class Credentials(_Strict):
+class Credentials(Section):
     """An API key pair, read from the environment only; never logged (repr hides the secret)."""
 
     api_key: str

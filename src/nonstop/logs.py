@@ -8,13 +8,22 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import structlog
+from pydantic import Field
 
-from nonstop.config import LogSettings
+from nonstop.config_section import Section
 
 _SECRET_KEYS = re.compile(r"secret|api_?key|password|token|signature|listen_?key", re.IGNORECASE)
+
+
+class LogSettings(Section):
+    """`[log]`: how much is logged, and as what."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+    summary_every_s: Annotated[float, Field(ge=1, le=86_400)] = 30.0  # the console's periodic summary line
 
 
 def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -1,15 +1,11 @@
-"""The order manager: idempotent submit and cancel, in-doubt resolution, fill ingestion (M4).
+"""The order manager: idempotent submit and cancel, fill ingestion (M4).
 
 - Write-ahead: `OrderIntent` (with its client order id) and then `OrderSubmitted` are durable
   before a byte goes to the venue (invariant 1).
 - An unknown submit outcome (timeout, reset after send, 5xx, anything but a clear rejection)
-  makes the order IN DOUBT. It is resolved by looking the client order id up on a bounded
-  schedule; only when the venue has provably never seen it — the lookup says "unknown" after the
-  request's `recvWindow` has passed, so the original can no longer be accepted — is it sent
-  again, with the SAME client order id (invariant 3), and only while its intent is younger than
-  `max_resend_age_s`; an older one is closed locally as never sent (`OrderNeverSent`, with the
-  reason) and the strategy decides afresh at today's prices (invariant 14). Nothing here ever
-  invents a new id for an order that already has one.
+  makes the order IN DOUBT; `in_doubt.py` settles it by lookups, re-sending only with the SAME
+  client order id and only when the venue provably never saw it (invariants 3 and 14). Nothing
+  here ever invents a new id for an order that already has one.
 - Only the journal's owner sends: every venue write is preceded by a durable record (which a
   fenced recorder refuses), and `_check_owner` refuses the ones that are not (a cancel resent
   by a lookup).
@@ -24,10 +20,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -46,6 +40,7 @@ from nonstop.connectivity.errors import (
 )
 from nonstop.errors import JournalUnwritable, ModelError, NotLeader, OwnershipLost
 from nonstop.execution.answers_in_flight import AnswersInFlight
+from nonstop.execution.in_doubt import InDoubtPolicy, InDoubtResolver
 from nonstop.execution.recorder import Recorder
 from nonstop.model import (
     ClientOrderId,
@@ -63,7 +58,6 @@ from nonstop.model import (
     OrderFilled,
     OrderInDoubt,
     OrderIntent,
-    OrderNeverSent,
     OrderRejected,
     OrderState,
     OrderSubmitted,
@@ -75,16 +69,6 @@ from nonstop.model import (
 from nonstop.venues.port import VenueFill, VenueOrderReport, VenueOrderStatus, VenuePort
 
 log = structlog.get_logger("nonstop.execution")
-
-
-@dataclass(frozen=True)
-class InDoubtPolicy:
-    """How an in-doubt order is looked up: delays between lookups, and the venue's recvWindow."""
-
-    delays_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
-    repeat_s: float = 15.0  # after the schedule, keep looking at this period until settled
-    recv_window_s: float = 10.0  # ccxt's Binance default; a request older than this is refused
-    max_resend_age_s: float = 10.0  # an unknown order whose intent is older is closed, never re-sent
 
 
 class OrderManager:
@@ -110,7 +94,6 @@ class OrderManager:
         self.policy = policy or InDoubtPolicy()
         # invariant 6: asked before any order or cancel leaves (HA: the lease's own deadline)
         self.may_send = may_send or (lambda: True)
-        self._resolving: dict[str, asyncio.Task[None]] = {}
         self._by_venue_id: dict[tuple[str, str], str] = {}
         # venue ids of finished orders, oldest first: only the newest `finished_indexed` stay in
         # `_by_venue_id` (a late report or a REST trade without our client id names a recent order)
@@ -120,7 +103,7 @@ class OrderManager:
         self._submitted_at: dict[str, datetime] = {}
         self.stopping = False  # set by the engine's stop: lookups still settle orders, nothing is re-sent
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.in_doubt = InDoubtResolver(self)  # the lookups that settle unanswered requests
         self._answers = AnswersInFlight()  # submit answers recorded behind the caller's back
         for order in self.state.orders.values():
             self._index(order)
@@ -154,12 +137,7 @@ class OrderManager:
             finished[(order.instrument_id.venue, order.venue_order_id.value)] = None
             while len(finished) > self.finished_indexed:
                 self._by_venue_id.pop(finished.popitem(last=False)[0], None)
-        lock = self._locks.get(key)
-        if lock is not None and not lock.locked():
-            del self._locks[key]
-        task = self._resolving.get(key)
-        if task is not None and task.done():
-            del self._resolving[key]
+        self.in_doubt.forget(key)
 
     async def _record_venue_facts(self, *events: Event) -> None:
         """Record what a venue reported; a report that contradicts our state (e.g. an overfill) is
@@ -324,107 +302,11 @@ class OrderManager:
     # --------------------------------------------------------------- in doubt
     def resolve_later(self, cid: ClientOrderId) -> None:
         """Start (once) the lookup loop that settles an IN_DOUBT or PENDING_CANCEL order."""
-        key = cid.value
-        task = self._resolving.get(key)
-        if task is not None and not task.done():
-            return
-        self._resolving[key] = asyncio.create_task(self._resolve(cid), name=f"resolve-{key}")
-
-    async def _resolve(self, cid: ClientOrderId) -> None:
-        delays = list(self.policy.delays_s)
-        try:
-            while True:
-                order = self.state.order(cid)
-                if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL, OrderState.SUBMITTING):
-                    return
-                await self.clock.sleep(delays.pop(0) if delays else self.policy.repeat_s)
-                try:
-                    if await self.settle(cid):
-                        return
-                except JournalUnwritable:
-                    continue  # nothing can be recorded now: look again after the next delay
-        finally:
-            if self._resolving.get(cid.value) is asyncio.current_task():
-                del self._resolving[cid.value]
+        self.in_doubt.resolve_later(cid)
 
     async def settle(self, cid: ClientOrderId) -> bool:
-        """Look an unsettled order up once; True when its state no longer needs a lookup.
-
-        One settle at a time per order (a lock), so two lookups can never both decide to resend.
-        """
-        lock = self._locks.setdefault(cid.value, asyncio.Lock())
-        async with lock:
-            settled = await self._settle(cid)
-        self._forget_if_settled(cid.value)  # the lock was held when it finished: drop it now
-        return settled
-
-    async def _settle(self, cid: ClientOrderId) -> bool:
-        answer = self._answers.get(cid.value)
-        if answer is not None:
-            await asyncio.wait([answer])  # our submit's answer is being recorded: settle after it
-        if cid.value in self._sending:
-            return False  # our own submit is still waiting for its answer
-        order = self.state.order(cid)
-        if order.state is OrderState.SUBMITTING:  # sent by a process that died before the answer
-            await self._record(
-                OrderInDoubt(
-                    ts=self.clock.now(),
-                    client_order_id=cid,
-                    reason="the process stopped while the submit was in flight",
-                )
-            )
-            order = self.state.order(cid)
-        if order.state not in (OrderState.IN_DOUBT, OrderState.PENDING_CANCEL):
-            return True
-        venue = self._venue(order.instrument_id)
-        try:
-            report = await venue.fetch_order(order.instrument_id, cid.value)
-        except ConnectivityError as err:
-            log.info("lookup_failed", client_order_id=cid.value, error=str(err))
-            return False
-        if report is not None:
-            await self.apply_report(report)
-            order = self.state.order(cid)
-            if order.state is OrderState.PENDING_CANCEL and report.status.is_open:
-                await self._resend_cancel(order)
-                order = self.state.order(cid)
-            return order.state not in (OrderState.IN_DOUBT, OrderState.SUBMITTING, OrderState.PENDING_CANCEL)
-        if order.state is OrderState.PENDING_CANCEL:
-            return False  # we saw it accepted: "unknown" is a venue glitch, look again
-        sent_at = self._last_submit_ts(cid)
-        if sent_at is not None and (self.clock.now() - sent_at).total_seconds() < self.policy.recv_window_s + 1:
-            return False  # the original request could still arrive and be accepted: not yet
-        if order.state is not OrderState.IN_DOUBT:
-            return False
-        if self.stopping:  # never a new send while stopping; unknown after its recvWindow, it never will be known
-            reason = "unknown at the venue after its recvWindow while the engine stops: closed, never re-sent"
-            log.warning("order_never_sent", client_order_id=cid.value, reason=reason)
-            await self._record(OrderNeverSent(ts=self.clock.now(), client_order_id=cid, reason=reason))
-            return True
-        age = (self.clock.now() - order.intent_ts).total_seconds() if order.intent_ts is not None else None
-        if age is None or age >= self.policy.max_resend_age_s:
-            shown = f"{age:.1f} s" if age is not None else "of unknown age"
-            reason = (f"unknown at the venue after its recvWindow, and its intent is {shown} old "
-                      f"(max_resend_age_s = {self.policy.max_resend_age_s:g}): closed, never sent")
-            log.warning("order_never_sent", client_order_id=cid.value, reason=reason)
-            await self._record(OrderNeverSent(ts=self.clock.now(), client_order_id=cid, reason=reason))
-            return True
-        log.warning("order_resent_same_id", client_order_id=cid.value, age_s=round(age, 3))
-        await self._send(cid)
-        return self.state.order(cid).state not in (OrderState.IN_DOUBT, OrderState.SUBMITTING)
-
-    def _last_submit_ts(self, cid: ClientOrderId) -> datetime | None:
-        return self._submitted_at.get(cid.value)
-
-    async def _resend_cancel(self, order: Order) -> None:
-        self._check_owner()
-        self._check_may_send(order.client_order_id)
-        try:
-            report = await self._venue(order.instrument_id).cancel(order.instrument_id, order.client_order_id.value)
-        except ConnectivityError as err:
-            log.info("cancel_resend_failed", client_order_id=order.client_order_id.value, error=str(err))
-            return
-        await self.apply_report(report)
+        """Look an unsettled order up once; True when its state no longer needs a lookup."""
+        return await self.in_doubt.settle(cid)
 
     # ------------------------------------------------------- while the journal is down
     async def cancel_unjournaled(self, cid: ClientOrderId) -> bool:
@@ -557,8 +439,4 @@ class OrderManager:
         """Record the submit answers still in flight, then stop the lookup loops (their orders stay
         IN_DOUBT in the journal, settled on restart)."""
         await self._answers.wait()
-        tasks = [t for t in self._resolving.values() if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._resolving.clear()
+        await self.in_doubt.close()

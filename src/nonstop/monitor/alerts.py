@@ -26,7 +26,6 @@ from types import TracebackType
 import structlog
 
 from nonstop.clock import Clock
-from nonstop.config import AlertSettings
 from nonstop.monitor._tasks import Supervisor
 from nonstop.monitor.alert_model import (
     Alert,
@@ -40,6 +39,7 @@ from nonstop.monitor.alert_model import (
 from nonstop.monitor.channels import ChannelDispatcher, Notifier, apprise_notifiers
 from nonstop.monitor.errors import MonitorClosed, MonitorError
 from nonstop.monitor.scrub import Scrubber
+from nonstop.monitor.settings import AlertSettings
 
 log = structlog.get_logger(__name__)
 

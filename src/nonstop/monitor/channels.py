@@ -18,11 +18,11 @@ import apprise
 import structlog
 
 from nonstop.clock import Clock
-from nonstop.config import AlertChannelSettings, AlertSettings
 from nonstop.monitor._tasks import wait_event_or_sleep
 from nonstop.monitor.alert_model import AlertLevel, AlertTransition, Notification, NotificationKind, TransitionKind
 from nonstop.monitor.bucket import TokenBucket
 from nonstop.monitor.errors import ChannelConfigError, MonitorError
+from nonstop.monitor.settings import AlertChannelSettings, AlertSettings
 
 log = structlog.get_logger(__name__)
 

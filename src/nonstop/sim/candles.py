@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim.book import BUY, OrderBook
 from nonstop.sim.records import BACKGROUND, PRICED_TYPES, STOP_TYPES, Account, SimOrder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import rejects
 
 

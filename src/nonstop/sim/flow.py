@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, SELL
 from nonstop.sim.records import MARKET_MAKER, TAKER_FLOW

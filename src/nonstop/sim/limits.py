@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from nonstop.config import SimRateLimits
+from nonstop.config_sim import SimRateLimits
 from nonstop.sim.rejects import BinanceReject
 
 STRIKES_TO_BAN = 3

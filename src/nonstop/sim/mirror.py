@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt.pro as ccxt_pro
 import structlog
 
-from nonstop.config import SimMirror, SimSymbol
+from nonstop.config_sim import SimMirror, SimSymbol
 from nonstop.errors import SimulatorError
 from nonstop.sim.book import BUY, SELL
 from nonstop.sim.records import MARKET_MAKER, TAKER_FLOW, SimOrder

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from nonstop.clock import utc_ms
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import okx_rejects, okx_wire
 from nonstop.sim.okx_call import OkxCall, sign
 from nonstop.sim.okx_rejects import OkxReject

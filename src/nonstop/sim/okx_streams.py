@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 
 from nonstop.clock import utc_ms
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import okx_wire
 from nonstop.sim.records import BalanceUpdate, Execution, PublicTrade, VenueEvent, account_uid
 from nonstop.sim.streams import Connection, StreamHub

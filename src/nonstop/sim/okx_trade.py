@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import okx_rejects, okx_wire, rejects
 from nonstop.sim.faults import FaultKind
 from nonstop.sim.okx_call import OkxCall

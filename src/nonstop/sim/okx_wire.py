@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim.records import SimOrder
 
 STATE = {

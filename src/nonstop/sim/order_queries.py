@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.sim import rejects
 from nonstop.sim.records import BACKGROUND, ReceivedOrder, SimOrder
 

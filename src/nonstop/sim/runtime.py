@@ -15,8 +15,8 @@ import structlog
 from aiohttp import web
 
 from nonstop.clock import Clock, utc_ms
-from nonstop.config import SimSettings
-from nonstop.config import SimVenue as SimVenueConfig
+from nonstop.config_sim import SimSettings
+from nonstop.config_sim import SimVenue as SimVenueConfig
 from nonstop.sim import wire
 from nonstop.sim.candles import CandleStore
 from nonstop.sim.dead_mans_switch import CancelAllAfter

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
 from nonstop.clock import Clock, utc_ms
-from nonstop.config import SimSymbol
+from nonstop.config_sim import SimSymbol
 from nonstop.errors import SimulatorError
 from nonstop.sim import rejects
 from nonstop.sim.book import BUY, SELL, OrderBook, Resting

@@ -16,9 +16,9 @@ import structlog
 from nonstop.api import create_engine_app
 from nonstop.api.engine_source import EngineLike
 from nonstop.api.server import ApiServer, ApiServerError
-from nonstop.config import ApiSettings
 from nonstop.errors import ConfigError
 from nonstop.monitor.alert_model import AlertLevel
+from nonstop.monitor.settings import ApiSettings
 from nonstop.supervision.status import Supervision
 
 log = structlog.get_logger("nonstop.engine")

@@ -196,4 +196,4 @@ async def test_finished_orders_leave_no_unbounded_bookkeeping_in_the_manager(tmp
         assert finished[0].value not in index.values()
         for cid in finished:  # a lookup of a finished order leaves no per-order lock behind
             assert await r.manager.settle(cid)
-        assert not r.manager._locks
+        assert not r.manager.in_doubt._locks
