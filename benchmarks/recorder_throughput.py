@@ -15,6 +15,8 @@ What it measures (every figure from this one run, this machine):
   journal kind; events/s on the wall clock and per CPU-second of the process (the figure of one
   core: this machine is shared, so the wall figure depends on what else runs), appends made and
   the mean batch;
+- `batch_follows_load`: the same on SQLite with other numbers of placers: a batch is what queued
+  while the previous one was written, so its mean size follows the number of callers waiting;
 - `floor`: a bare SQLite `executemany` + `COMMIT` of the same rows (already encoded and
   checksummed), in batches of the mean batch size of the 64-placer run, same pragmas (WAL,
   `synchronous=FULL`): what the disk and SQLite allow with no Python around them; and a bare
@@ -381,6 +383,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             tmp = Path(tmpdir)
             report["runs"] = await runs(tmp, events, args.placers, server.dsn if server else None)
             batch = max(1, round(report["runs"]["sqlite-fsync"][f"{args.placers}_placers"]["mean_batch"]))
+            report["batch_follows_load"] = {  # SQLite fsync: more callers waiting, bigger batches
+                f"{n}_placers": await recorded(sqlite_journal(tmp, f"scale-{n}", Durability.FSYNC), events, n)
+                for n in args.scaling}
             report["floor"] = floor(tmp, events, batch)
             report["floor"]["asyncio_alone"] = await asyncio_floor(events, args.placers)
             report["stages_us_per_event"] = await stages(tmp, events, args.placers)
@@ -394,6 +399,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20_000, help="events per run")
     ap.add_argument("--placers", type=int, default=64, help="concurrent placers")
+    ap.add_argument("--scaling", type=int, nargs="*", default=[4, 16, 256], help="placers of the batch-size runs")
     ap.add_argument("--profile-events", type=int, default=10_000, help="events in the profiled run (0: none)")
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its runs in the same run")
