@@ -179,7 +179,9 @@ class Sequencer:
                     if batch is not None:
                         self._validate(batch, writing)
                     if writing is not None:
-                        await self._finish(writing, write)
+                        failed = await self._finish(writing, write)
+                        if failed is not None and batch is not None:  # validated against what was not written
+                            fail(batch, failed)
                         writing = write = None
                     if batch is None:
                         if not self._queue:
@@ -217,14 +219,20 @@ class Sequencer:
             return None
         return asyncio.ensure_future(self._committer.write(batch))
 
-    async def _finish(self, batch: Batch, write: asyncio.Task[int] | None) -> None:
-        """Wait for the batch's append, fold it, answer its callers."""
+    async def _finish(self, batch: Batch, write: asyncio.Task[int] | None) -> BaseException | None:
+        """Wait for the batch's append, fold it, answer its callers; the error if it was not folded."""
         try:
-            if write is not None:
-                self._committer.fold(batch, await write)
-            self._committer.acknowledge(batch)
-        except Exception as err:  # noqa: BLE001 - not swallowed: every unanswered caller gets it
-            fail(batch, err)
+            try:
+                if write is not None:
+                    self._committer.fold(batch, await write)
+            except Exception as err:  # noqa: BLE001 - not swallowed: every caller of the batch gets it
+                fail(batch, err)
+                return err
+            try:
+                self._committer.acknowledge(batch)
+            except Exception as err:  # noqa: BLE001 - not swallowed: every unanswered caller gets it
+                fail(batch, err)
+            return None
         finally:
             if not batch.done.done():
                 batch.done.set_result(None)

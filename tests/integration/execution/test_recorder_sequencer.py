@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nonstop.errors import FencedOut, IllegalTransition, JournalUnwritable
+from nonstop.errors import FencedOut, IllegalTransition, JournalClosed, JournalUnwritable
 from nonstop.execution.recorder import Recorder
 from nonstop.execution.sequencer import Batch
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
@@ -50,12 +50,16 @@ class GatedSQLite(SQLiteJournal):
         self.gate = asyncio.Event()
         self.gate.set()
         self.waiting = asyncio.Event()
+        self.refuse_next: Exception | None = None  # raised (once) instead of writing, after the gate
 
     async def append(self, events: Sequence[Event], *, epoch: int) -> int:
         self.appends.append(len(events))
         if not self.gate.is_set():
             self.waiting.set()
             await self.gate.wait()
+        if self.refuse_next is not None:
+            err, self.refuse_next = self.refuse_next, None
+            raise err
         return await super().append(events, epoch=epoch)
 
 
@@ -163,6 +167,27 @@ async def test_the_next_batch_is_validated_while_one_is_written_and_lands_after_
         assert [type(r.event) async for r in journal.read(1)] == [OrderIntent, OrderSubmitted]
         assert recorder.state.order(cid).state is OrderState.SUBMITTING
         assert recorder.state.state_hash() == (await replay(journal, use_snapshot=False)).state_hash()
+
+
+async def test_a_batch_validated_behind_one_that_failed_is_never_written(tmp_path: Path) -> None:
+    async with GatedSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
+        recorder = Watched(journal, await replay(journal), 1)
+        journal.gate.clear()
+        journal.refuse_next = JournalClosed("the append failed, and the recorder stays writable")
+        intent = asyncio.create_task(recorder.record(_intent(1)))
+        await asyncio.sleep(0)
+        cid = _intent(1).client_order_id
+        submitted = asyncio.create_task(recorder.record(OrderSubmitted(ts=TS, client_order_id=cid)))
+        await journal.waiting.wait()
+        journal.gate.set()
+        with pytest.raises(JournalClosed):
+            await intent
+        # validated against the intent's batch, which was not written: failed too, never sent
+        with pytest.raises(JournalClosed):
+            await submitted
+        assert recorder.validated_during_a_write == [False, True]
+        assert journal.appends == [1] and await journal.last_seq() == 0 and recorder.state.last_seq == 0
+        assert len(await recorder.record(_alert(1))) == 1  # the recorder itself still writes
 
 
 async def test_a_refused_request_fails_alone_and_the_rest_of_its_batch_is_recorded(tmp_path: Path) -> None:
