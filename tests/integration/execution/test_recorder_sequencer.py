@@ -190,6 +190,23 @@ async def test_a_batch_validated_behind_one_that_failed_is_never_written(tmp_pat
         assert len(await recorder.record(_alert(1))) == 1  # the recorder itself still writes
 
 
+async def test_a_caller_cancelled_while_queued_withdraws_its_records(tmp_path: Path) -> None:
+    async with GatedSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
+        recorder = Recorder(journal, await replay(journal), 1)
+        held = await _hold_one_batch(journal, recorder, _alert(0))
+        queued = asyncio.create_task(recorder.record(_alert(1)))
+        kept = asyncio.create_task(recorder.record(_alert(2)))
+        await asyncio.sleep(0)  # both queued behind the held batch, not yet taken
+        queued.cancel()
+        journal.gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        await held
+        await kept
+        assert [r.event.key async for r in journal.read(1)] == ["k0", "k2"]  # type: ignore[attr-defined]
+        assert recorder.state.last_seq == 2
+
+
 async def test_a_refused_request_fails_alone_and_the_rest_of_its_batch_is_recorded(tmp_path: Path) -> None:
     async with GatedSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
         recorder = Recorder(journal, await replay(journal), 1)
