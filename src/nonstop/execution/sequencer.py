@@ -172,6 +172,7 @@ class Sequencer:
     async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         writing: Batch | None = None  # being appended, not yet folded
         write: asyncio.Task[int] | None = None
+        batch: Batch | None = None  # taken and validated, its append not yet started
         try:
             async with self._lock:
                 while True:
@@ -194,10 +195,12 @@ class Sequencer:
             if write is not None:
                 write.cancel()
                 self._committer.abandoned(err)
-            for request in [*(writing.requests if writing else []), *self._queue]:
+            taken = [b for b in (writing, batch) if b is not None]
+            for request in [*(r for b in taken for r in b.requests), *self._queue]:
                 request.future.cancel()
-            if writing is not None and not writing.done.done():
-                writing.done.set_result(None)
+            for b in taken:
+                if not b.done.done():
+                    b.done.set_result(None)
             raise
         finally:
             self._task = None

@@ -207,6 +207,30 @@ async def test_a_caller_cancelled_while_queued_withdraws_its_records(tmp_path: P
         assert recorder.state.last_seq == 2
 
 
+async def test_a_sequencer_stopped_mid_write_answers_everyone_and_resumes_by_reading_back(tmp_path: Path) -> None:
+    async with GatedSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
+        recorder = Watched(journal, await replay(journal), 1)
+        journal.gate.clear()
+        first = asyncio.create_task(recorder.record(_alert(0)))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(recorder.record(_alert(1)))  # taken and validated behind the first
+        await journal.waiting.wait()
+        assert recorder.validated_during_a_write == [False, True]
+        sequencer = recorder._sequencer._task  # stopped as the loop's shutdown would stop it
+        assert sequencer is not None
+        sequencer.cancel()
+        for caller in (first, second):  # every caller is answered (cancelled), none left waiting
+            with pytest.raises(asyncio.CancelledError):
+                await caller
+        assert recorder.unwritable is not None and recorder.unwritable.outcome_unknown
+        with pytest.raises(JournalUnwritable):
+            await recorder.record(_alert(2))
+        journal.gate.set()
+        assert await recorder.try_resume(_alert(3))  # reads back what the stopped append did write
+        assert recorder.state.state_hash() == (await replay(journal, use_snapshot=False)).state_hash()
+        assert len(await recorder.record(_alert(4))) == 1
+
+
 async def test_a_refused_request_fails_alone_and_the_rest_of_its_batch_is_recorded(tmp_path: Path) -> None:
     async with GatedSQLite(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
         recorder = Recorder(journal, await replay(journal), 1)
