@@ -229,8 +229,9 @@ class Drill:
         record.fault_end = time.time()
 
     async def _quoting_venue(self, session: aiohttp.ClientSession, fallback: str) -> str:
-        """The trading venue holding most of our open orders, as the engine's API shows them (waits,
-        bounded, until some rest; `fallback` if none does)."""
+        """The trading venue our quotes rest on, as the engine's API shows them: of those holding open
+        orders of ours, the one with the largest position there (then the most orders). Waits, bounded,
+        until some rest; `fallback` if none does."""
         deadline = time.monotonic() + QUOTES_WAIT_S
         while time.monotonic() < deadline:
             api = self.engine.api if self.engine is not None else None
@@ -238,8 +239,9 @@ class Drill:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     snap = await evidence.control_get(session, f"{api}/api/snapshot")
                     held = Counter(str(o["venue"]) for o in snap.get("orders", []) if o.get("venue") in self.venues)
+                    position = {str(p["venue"]): abs(Decimal(str(p["quantity"]))) for p in snap.get("positions", [])}
                     if held:
-                        return held.most_common(1)[0][0]
+                        return max(held, key=lambda v: (position.get(v, Decimal(0)), held[v]))
             await asyncio.sleep(0.5)
         log.warning("drill_no_resting_quotes", fallback=fallback, waited_s=QUOTES_WAIT_S)
         return fallback
