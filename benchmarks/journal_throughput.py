@@ -41,23 +41,15 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.pg (the PostgreSQL starter)
 
+from tests.journalkit import order_lifecycle
+
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
 from nonstop.model import (
     ClientOrderIdFactory,
     Event,
     InstrumentId,
-    Liquidity,
-    OrderAccepted,
-    OrderCanceled,
-    OrderCancelRequested,
-    OrderFilled,
-    OrderIntent,
     OrdersArchived,
-    OrderSubmitted,
-    OrderType,
     Side,
-    TradeId,
-    VenueOrderId,
 )
 
 SECTION_TIMEOUT_S = 1800
@@ -79,17 +71,10 @@ def order_events(n: int, *, fill_every: int = 1, archive_lag: int = 2000) -> lis
         ts = t0 + timedelta(milliseconds=i)
         coid = ids.next("mm")
         qty, px = Decimal("0.001") * (1 + i % 50), Decimal("60000.00") + i % 1000
-        out += [
-            OrderIntent(ts=ts, client_order_id=coid, instrument_id=BTC, side=Side.BUY if i % 2 else Side.SELL,
-                        order_type=OrderType.LIMIT, quantity=qty, price=px),
-            OrderSubmitted(ts=ts, client_order_id=coid),
-            OrderAccepted(ts=ts, client_order_id=coid, venue_order_id=VenueOrderId(str(i))),
-        ]
-        if i % fill_every == 0:
-            out.append(OrderFilled(ts=ts, client_order_id=coid, trade_id=TradeId(str(i)), price=px, quantity=qty,
-                                   fee=Decimal("0.0001"), fee_asset="USDT", liquidity=Liquidity.MAKER))
-        else:
-            out += [OrderCancelRequested(ts=ts, client_order_id=coid), OrderCanceled(ts=ts, client_order_id=coid)]
+        fills = i % fill_every == 0
+        out += order_lifecycle(coid, BTC, ts, side=Side.BUY if i % 2 else Side.SELL, quantity=qty, price=px,
+                               venue_order_id=str(i), trade_id=str(i) if fills else None, fee=Decimal("0.0001"))
+        if not fills:
             canceled.append(coid.value)
         if fill_every > 1 and i % archive_lag == 0 and len(canceled) > archive_lag // 2:
             due, canceled = canceled[:-archive_lag // 2], canceled[-archive_lag // 2:]

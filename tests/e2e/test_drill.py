@@ -46,6 +46,10 @@ max_position = "0.005"
 [engine.degradation]
 recover_after_s = 3.0
 
+[engine.routing]
+stranded = "hedge"     # the position on the downed venue is offset on the other one: orders go there
+hedge_after_s = 2.0
+
 [[engine.venues]]
 name = "binance-a"
 
