@@ -229,10 +229,11 @@ class Drill:
         record.fault_end = time.time()
 
     async def _quoting_venue(self, session: aiohttp.ClientSession, fallback: str) -> str:
-        """The trading venue our quotes rest on, as the engine's API shows them: of those holding open
-        orders of ours, the one with the largest position there (then the most orders). Waits, bounded,
-        until some rest; `fallback` if none does."""
+        """The trading venue our quotes rest on, as the engine's API shows them: one holding open orders
+        of ours and a position (exposure a downed venue strands), the largest; waits for one, bounded,
+        then takes the venue with the most open orders of ours (`fallback` if none has any)."""
         deadline = time.monotonic() + QUOTES_WAIT_S
+        held: Counter[str] = Counter()
         while time.monotonic() < deadline:
             api = self.engine.api if self.engine is not None else None
             if api is not None:
@@ -240,9 +241,12 @@ class Drill:
                     snap = await evidence.control_get(session, f"{api}/api/snapshot")
                     held = Counter(str(o["venue"]) for o in snap.get("orders", []) if o.get("venue") in self.venues)
                     position = {str(p["venue"]): abs(Decimal(str(p["quantity"]))) for p in snap.get("positions", [])}
-                    if held:
-                        return max(held, key=lambda v: (position.get(v, Decimal(0)), held[v]))
+                    exposed = [v for v in held if position.get(v, Decimal(0)) > 0]
+                    if exposed:
+                        return max(exposed, key=lambda v: (position[v], held[v]))
             await asyncio.sleep(0.5)
+        if held:
+            return held.most_common(1)[0][0]
         log.warning("drill_no_resting_quotes", fallback=fallback, waited_s=QUOTES_WAIT_S)
         return fallback
 
