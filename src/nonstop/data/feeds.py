@@ -17,10 +17,20 @@ One source's life (times from `FeedSettings`):
   `request_timeout_s`. After `restore_after` websocket messages in a row, polling stops (restored).
 - At start both run until the websocket has proven itself, so the first price comes at once.
 
-Every switch is a `FeedSwitched` event (kept, bounded, in `MarketDataHub.switches`). Updates go
-through one bounded queue (`queue_size`); when full the oldest update is dropped and counted, since
-for market data the newest one is what matters. Every task lives in a `TaskGroup` owned by
-`MarketDataHub.run()`; cancelling it stops everything, and nothing swallows `CancelledError`.
+Every switch is a `FeedSwitched` event (kept, bounded, in `MarketDataHub.switches`). Every task
+lives in a `TaskGroup` owned by `MarketDataHub.run()`; cancelling it stops everything, and nothing
+swallows `CancelledError`.
+
+Batches and conflation (issue 17, item 5). A watch may return one `Quote` or a batch: everything the
+source received since the previous call, oldest first (a socket read brings several frames at once;
+ccxt.pro's book and ticker caches conflate on their own and return one). The feed hands the hub the
+whole batch in one call, stamped with one receipt time; the hub has the validator observe every
+update of it at once, in order (counts, gaps, whether the book changed, the newest book kept), marks
+the symbol touched and wakes the dispatcher. Nothing queues: the dispatcher, when it runs, assesses
+each touched symbol once and publishes that consensus, so the strategy gets the newest view of
+everything observed so far, once per loop step and never per raw tick, and never a stale one (a
+source's status is judged at publication). Memory is bounded by the number of symbols, and nothing
+is dropped: every update is counted and its book compared, only the publications are conflated.
 """
 
 from __future__ import annotations
@@ -85,6 +95,10 @@ class FeedSwitched:
     reason: str
 
 
+Emit = Callable[[SourceSpec, str, Sequence[Quote], float], None]
+"""What a feed hands on: (source, transport, updates oldest first, receipt time on the monotonic clock)."""
+
+
 class RedundantFeed:
     """Runs one source: websocket first, REST polling while the websocket is down."""
 
@@ -93,7 +107,7 @@ class RedundantFeed:
         spec: SourceSpec,
         clock: Clock,
         settings: FeedSettings,
-        emit: Callable[[SourceQuote], None],
+        emit: Emit,
         on_switch: Callable[[FeedSwitched], None] | None = None,
     ) -> None:
         self.spec = spec
@@ -139,9 +153,9 @@ class RedundantFeed:
     def _ws_down(self, reason: str) -> None:
         self._switch(Transport.REST if self.spec.fetch is not None else Transport.NONE, reason)
 
-    def _deliver(self, transport: Transport, quote: Quote) -> float:
+    def _deliver(self, transport: Transport, updates: Sequence[Quote]) -> float:
         received = self.clock.monotonic()
-        self._emit(SourceQuote(self.spec.name, transport.value, quote, received))
+        self._emit(self.spec, transport.value, updates, received)
         return received
 
     async def _ws_loop(self, watch: Watch, box: StallBox) -> None:
@@ -151,7 +165,7 @@ class RedundantFeed:
         box.begin(self.clock.monotonic())
         while True:
             try:
-                quote = await watch()
+                got = await watch()
             except asyncio.CancelledError:
                 box.end()
                 if not box.cut_taken():
@@ -175,9 +189,13 @@ class RedundantFeed:
                 box.begin(self.clock.monotonic())
                 continue
             box.discard_cut()
+            updates = (got,) if isinstance(got, Quote) else got
+            if not updates:  # an empty batch is no message: the wait goes on, its time box too
+                box.begin(box.since)
+                continue
             failures = 0
-            streak += 1
-            box.begin(self._deliver(Transport.WS, quote))
+            streak += len(updates)
+            box.begin(self._deliver(Transport.WS, updates))
             if self.transport is not Transport.WS and streak >= s.restore_after:
                 self._switch(Transport.WS, f"websocket restored: {streak} messages in a row")
 
@@ -192,7 +210,7 @@ class RedundantFeed:
                 log.warning("feed_poll_failed", source=self.spec.name, error=f"{type(err).__name__}: {err}"[:300])
             else:
                 if self._polling.is_set():  # the websocket may have come back meanwhile
-                    self._deliver(Transport.REST, quote)
+                    self._deliver(Transport.REST, (quote,))
             await self.clock.sleep(self.poll_interval_s)
 
 
@@ -213,7 +231,8 @@ OnUpdate = Callable[[ConsensusQuote], Awaitable[None]]
 class MarketDataHub:
     """Runs the feeds of every instrument, validates every update and publishes the consensus.
 
-    `on_update` is awaited with the consensus of a symbol after each batch of updates for it, and
+    `on_update` is awaited with the consensus of a symbol once per dispatcher step in which any of
+    its sources delivered (however many updates that step brought: see the module docstring), and
     whenever a periodic check (`check_interval_s`) finds a source's status changed (so a feed that
     goes silent is reported without any update arriving). It runs on the dispatch task: keep it fast.
     """
@@ -232,9 +251,10 @@ class MarketDataHub:
         self.validator = Validator(clock, self.settings.validator)
         self.on_update = on_update
         self.switches: deque[FeedSwitched] = deque(maxlen=max_switches)
-        self.dropped = 0
-        self.published = 0
-        self._queue: asyncio.Queue[SourceQuote] = asyncio.Queue(self.settings.feeds.queue_size)
+        self.received = 0  # updates observed
+        self.published = 0  # consensus quotes handed to `on_update`
+        self._touched: set[str] = set()  # symbols observed since the dispatcher's last step
+        self._wake = asyncio.Event()
         self._last: dict[str, ConsensusQuote] = {}
         self.feeds: list[RedundantFeed] = []
         seen: set[tuple[str, str]] = set()
@@ -244,14 +264,28 @@ class MarketDataHub:
                 raise ValueError(f"source {spec.name!r} is given twice for {spec.instrument_id.symbol}")
             seen.add(key)
             self.validator.expect(*key)
-            self.feeds.append(RedundantFeed(spec, clock, self.settings.feeds, self.offer, self.switches.append))
+            self.feeds.append(RedundantFeed(spec, clock, self.settings.feeds, self.receive, self.switches.append))
+
+    def receive(self, spec: SourceSpec, transport: str, updates: Sequence[Quote], received: float) -> None:
+        """A feed's batch (oldest first, one receipt time): observed now, in order; published by the
+        dispatcher's next step. Never waits, never queues."""
+        symbol = spec.instrument_id.symbol
+        self.validator.observe_many(symbol, spec.name, transport, updates, received)
+        self.received += len(updates)
+        self._touched.add(symbol)
+        self._wake.set()
 
     def offer(self, update: SourceQuote) -> None:
-        """Hand one update to the dispatcher without waiting; the oldest queued one is dropped if full."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
-        self._queue.put_nowait(update)
+        """One update from anywhere (its own symbol and receipt time), as `receive` takes a batch."""
+        self.validator.observe(update)
+        self.received += 1
+        self._touched.add(update.symbol)
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        """Symbols observed but not yet published (0 once the dispatcher has caught up)."""
+        return len(self._touched)
 
     def latest(self, symbol: str) -> ConsensusQuote:
         """The consensus of `symbol` judged now (not the last published one)."""
@@ -272,15 +306,12 @@ class MarketDataHub:
             tg.create_task(self._check(), name="data-check")
 
     async def _dispatch(self) -> None:
+        wake = self._wake
         while True:
-            update = await self._queue.get()
-            touched = {update.symbol}
-            self.validator.observe(update)
-            while not self._queue.empty():  # conflate a burst: one assessment per symbol
-                more = self._queue.get_nowait()
-                self.validator.observe(more)
-                touched.add(more.symbol)
-            for symbol in touched:
+            await wake.wait()
+            wake.clear()
+            touched, self._touched = self._touched, set()
+            for symbol in touched:  # one assessment per symbol, whatever arrived since the last step
                 await self._publish(self.validator.assess(symbol))
 
     async def _check(self) -> None:

@@ -41,7 +41,11 @@ class FeedSettings(_Frozen):
     reconnect_min_s: float = Field(0.2, gt=0, description="first websocket reconnect delay")
     reconnect_max_s: float = Field(10.0, gt=0, description="longest websocket reconnect delay")
     restore_after: int = Field(3, ge=1, description="websocket messages in a row before REST polling stops")
-    queue_size: int = Field(1024, ge=1, description="bounded hand-off queue; when full the oldest update is dropped")
+    queue_size: int = Field(
+        1024, ge=1,
+        description="unused since issue 17 item 5 (nothing queues: updates are observed as they arrive and "
+        "publications conflated per symbol); accepted so configurations that set it still load",
+    )
     check_interval_s: float = Field(0.5, gt=0, description="re-assess every instrument this often (staleness)")
 
     @model_validator(mode="after")

@@ -2,7 +2,9 @@
 
 A feed (feeds.py) needs at most two things per source, both returning a `Quote` in our types:
 
-- `Watch`: wait for the next websocket update (ccxt.pro `watch_order_book` / `watch_ticker`);
+- `Watch`: wait for the next websocket update (ccxt.pro `watch_order_book` / `watch_ticker`), or
+  for a batch: every update received since the previous call, oldest first (a source reading raw
+  frames; ccxt.pro's caches conflate on their own and return the newest state);
 - `Fetch`: one REST request for the current top of book (`VenuePort.quote`, ccxt `fetch_ticker`).
 
 Floats from ccxt are converted through their shortest repr (`Decimal(str(x))`), which is the text
@@ -12,7 +14,7 @@ the time boxes, and the venue adapter owns retries and rate limits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +23,7 @@ from nonstop.clock import Clock
 from nonstop.model import InstrumentId
 from nonstop.venues.port import Quote, VenuePort
 
-Watch = Callable[[], Awaitable[Quote]]
+Watch = Callable[[], Awaitable[Quote | Sequence[Quote]]]
 Fetch = Callable[[], Awaitable[Quote]]
 
 __all__ = ["Fetch", "Watch", "ccxt_book_watch", "ccxt_ticker_fetch", "ccxt_ticker_watch", "venue_quote_fetch"]

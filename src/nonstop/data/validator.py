@@ -9,15 +9,18 @@ unchanged book — the simulator's REST ticker does exactly that). Hence two sta
 - STALE: nothing received for `max_age_s` (a silent websocket, a REST poll that keeps failing);
 - FROZEN: updates arrive, but the top of book has not changed for `max_unchanged_s`.
 
-Incremental: `observe` is a few attribute writes; what depends only on a source's top of book (its
-mid, its book status) is computed once per change of that book, not per assessment, and `assess`
-builds the consensus in one pass (consensus.py `ConsensusBuilder`). The straightforward computation
-(judge each source, then `build_consensus`) is kept in tests/unit/data/straight.py: the fast one must
-equal it on random sequences (test_incremental.py), and benchmarks/data_pipeline.py measures both.
+Incremental: `observe` is a few attribute writes, `observe_many` takes a feed's batch (one receipt
+time) with one comparison of books unless the batch ends on the book it started from; what depends
+only on a source's top of book (its mid, its book status) is computed once per change of that book,
+not per assessment, and `assess` builds the consensus in one pass (consensus.py `ConsensusBuilder`).
+The straightforward computation (judge each source, then `build_consensus`) is kept in
+tests/unit/data/straight.py: the fast one must equal it on random sequences (test_incremental.py),
+and a batch must equal its updates observed one by one (test_batches.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -72,34 +75,50 @@ class Validator:
         self._tracks.setdefault(symbol, {}).setdefault(source, _Track())
 
     def observe(self, update: SourceQuote) -> None:
-        q = update.quote
-        symbol = q.instrument_id.symbol
+        """One update (a batch of one)."""
+        self.observe_many(update.symbol, update.source, update.transport, (update.quote,), update.received)
+
+    def observe_many(
+        self, symbol: str, source: str, transport: str, updates: Sequence[Quote], received: float
+    ) -> None:
+        """A batch of one source's updates received together, oldest first: the same as `observe` of
+        each in turn at `received`, for one look-up and one comparison of books (the whole batch's
+        intervals are one interval; a book that moved and came back within it still changed)."""
+        if not updates:
+            return
         try:
-            track = self._tracks[symbol][update.source]
+            track = self._tracks[symbol][source]
         except KeyError:
-            track = self._tracks.setdefault(symbol, {}).setdefault(update.source, _Track())
-        now = update.received
+            track = self._tracks.setdefault(symbol, {}).setdefault(source, _Track())
         last = track.last_received
         if last is not None:
-            interval = now - last
+            interval = received - last
             if interval > self._gap_s:
                 track.gaps += 1
             if interval > track.max_gap_s:
                 track.max_gap_s = interval
-        bid, ask = q.bid, q.ask
-        # `is not ... and !=` is the tuple comparison `(bid, ask) != (track.bid, track.ask)`, unallocated
-        if (
+        newest = updates[-1]
+        bid, ask = newest.bid, newest.ask
+        old_bid, old_ask = track.bid, track.ask
+        changed = (
             track.last_changed is None
-            or (bid is not track.bid and bid != track.bid)
-            or (ask is not track.ask and ask != track.ask)
-        ):
-            track.last_changed = now
+            or (bid is not old_bid and bid != old_bid)
+            or (ask is not old_ask and ask != old_ask)
+        )
+        if not changed and len(updates) > 1:  # it ends where it began: did it move in between?
+            for q in updates:
+                b, a = q.bid, q.ask
+                if (b is not old_bid and b != old_bid) or (a is not old_ask and a != old_ask):
+                    changed = True
+                    break
+        if changed:
+            track.last_changed = received
             track.book = None
             track.mid_known = False
         track.bid, track.ask = bid, ask
-        track.transport = update.transport
-        track.last_received = now
-        track.updates += 1
+        track.transport = transport
+        track.last_received = received
+        track.updates += len(updates)
 
     def symbols(self) -> list[str]:
         return list(self._tracks)

@@ -1,5 +1,5 @@
 """Redundant feed on a ManualClock: REST stands in for a stalled or failing websocket and steps
-back when it recovers; the hub publishes validated consensus; the queue is bounded; cancellation is clean."""
+back when it recovers; the hub publishes validated consensus; nothing queues; cancellation is clean."""
 
 from __future__ import annotations
 
@@ -185,14 +185,18 @@ async def test_hub_silent_source_is_reported_stale_without_any_update() -> None:
             await task
 
 
-def test_hub_queue_bounded_drops_oldest() -> None:
+def test_hub_never_queues_a_burst() -> None:
+    """Nothing queues (the bounded queue is gone, issue 17 item 5): every update is observed on
+    arrival, in order, and the symbol waits for the dispatcher's next step, once."""
     clock = ManualClock()
     hub = MarketDataHub(clock, [SourceSpec("alpha", IID, fetch=FakeRest(clock).fetch)], settings(queue_size=2))
     from nonstop.data import SourceQuote
 
     for bid in ("1", "2", "3"):
         hub.offer(SourceQuote("alpha", "ws", quote(clock, bid), 0.0))
-    assert hub.dropped == 1 and hub._queue.qsize() == 2
+    assert hub.received == 3 and hub.pending == 1
+    alpha = hub.latest("BTC/USDT").source_quality("alpha")
+    assert alpha is not None and alpha.updates == 3 and alpha.bid == Decimal("3")
 
 
 def test_source_spec_needs_a_transport_and_names_are_unique() -> None:

@@ -162,7 +162,11 @@ async def run_script(seed: int, straight: bool) -> list[object]:
         straighten(hub)
     hub.offer = seen.append  # type: ignore[method-assign]  # every delivered update, in order
     for f in hub.feeds:
-        f._emit = seen.append
+        if straight:
+            f._emit = seen.append  # type: ignore[assignment]
+        else:
+            f._emit = lambda spec, transport, updates, received: seen.extend(  # type: ignore[assignment]
+                SourceQuote(spec.name, transport, q, received) for q in updates)
     feed = hub.feeds[0]
     trace: list[object] = []
     task = asyncio.create_task(feed.run())
