@@ -241,6 +241,9 @@ def drill(
     seed: Annotated[int, typer.Option(help="the simulator's market and the fault timing")] = 42,
     repeat: Annotated[int, typer.Option(min=1, max=20, help="run each scenario N times (median and max)")] = 1,
     list_: Annotated[bool, typer.Option("--list", help="name the scenarios, one line each")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="keep the drill's PostgreSQL journal schema (drill_<time>); default: dropped")
+    ] = False,
 ) -> None:
     """Failover drill: the simulator and the engine (your config) as real processes, each scenario
     injected and measured; writes the scorecard; exits 1 when an invariant broke."""
@@ -256,7 +259,7 @@ def drill(
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    options = drills.DrillOptions(config=config, out=out, seed=seed, repeat=repeat)
+    options = drills.DrillOptions(config=config, out=out, seed=seed, repeat=repeat, keep_schema=keep)
     try:
         report = _run(drills.run_drill(options, scenarios or []), config=config)
     except asyncio.CancelledError:

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from nonstop.config_section import Section
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+FeeRate = Annotated[Decimal, Field(ge=0, le=Decimal("0.05"))]  # a commission rate, at most 5 %
 
 
 class SimSymbol(Section):
@@ -80,6 +81,9 @@ class SimVenue(Section):
     mirror: SimMirror | None = None  # set: the book and trades follow this venue's public data
     # this venue's opening balances (unset: sim.starting_balances), e.g. a paper venue's
     starting_balances: dict[str, Annotated[Decimal, Field(ge=0)]] | None = None
+    # commission rates as fractions (0.001 = 0.1 %); unset: Binance spot's regular 0.1 % maker and taker
+    maker_fee: FeeRate | None = None
+    taker_fee: FeeRate | None = None
 
 
 class SimRateLimits(Section):

@@ -27,6 +27,9 @@ from typing import Any, Protocol, get_args
 
 import structlog
 
+from nonstop.api import book_views
+from nonstop.api.book_views import as_text
+from nonstop.api.equity import equity as equity_of
 from nonstop.api.market_panel import MarketPanel
 from nonstop.api.plain_text import plain
 from nonstop.api.series import Series
@@ -50,15 +53,13 @@ from nonstop.api.views import (
 from nonstop.clock import Clock, LiveClock
 from nonstop.config import DEMO_CREDENTIALS, DEMO_ENV, Settings
 from nonstop.errors import NonstopError
-from nonstop.model import EngineState, InstrumentId
+from nonstop.model import EngineState
 from nonstop.monitor import CONTENT_TYPE, Liveness, Metrics, Scrubber
-from nonstop.routing.portfolio import Position, portfolio_of
 from nonstop.venues.port import VenuePort
 
 log = structlog.get_logger("nonstop.api.engine")
 _LEVELS = frozenset(get_args(DegradationLevel))
 _QUIET_ALERT_KINDS = frozenset({"delivered", "digested"})  # delivery bookkeeping, not news for a trader
-_MARK_SCAN_LIMIT = 5000  # fills looked at (newest first) to find a mark per asset
 
 
 class _StatusLike(Protocol):
@@ -111,24 +112,11 @@ def known_secrets(settings: Settings, environ: Mapping[str, str] | None = None) 
     return [s for s in found if s]
 
 
-def _text(value: Any) -> str:
-    for attr in ("value", "name"):
-        inner = getattr(value, attr, None)
-        if isinstance(inner, str):
-            return inner.lower()
-    return str(value).lower()
-
-
 def _mid(trading: Any, symbol: str) -> Decimal | None:
     hub = getattr(trading, "hub", None)
     if hub is None:
         return None
     return hub.latest(symbol).mid
-
-
-def _position_view(venue: str, symbol: str, qty: Decimal, pos: Position, mark: Decimal | None) -> PositionView:
-    return PositionView(venue=venue, instrument=symbol, quantity=str(qty), avg_cost=str(pos.avg_cost),
-                        realized_pnl=str(pos.realized), unrealized_pnl=str(pos.unrealized(mark)))
 
 
 class EngineSource:
@@ -196,7 +184,7 @@ class EngineSource:
         if isinstance(getattr(self._engine, "halted", None), str):
             return True
         d = getattr(self._engine, "degradation", None)
-        return d is not None and _text(getattr(d, "level", "")) == "halted"
+        return d is not None and as_text(getattr(d, "level", "")) == "halted"
 
     def degradation(self) -> DegradationView:
         if self.switch.halted:
@@ -206,7 +194,7 @@ class EngineSource:
             return DegradationView(level="halted", reason=f"halted: {halted}")
         d = getattr(self._engine, "degradation", None)
         if d is not None:
-            raw = _text(getattr(d, "level", "unknown")).replace("-", "_").replace(" ", "_")
+            raw = as_text(getattr(d, "level", "unknown")).replace("-", "_").replace(" ", "_")
             level = raw if raw in _LEVELS else "unknown"
             reason = str(getattr(d, "reason", "") or "")
             if level == "unknown":
@@ -235,8 +223,8 @@ class EngineSource:
             endpoints = [
                 EndpointView(
                     url=snap.url,
-                    health=_text(snap.health),
-                    breaker=_text(pool.breaker.endpoint(snap.url).state),
+                    health=as_text(snap.health),
+                    breaker=as_text(pool.breaker.endpoint(snap.url).state),
                     latency_ms=None if snap.ewma is None else round(snap.ewma * 1000, 3),
                     p99_ms=None if snap.tail is None else round(snap.tail * 1000, 3),
                     error_rate=round(snap.error_rate, 4),
@@ -244,7 +232,7 @@ class EngineSource:
                 )
                 for snap in pool.snapshot()
             ]
-            breaker = _text(pool.breaker.state)
+            breaker = as_text(pool.breaker.state)
             reachable = breaker != "open" and any(e.health != "ejected" for e in endpoints)
             if role == "data":  # never "connected" by the engine's order path: its feed tells
                 was = bool(endpoints) or name in feeds
@@ -261,82 +249,23 @@ class EngineSource:
         return out
 
     def orders(self) -> list[OrderView]:
-        state = self._state
-        if state is None:
-            return []
-        return [
-            OrderView(
-                client_order_id=o.client_order_id.value,
-                venue=o.instrument_id.venue,
-                instrument=o.instrument_id.symbol,
-                side=_text(o.side),
-                order_type=_text(o.order_type),
-                price=None if o.price is None else str(o.price),
-                quantity=str(o.quantity),
-                filled=str(o.filled_qty),
-                state=_text(o.state),
-            )
-            for o in sorted(state.open_orders(), key=lambda o: (o.client_order_id.instance, o.client_order_id.seq))
-        ]
+        return [] if self._state is None else book_views.open_orders(self._state)
 
     def positions(self) -> list[PositionView]:
-        state = self._state
-        if state is None:
+        if self._state is None:
             return []
-        portfolio = portfolio_of(state)
         trading = getattr(self._engine, "trading", None)
-        out = []
-        for key, qty in sorted(state.positions.items()):
-            iid = InstrumentId.parse(key)
-            pos = portfolio.position(iid.venue, iid.symbol)
-            out.append(_position_view(iid.venue, iid.symbol, qty, pos, _mid(trading, iid.symbol)))
-        for symbol, pos in sorted(portfolio.aggregated.items()):
-            if len(portfolio.by_venue(symbol)) > 1:  # the aggregate across venues (M12)
-                out.append(_position_view("all", symbol, pos.quantity, pos, _mid(trading, symbol)))
-        return out
+        return book_views.positions(self._state, lambda symbol: _mid(trading, symbol))
 
     def routing(self) -> RoutingView:
         router = getattr(getattr(self._engine, "trading", None), "router", None)
         return RoutingView() if router is None else RoutingView(**router.status())
 
     def balances(self) -> list[BalanceView]:
-        state = self._state
-        if state is None:
-            return []
-        return [
-            BalanceView(venue=venue, asset=asset, free=str(b.free), locked=str(b.locked), total=str(b.free + b.locked))
-            for venue, assets in sorted(state.balances.items())
-            for asset, b in sorted(assets.items())
-            if b.free + b.locked != 0
-        ]
+        return [] if self._state is None else book_views.balances(self._state)
 
     def fills(self, limit: int) -> list[FillView]:
-        state = self._state
-        if state is None:
-            return []
-        out = []
-        for fill in reversed(state.fills.values()):  # insertion order is arrival order
-            order = state.orders.get(fill.client_order_id.value)
-            if order is None:
-                continue
-            out.append(
-                FillView(
-                    ts=fill.ts,
-                    venue=order.instrument_id.venue,
-                    instrument=order.instrument_id.symbol,
-                    client_order_id=fill.client_order_id.value,
-                    side=_text(order.side),
-                    price=str(fill.price),
-                    quantity=str(fill.quantity),
-                    fee=str(fill.fee),
-                    fee_asset=fill.fee_asset,
-                    liquidity=_text(fill.liquidity),
-                    trade_id=str(fill.trade_id.value),
-                )
-            )
-            if len(out) >= limit:
-                break
-        return sorted(out, key=lambda f: f.ts, reverse=True)
+        return [] if self._state is None else book_views.recent_fills(self._state, limit)
 
     def alerts(self, limit: int) -> AlertsView:
         manager = getattr(self._engine, "alerts", None)
@@ -431,44 +360,12 @@ class EngineSource:
             self._equity.add(t, float(equity))
         self.market.sample(t)
 
-    def _marks(self, state: EngineState) -> dict[str, Decimal]:
-        """Price in the equity currency per asset: engine.marks first, else the latest fill price."""
-        quote = self.equity_currency
-        marks: dict[str, Decimal] = {quote: Decimal(1)}
-        given = getattr(self._engine, "marks", None) or {}
-        for key, price in given.items():
-            symbol = key.split(":", 1)[-1]
-            base, _, q = symbol.partition("/")
-            if q == quote:
-                marks.setdefault(base, Decimal(price))
-        wanted = {a for assets in state.balances.values() for a in assets} - set(marks)
-        for n, fill in enumerate(reversed(state.fills.values())):
-            if not wanted or n >= _MARK_SCAN_LIMIT:
-                break
-            order = state.orders.get(fill.client_order_id.value)
-            if order is not None and order.instrument_id.quote == quote and order.instrument_id.base in wanted:
-                marks[order.instrument_id.base] = fill.price
-                wanted.discard(order.instrument_id.base)
-        for iid, (_, price) in sorted(state.carried.last_fill.items(), key=lambda kv: kv[1][0]):  # archived fills
-            if iid.quote == quote and iid.base in wanted:
-                marks[iid.base] = price  # the newest last: it wins
-        return marks
-
     def equity(self) -> Decimal | None:
         """Total balances valued in the equity currency (assets without a mark are left out)."""
         state = self._state
         if state is None or not state.balances:
             return None
-        marks = self._marks(state)
-        total, unpriced = Decimal(0), set()
-        for assets in state.balances.values():
-            for asset, b in assets.items():
-                amount = b.free + b.locked
-                if asset in marks:
-                    total += amount * marks[asset]
-                elif amount:
-                    unpriced.add(asset)
-        self._unpriced = sorted(unpriced)
+        total, self._unpriced = equity_of(state, self.equity_currency, getattr(self._engine, "marks", None) or {})
         return total
 
     async def run(self) -> None:

@@ -5,6 +5,7 @@ setup      the drill's simulator and engine configs, made from the user's
 processes  the real simulator (`sim` command) and engine (`run`) processes, bounded and always stopped
 observe    looks at the engine's API and the simulator while the drill runs
 runner     the drill: settle, then each scenario (calm, inject, hold, clear, recover)
+journal_schema  the drill's own PostgreSQL schema (HA configs), dropped at the end unless kept
 evidence   the journal (read-only) and the simulator's records, read afterwards
 scorecard  the arithmetic: detect, recover, unmanaged seconds, lost fills, balances (pure)
 measure    per-run figures, median/max over repeats, drill-wide checks
@@ -18,9 +19,17 @@ import signal
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+import structlog
+
+from nonstop.config import Settings
 from nonstop.drills.evidence import read_journal, read_log_marks
+from nonstop.drills.journal_schema import drop_drill_schema, schema_of
 from nonstop.drills.runner import Drill, DrillOptions, DrillRun
 from nonstop.drills.scenarios import CATALOGUE, Scenario, listing, select
+from nonstop.errors import ConfigError
+
+log = structlog.get_logger("nonstop.drills")
 
 __all__ = ["CATALOGUE", "DrillOptions", "Scenario", "listing", "run_drill", "select", "summary_table"]
 
@@ -82,8 +91,26 @@ async def run_drill(options: DrillOptions, names: list[str]) -> dict[str, Any]:
     assert task is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    drill = await Drill(options, scenarios).run()
-    return await _report(drill, skipped)
+    runner = Drill(options, scenarios)
+    try:
+        return await _report(await runner.run(), skipped)
+    finally:
+        if runner.settings is not None:
+            await clean_up_schema(runner.settings, options)
+
+
+async def clean_up_schema(settings: Settings, options: DrillOptions) -> None:
+    """Drop the drill's own journal schema (kept with `--keep`), also after a failed or interrupted drill."""
+    schema = schema_of(settings)
+    if schema is None:
+        return
+    if options.keep_schema:
+        log.info("drill_schema_kept", schema=schema)
+        return
+    try:
+        await drop_drill_schema(settings)
+    except (ConfigError, OSError, asyncpg.PostgresError) as err:  # the report stands; say what is left
+        log.warning("drill_schema_left", schema=schema, error=str(err))
 
 
 def summary_table(report: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ class RunResult:
             "recover_s": self.recover_s,
             "unmanaged_position_s": self.unmanaged_s,
             "orders_during_fault": self.orders_during,
+            "venue": r.venue or None,  # the venue the fault hit, when not the drill's watched venue
             "venue_orders_during_fault": self.venue_orders_during,
             "other_venue_orders_during_fault": self.other_venue_orders_during,
             "fills_during_fault": self.fills_during,
@@ -92,10 +93,12 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
     )
     checks.checks["balances_match"] = not diff
     checks.checks["not_banned"] = record.counters.get("http_418", 0) == 0  # 418: Retry-After was ignored
-    elsewhere = {name: sum(1 for o in other.orders if lo * 1000 <= o["time"] <= hi * 1000 and o["order_id"] is not None
+    faulted = record.venue or drill.venue  # the venue the fault hit (the one our quotes rested on)
+    records = {drill.venue: sim, **{name: other for name, (_, other) in drill.others.items()}}
+    elsewhere = {name: sum(1 for o in rec.orders if lo * 1000 <= o["time"] <= hi * 1000 and o["order_id"] is not None
                            and str(o["client_order_id"]).startswith(drill.prefix))
-                 for name, (_, other) in drill.others.items()}
-    if scenario.requires == "two_venues":  # new orders went to the venue still up while the first was down
+                 for name, rec in records.items() if name != faulted}
+    if scenario.requires == "two_venues":  # new orders went to the venue still up while the other was down
         checks.checks["traded_elsewhere"] = sum(elsewhere.values()) > 0
     ours = {o["order_id"] for o in sim.orders if str(o["client_order_id"]).startswith(drill.prefix)}
     foreign = [t for t in sim.trades if t["orderId"] not in ours and lo * 1000 <= int(t["time"]) <= end * 1000]
@@ -108,7 +111,7 @@ def measure_run(drill: DrillRun, record: RunRecord, journal: JournalEvidence, si
         orders_during=sum(1 for t in journal.submitted if lo <= t <= hi),
         venue_orders_during=sum(
             1
-            for o in sim.orders
+            for o in records.get(faulted, sim).orders
             if lo * 1000 <= o["time"] <= hi * 1000 and str(o["client_order_id"]).startswith(drill.prefix)
         ),
         fills_during=sum(1 for f in journal.fills if lo <= f.t <= hi),

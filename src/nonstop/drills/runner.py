@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ import structlog
 
 from nonstop.config import Credentials, Settings
 from nonstop.drills import evidence
+from nonstop.drills.journal_schema import drill_schema
 from nonstop.drills.observe import Observer, Target
 from nonstop.drills.processes import DrillError, EngineHandle, SimHandle, first_line, start_engine, start_sim
 from nonstop.drills.scenarios import Scenario
@@ -36,6 +38,7 @@ from nonstop.venues.settings import DEMO_CREDENTIALS
 log = structlog.get_logger("nonstop.drills")
 MAX_DRILL_S = 3600  # the simulator stops by itself after this, whatever happens to the drill
 CHECKPOINT_TRIES = 40
+QUOTES_WAIT_S = 30.0  # venue_down_second_venue: how long to wait for our quotes to rest somewhere
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class DrillOptions:
     recover_timeout_s: float = 120.0
     sample_interval_s: float = 0.5
     keep_alert_channels: bool = False
+    keep_schema: bool = False  # keep the drill's PostgreSQL journal schema (drill_<time>) for inspection
 
 
 @dataclass
@@ -72,6 +76,7 @@ class RunRecord:
     checkpoint: Checkpoint | None = None
     counters: dict[str, int] = field(default_factory=dict)  # the venue's 429 / 418 answers during the run
     note: str = ""
+    venue: str = ""  # the trading venue the fault hit, when it is not the drill's watched venue
 
 
 @dataclass
@@ -118,6 +123,7 @@ class Drill:
         self.venues: list[str] = []  # every trading venue
         self.symbol = "BTC/USDT"
         self.recover_timeout_s = options.recover_timeout_s
+        self.settings: Settings | None = None  # the engine's, once written (its journal schema is the drill's)
 
     # ------------------------------------------------------------------ processes
     async def _start_engine(self, observer: Observer, *, standby: bool = False) -> EngineHandle:
@@ -196,6 +202,9 @@ class Drill:
             await asyncio.sleep(scenario.hold_s)
             record.fault_end = time.time()
             return
+        if scenario.requires == "two_venues":  # down the venue our quotes rest on, and watch it meanwhile
+            venue = record.venue = await self._quoting_venue(session, venue)
+            observer.target.venue = venue
         posted = time.time()
         for spec in scenario.faults:
             body = {
@@ -218,6 +227,28 @@ class Drill:
             async with session.delete(f"{self.sim.control}/control/faults/{fault_id}") as resp:
                 await resp.read()
         record.fault_end = time.time()
+
+    async def _quoting_venue(self, session: aiohttp.ClientSession, fallback: str) -> str:
+        """The trading venue our quotes rest on, as the engine's API shows them: one holding open orders
+        of ours and a position (exposure a downed venue strands), the largest; waits for one, bounded,
+        then takes the venue with the most open orders of ours (`fallback` if none has any)."""
+        deadline = time.monotonic() + QUOTES_WAIT_S
+        held: Counter[str] = Counter()
+        while time.monotonic() < deadline:
+            api = self.engine.api if self.engine is not None else None
+            if api is not None:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    snap = await evidence.control_get(session, f"{api}/api/snapshot")
+                    held = Counter(str(o["venue"]) for o in snap.get("orders", []) if o.get("venue") in self.venues)
+                    position = {str(p["venue"]): abs(Decimal(str(p["quantity"]))) for p in snap.get("positions", [])}
+                    exposed = [v for v in held if position.get(v, Decimal(0)) > 0]
+                    if exposed:
+                        return max(exposed, key=lambda v: (position[v], held[v]))
+            await asyncio.sleep(0.5)
+        if held:
+            return held.most_common(1)[0][0]
+        log.warning("drill_no_resting_quotes", fallback=fallback, waited_s=QUOTES_WAIT_S)
+        return fallback
 
     async def _takeover(self, record: RunRecord, observer: Observer) -> None:
         """A standby waits on the lease; the leader is SIGKILLed; detection is the standby leading
@@ -265,8 +296,9 @@ class Drill:
         opts = self.options
         settings = write_engine_config(
             self.layout, opts.config, self.sim.urls, keep_alert_channels=opts.keep_alert_channels,
-            schema=f"drill_{int(started)}",
+            schema=drill_schema(started),
         )
+        self.settings = settings
         self.venues, data = venue_names(settings)
         venue = settings.engine.strategy.venue
         if venue not in {v.name for v in settings.engine.venues}:  # "auto" (routed): watch the first venue
@@ -356,6 +388,7 @@ class Drill:
             record.note = f"not trading normally {self.recover_timeout_s:.0f} s after the fault ended"
         await asyncio.sleep(1.0)  # what was in flight at recovery lands before the checkpoint
         assert self.sim is not None
+        observer.target.venue = venue  # back to the watched venue, if the fault hit another
         record.checkpoint = await _checkpoint(session, self.sim.control, venue)
         after = await evidence.control_get(session, counters_url)
         record.counters = {k: int(after[k]) - int(before.get(k, 0)) for k in after}

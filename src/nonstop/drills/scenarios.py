@@ -135,7 +135,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     ),
     Scenario(
         "venue_down_second_venue",
-        "every endpoint of the first trading venue answers 503; routed orders go to the second venue",
+        "every endpoint of the trading venue our quotes rest on answers 503; routed orders go to the other venue",
         (FaultSpec("venue_outage"),),
         hold_s=15.0,  # the first venue's breaker opens after a few timeouts: room to show orders going elsewhere
         blocks_venue=True,

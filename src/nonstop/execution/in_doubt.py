@@ -23,16 +23,25 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
+from nonstop.clock import Clock
 from nonstop.connectivity.errors import ConnectivityError
 from nonstop.errors import JournalUnwritable
-from nonstop.model import ClientOrderId, Order, OrderInDoubt, OrderNeverSent, OrderState
-
-if TYPE_CHECKING:
-    from nonstop.execution.order_manager import OrderManager
+from nonstop.execution.answers_in_flight import AnswersInFlight
+from nonstop.model import (
+    ClientOrderId,
+    EngineState,
+    Event,
+    InstrumentId,
+    Order,
+    OrderInDoubt,
+    OrderNeverSent,
+    OrderState,
+)
+from nonstop.venues.port import VenueOrderReport, VenuePort
 
 log = structlog.get_logger("nonstop.execution")
 
@@ -47,10 +56,32 @@ class InDoubtPolicy:
     max_resend_age_s: float = 10.0  # an unknown order whose intent is older is closed, never re-sent
 
 
+class OrderDesk(Protocol):
+    """What the resolver uses of its order manager (`OrderManager`): the state and journal, the venues
+    behind the owner and leader checks, the send path, and the bookkeeping of submits in flight."""
+
+    policy: InDoubtPolicy
+    clock: Clock
+    stopping: bool
+    _answers: AnswersInFlight
+    _sending: set[str]
+    _submitted_at: dict[str, datetime]
+
+    @property
+    def state(self) -> EngineState: ...
+    async def apply_report(self, report: VenueOrderReport) -> None: ...
+    async def _record(self, *events: Event) -> None: ...
+    async def _send(self, cid: ClientOrderId, *, journaled: bool = False, hold: bool = True) -> None: ...
+    def _venue(self, instrument_id: InstrumentId) -> VenuePort: ...
+    def _check_owner(self) -> None: ...
+    def _check_may_send(self, cid: ClientOrderId) -> None: ...
+    def _forget_if_settled(self, key: str) -> None: ...
+
+
 class InDoubtResolver:
     """The lookup loops of one order manager: one owned task per unsettled order."""
 
-    def __init__(self, manager: OrderManager) -> None:
+    def __init__(self, manager: OrderDesk) -> None:
         self._manager = manager
         self._resolving: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}

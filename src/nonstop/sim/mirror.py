@@ -8,9 +8,10 @@ source venue's public data (ccxt.pro, no keys), instead of the seeded background
   size. It takes the mirrored levels and our orders by price-time priority, so a resting order of ours
   fills only when the source trades at or through its price, after the mirrored quantity that was
   ahead of it at that price (its queue position, estimated from the book).
-* Market and marketable orders of ours walk the mirrored book; fees are the simulator's (Binance's
-  regular 0.1 %). Nothing is ever sent to the source: its client has no keys and only watches public
-  streams (`source_client`); the engine's `network = "paper"` builds such venues (`sim.paper`).
+* Market and marketable orders of ours walk the mirrored book; fees are the venue's `maker_fee` /
+  `taker_fee` (a paper venue's: the source's, see `sim.paper`). Nothing is ever sent to the source:
+  its client has no keys and only watches public streams (`source_client`); the engine's
+  `network = "paper"` builds such venues (`sim.paper`).
 """
 
 from __future__ import annotations

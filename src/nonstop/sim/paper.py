@@ -1,6 +1,7 @@
 """The paper simulator (`network = "paper"`): one simulated venue per paper venue of the engine, its
 market mirroring the source venue's public data (`sim.mirror`), its markets' filters and opening
-price read from the source (ccxt `load_markets` / `fetch_ticker`, public, no keys), its account
+price read from the source (ccxt `load_markets` / `fetch_ticker`, public, no keys), its fees the
+source's (ccxt's market data, overridable in `[engine.venues.paper]`), its account
 opened with the configured paper balances. The engine reaches it at loopback through the same venue
 profile and adapter as a live venue; its state (orders, fills, balances) is kept under
 `<data_dir>/paper`, so the paper account carries over restarts.
@@ -16,6 +17,7 @@ import ccxt.pro as ccxt_pro
 from nonstop.config import EngineVenue, Settings, SimMirror, SimSettings, SimSymbol, SimVenue
 from nonstop.errors import ConfigError
 from nonstop.sim.mirror import source_client
+from nonstop.sim.settlement import FEE_RATE
 
 
 def _decimal(value: Any, default: Decimal) -> Decimal:
@@ -35,8 +37,24 @@ def sim_symbol(market: dict[str, Any], last_price: float) -> SimSymbol:
     )
 
 
-async def source_symbols(cfg: EngineVenue, mirror: SimMirror, symbols: list[str]) -> list[SimSymbol]:
-    """The listings of `symbols` as the source venue has them (filters and the last price)."""
+def source_fees(market: dict[str, Any], schedule: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """The source venue's maker and taker rates for a market: ccxt's market data (`maker`, `taker`), else
+    the exchange class's fee schedule (`fees["trading"]`), else Binance spot's regular 0.1 %."""
+    trading = schedule.get("trading", {}) if isinstance(schedule, dict) else {}
+    rates = []
+    for side in ("maker", "taker"):
+        value = market.get(side)
+        if value is None:
+            value = trading.get(side)
+        rates.append(Decimal(str(value)) if value is not None else FEE_RATE)
+    return rates[0], rates[1]
+
+
+async def source_symbols(
+    cfg: EngineVenue, mirror: SimMirror, symbols: list[str]
+) -> tuple[list[SimSymbol], tuple[Decimal, Decimal]]:
+    """The listings of `symbols` as the source venue has them (filters and the last price), and the
+    source's maker and taker rates for the first of them."""
     client = source_client(mirror)
     where = f"engine venue {cfg.name!r} (paper, source {mirror.exchange} {mirror.network})"
     try:
@@ -51,7 +69,7 @@ async def source_symbols(cfg: EngineVenue, mirror: SimMirror, symbols: list[str]
             if not last:
                 raise ConfigError(f"{where}: the source has no last price for {symbol}")
             found.append(sim_symbol(market, last))
-        return found
+        return found, source_fees(markets[symbols[0]], client.fees)
     except (ccxt_pro.NetworkError, ccxt_pro.ExchangeError) as err:
         raise ConfigError(f"{where}: cannot read the source's markets: {type(err).__name__}: {err}") from None
     finally:
@@ -68,7 +86,9 @@ async def paper_sim_settings(settings: Settings) -> SimSettings:
         paper = cfg.paper_settings
         mirror = SimMirror(exchange=cfg.exchange, network=paper.source, url=paper.source_url,
                            book_depth=paper.book_depth)
-        symbols = await source_symbols(cfg, mirror, paper.symbols or [eng.strategy.symbol])
+        symbols, (maker, taker) = await source_symbols(cfg, mirror, paper.symbols or [eng.strategy.symbol])
         venues.append(SimVenue(name=cfg.name, ports=[0], dialect=cfg.exchange, symbols=symbols, mirror=mirror,
-                               starting_balances=dict(paper.balances)))
+                               starting_balances=dict(paper.balances),
+                               maker_fee=maker if paper.maker_fee is None else paper.maker_fee,
+                               taker_fee=taker if paper.taker_fee is None else paper.taker_fee))
     return SimSettings(host="127.0.0.1", control_port=0, seed=settings.sim.seed, venues=venues)

@@ -17,14 +17,11 @@ from nonstop.sim.order_request import client_id, order_answer, parse_new_order
 from nonstop.sim.params import Call
 from nonstop.sim.records import SimOrder
 from nonstop.sim.rejects import BinanceReject
-from nonstop.sim.venue import FEE_RATE
 
 if TYPE_CHECKING:
     from nonstop.sim.runtime import VenueRuntime
 
 _WINDOW_UNITS = {"m": 1, "h": 60, "d": 1440}
-_COMMISSION = {"maker": wire.num(FEE_RATE), "taker": wire.num(FEE_RATE), "buyer": wire.num(Decimal(0)),
-               "seller": wire.num(Decimal(0))}
 _OCO_TYPES = ("LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 
 
@@ -53,14 +50,20 @@ class ExtraHandlers:
 
     async def trade_fee(self, request: web.Request, call: Call) -> Any:
         symbols = self._wanted(call)
-        return [{"symbol": s, "makerCommission": str(FEE_RATE), "takerCommission": str(FEE_RATE)} for s in symbols]
+        venue = self.rt.venue
+        return [{"symbol": s, "makerCommission": str(venue.maker_fee), "takerCommission": str(venue.taker_fee)}
+                for s in symbols]
+
+    def _commission(self) -> dict[str, Any]:
+        """The venue's maker and taker commission rates, as Binance writes them."""
+        return {"maker": wire.num(self.rt.venue.maker_fee), "taker": wire.num(self.rt.venue.taker_fee)}
 
     async def account_commission(self, request: web.Request, call: Call) -> Any:
         symbol = call.symbol(self.rt)
         zero = wire.num(Decimal(0))
         return {
             "symbol": symbol,
-            "standardCommission": _COMMISSION,
+            "standardCommission": {**self._commission(), "buyer": zero, "seller": zero},
             "specialCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
             "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
             "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
@@ -161,7 +164,7 @@ class ExtraHandlers:
         if call.params.get("computeCommissionRates") == "true":
             zero = wire.num(Decimal(0))
             return {
-                "standardCommissionForOrder": {"maker": _COMMISSION["maker"], "taker": _COMMISSION["taker"]},
+                "standardCommissionForOrder": self._commission(),
                 "specialCommissionForOrder": {"maker": zero, "taker": zero},
                 "taxCommissionForOrder": {"maker": zero, "taker": zero},
                 "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",

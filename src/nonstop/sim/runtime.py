@@ -45,6 +45,10 @@ class VenueRuntime:
         self.tick_s = settings.tick_ms / 1000
         self.max_body_bytes = settings.max_body_bytes
         self.venue = SimVenue(config.name, config.symbols, clock)
+        if config.maker_fee is not None:
+            self.venue.maker_fee = config.maker_fee
+        if config.taker_fee is not None:
+            self.venue.taker_fee = config.taker_fee
         self.flow = MarketFlow(self.venue, settings.seed, settings.tick_ms)
         self.mirror = MirrorFeed(self.venue, config.mirror) if config.mirror is not None else None
         self.limits = VenueLimits(settings.rate_limits)

@@ -15,25 +15,22 @@ from nonstop.clock import Clock, utc_ms
 from nonstop.config_sim import SimSymbol
 from nonstop.errors import SimulatorError
 from nonstop.sim import rejects
-from nonstop.sim.book import BUY, SELL, OrderBook, Resting
+from nonstop.sim.book import BUY, OrderBook, Resting
 from nonstop.sim.conditional import ConditionalOrders
 from nonstop.sim.filters import check_filters
 from nonstop.sim.order_queries import OrderQueries
 from nonstop.sim.records import (
     BACKGROUND,
-    PRICED_TYPES,
     STOP_TYPES,
     Account,
-    BalanceUpdate,
     Execution,
     PublicTrade,
     ReceivedOrder,
     SimOrder,
     VenueEvent,
 )
+from nonstop.sim.settlement import Settlement
 
-FEE_RATE = Decimal("0.001")
-FEE_QUANT = Decimal("0.00000001")
 WOULD_TRIGGER = rejects.BinanceReject(-2010, "Order would trigger immediately.")
 
 
@@ -41,7 +38,7 @@ def _floor(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
-class SimVenue(ConditionalOrders, OrderQueries):
+class SimVenue(ConditionalOrders, OrderQueries, Settlement):
     """The matching engine and books of one named venue."""
 
     def __init__(self, name: str, symbols: list[SimSymbol], clock: Clock) -> None:
@@ -88,20 +85,12 @@ class SimVenue(ConditionalOrders, OrderQueries):
         for listener in list(self.listeners):
             listener(event)
 
-    def _emit_balances(self, account: str, assets: set[str]) -> None:
-        acct = self.accounts.get(account)
-        if acct is None or not assets:
-            return
-        snap = {a: (acct.free.get(a, Decimal(0)), acct.locked.get(a, Decimal(0))) for a in sorted(assets)}
-        self._emit(BalanceUpdate(account, snap, self._now()))
-
     def spec(self, symbol: str) -> SimSymbol:
         spec = self.symbols.get(symbol)
         if spec is None:
             raise rejects.INVALID_SYMBOL
         return spec
 
-    # ------------------------------------------------------------------ filters
     # ------------------------------------------------------------------- orders
     def new_order(
         self,
@@ -229,32 +218,6 @@ class SimVenue(ConditionalOrders, OrderQueries):
             return None
         return order.order_id
 
-    def _reserve(
-        self, account: str, spec: SimSymbol, order: SimOrder, qty: Decimal | None, quote_qty: Decimal | None
-    ) -> None:
-        acct = self.accounts[account]
-        asset, need = self._lock_of(order, qty or Decimal(0))
-        if order.side == BUY and order.type not in PRICED_TYPES:
-            need = quote_qty if quote_qty is not None else self._market_cost(spec.symbol, qty or Decimal(0))
-        elif order.side == SELL:
-            need = qty or Decimal(0)
-        if acct.free.get(asset, Decimal(0)) < need:
-            raise rejects.INSUFFICIENT_BALANCE
-        if self._locks(order):
-            acct.move(asset, free=-need, locked=need)
-            self._emit_balances(account, {asset})
-
-    def _market_cost(self, symbol: str, qty: Decimal) -> Decimal:
-        cost, left = Decimal(0), qty
-        for price, level in self.books[symbol].opposite_levels(BUY):
-            for resting in level:
-                take = min(left, resting.remaining)
-                cost += take * price
-                left -= take
-                if left <= 0:
-                    return cost
-        return cost
-
     def _match(self, order: SimOrder) -> None:
         book = self.books[order.symbol]
         spec = self.symbols[order.symbol]
@@ -337,7 +300,7 @@ class SimVenue(ConditionalOrders, OrderQueries):
             order.cum_quote += qty * price
             order.update_ms = now
             order.status = "FILLED" if order.executed_qty >= order.orig_qty > 0 else "PARTIALLY_FILLED"
-            fee, fee_asset = self._settle(order, price, qty)
+            fee, fee_asset = self._settle(order, price, qty, is_maker)
             fill = {"price": price, "qty": qty, "commission": fee, "commissionAsset": fee_asset, "tradeId": trade_id}
             if order.account in BACKGROUND:
                 if not order.is_open:  # the background flow's closed orders are not kept (bounded memory)
@@ -378,38 +341,6 @@ class SimVenue(ConditionalOrders, OrderQueries):
                 )
             )
         self._emit(public)
-
-    def _settle(self, order: SimOrder, price: Decimal, qty: Decimal) -> tuple[Decimal, str]:
-        spec = self.symbols[order.symbol]
-        if order.account in BACKGROUND:
-            return Decimal(0), spec.quote
-        acct = self.accounts[order.account]
-        resting = self._locks(order)
-        if order.side == BUY:
-            fee = (qty * FEE_RATE).quantize(FEE_QUANT)
-            if resting:
-                acct.move(spec.quote, free=(order.price - price) * qty, locked=-order.price * qty)
-            else:
-                acct.move(spec.quote, free=-price * qty)
-            acct.move(spec.base, free=qty - fee)
-            asset = spec.base
-        else:
-            fee = (price * qty * FEE_RATE).quantize(FEE_QUANT)
-            if resting:
-                acct.move(spec.base, locked=-qty)
-            else:
-                acct.move(spec.base, free=-qty)
-            acct.move(spec.quote, free=price * qty - fee)
-            asset = spec.quote
-        self._emit_balances(order.account, {spec.base, spec.quote})
-        return fee, asset
-
-    def _release(self, order: SimOrder) -> None:
-        if not self._locks(order):
-            return
-        asset, amount = self._lock_of(order, order.orig_qty - order.executed_qty)
-        self.accounts[order.account].move(asset, free=amount, locked=-amount)
-        self._emit_balances(order.account, {asset})
 
     def _finish(self, order: SimOrder, status: str, *, release: bool = False, cancel_id: str = "") -> None:
         if release:

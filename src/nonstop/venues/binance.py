@@ -33,8 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import ccxt.pro as ccxt_pro
@@ -64,8 +63,9 @@ from nonstop.venues.binance_order_entry import OrderEntryMode, WsOrderEntry, new
 from nonstop.venues.ccxt_futures import RetrievedFutures
 from nonstop.venues.ccxt_venue import CcxtVenue
 from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
-from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
+from nonstop.venues.port import VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
+from nonstop.venues.raw_values import venue_decimal, venue_time
 
 log = structlog.get_logger("nonstop.venues.binance")
 
@@ -79,18 +79,6 @@ _STATUS = {
     "EXPIRED": VenueOrderStatus.EXPIRED,
     "EXPIRED_IN_MATCH": VenueOrderStatus.EXPIRED,
 }
-
-
-def _ts(ms: Any) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC) if ms else datetime.now(UTC)
-
-
-def _dec(value: Any) -> Decimal:
-    """An exact Decimal from Binance's text, without its padding zeros (`"0.01000000"` -> 0.01)."""
-    if value in (None, ""):
-        return Decimal(0)
-    d = Decimal(str(value))
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
 _READ, _SUBMIT, _CANCEL = OperationKind.READ, OperationKind.SUBMIT, OperationKind.CANCEL
@@ -145,6 +133,7 @@ class BinanceVenue(CcxtVenue):
 
     codes = BINANCE_CODES
     client_ids = BINANCE_CLIENT_IDS
+    ticker_fields = ("bidPrice", "askPrice", "lastPrice", "closeTime")
 
     def __init__(
         self,
@@ -198,10 +187,10 @@ class BinanceVenue(CcxtVenue):
             f = {x["filterType"]: x for x in m["info"].get("filters", [])}
             self._instruments[iid] = Instrument(
                 id=iid,
-                tick_size=_dec(f["PRICE_FILTER"]["tickSize"]).normalize(),
-                step_size=_dec(f["LOT_SIZE"]["stepSize"]).normalize(),
-                min_qty=_dec(f["LOT_SIZE"]["minQty"]).normalize(),
-                min_notional=_dec(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize(),
+                tick_size=venue_decimal(f["PRICE_FILTER"]["tickSize"]).normalize(),
+                step_size=venue_decimal(f["LOT_SIZE"]["stepSize"]).normalize(),
+                min_qty=venue_decimal(f["LOT_SIZE"]["minQty"]).normalize(),
+                min_notional=venue_decimal(f.get("NOTIONAL", {}).get("minNotional", 0)).normalize(),
             )
             self._symbols[iid] = symbol
             self._market_ids[iid] = str(m["id"])
@@ -239,28 +228,28 @@ class BinanceVenue(CcxtVenue):
 
     # ------------------------------------------------------------------ orders
     def _report(self, iid: InstrumentId, info: dict[str, Any]) -> VenueOrderReport:
-        price = _dec(info.get("price"))
+        price = venue_decimal(info.get("price"))
         return VenueOrderReport(
             instrument_id=iid,
             client_order_id=str(info.get("origClientOrderId") or info.get("clientOrderId") or ""),
             venue_order_id=VenueOrderId(str(info["orderId"])),
             status=_STATUS.get(str(info.get("status")), VenueOrderStatus.OPEN),
-            quantity=_dec(info.get("origQty")),
-            filled_qty=_dec(info.get("executedQty")),
+            quantity=venue_decimal(info.get("origQty")),
+            filled_qty=venue_decimal(info.get("executedQty")),
             price=price if price > 0 else None,
-            ts=_ts(info.get("updateTime") or info.get("transactTime") or info.get("time")),
+            ts=venue_time(info.get("updateTime") or info.get("transactTime") or info.get("time")),
             fills=tuple(
                 VenueFill(
                     instrument_id=iid,
                     trade_id=TradeId(str(f["tradeId"])),
                     venue_order_id=VenueOrderId(str(info["orderId"])),
                     client_order_id=str(info.get("clientOrderId")),
-                    price=_dec(f["price"]),
-                    quantity=_dec(f["qty"]),
-                    fee=_dec(f.get("commission")),
+                    price=venue_decimal(f["price"]),
+                    quantity=venue_decimal(f["qty"]),
+                    fee=venue_decimal(f.get("commission")),
                     fee_asset=str(f.get("commissionAsset") or iid.quote),
                     liquidity=Liquidity.TAKER,
-                    ts=_ts(info.get("transactTime")),
+                    ts=venue_time(info.get("transactTime")),
                 )
                 for f in info.get("fills") or ()
                 if "tradeId" in f
@@ -318,12 +307,12 @@ class BinanceVenue(CcxtVenue):
             trade_id=TradeId(str(info["id"])),
             venue_order_id=VenueOrderId(str(info["orderId"])),
             client_order_id=client_order_id,
-            price=_dec(info["price"]),
-            quantity=_dec(info["qty"]),
-            fee=_dec(info.get("commission")),
+            price=venue_decimal(info["price"]),
+            quantity=venue_decimal(info["qty"]),
+            fee=venue_decimal(info.get("commission")),
             fee_asset=str(info.get("commissionAsset") or iid.quote),
             liquidity=Liquidity.UNKNOWN if maker is None else (Liquidity.MAKER if maker else Liquidity.TAKER),
-            ts=_ts(info.get("time")),
+            ts=venue_time(info.get("time")),
         )
 
     async def fills(self, instrument_id: InstrumentId, since: datetime | None) -> list[VenueFill]:
@@ -348,20 +337,8 @@ class BinanceVenue(CcxtVenue):
         return [self._fill(instrument_id, r["info"], None) for r in rows
                 if str(r["info"].get("orderId")) == venue_order_id.value]
 
-    async def balances(self) -> list[Balance]:
-        raw = await self._call("fetch_balance", lambda c: c.fetch_balance())
-        return [Balance(b["asset"], _dec(b["free"]), _dec(b["locked"])) for b in raw["info"]["balances"]]
-
-    async def quote(self, instrument_id: InstrumentId) -> Quote:
-        t = await self._call("fetch_ticker", lambda c: c.fetch_ticker(self._symbol(instrument_id)))
-        info = t["info"]
-        return Quote(
-            instrument_id,
-            _dec(info.get("bidPrice")) or None,
-            _dec(info.get("askPrice")) or None,
-            _dec(info.get("lastPrice")) or None,
-            _ts(info.get("closeTime")),
-        )
+    def _balances(self, info: dict[str, Any]) -> list[Balance]:
+        return [Balance(b["asset"], venue_decimal(b["free"]), venue_decimal(b["locked"])) for b in info["balances"]]
 
     def market_data_client(self) -> Any:
         """A ccxt.pro client for this venue's market-data websockets (first endpoint) whose REST
@@ -397,25 +374,25 @@ class BinanceVenue(CcxtVenue):
             client_order_id=str(info.get("C") or info.get("c", "")),
             venue_order_id=VenueOrderId(str(info["i"])),
             status=_STATUS.get(str(info.get("X")), VenueOrderStatus.OPEN),
-            quantity=_dec(info.get("q")),
-            filled_qty=_dec(info.get("z")),
-            price=_dec(info.get("p")) or None,
-            ts=_ts(info.get("E")),
+            quantity=venue_decimal(info.get("q")),
+            filled_qty=venue_decimal(info.get("z")),
+            price=venue_decimal(info.get("p")) or None,
+            ts=venue_time(info.get("E")),
         )
 
     def _stream_fill(self, iid: InstrumentId, info: dict[str, Any]) -> VenueFill | None:
         """A TRADE executionReport of the user-data stream (each trade separately)."""
-        if info.get("x") != "TRADE" or _dec(info.get("l")) <= 0:
+        if info.get("x") != "TRADE" or venue_decimal(info.get("l")) <= 0:
             return None
         return VenueFill(
             instrument_id=iid,
             trade_id=TradeId(str(info["t"])),
             venue_order_id=VenueOrderId(str(info["i"])),
             client_order_id=str(info.get("C") or info.get("c", "")) or None,
-            price=_dec(info["L"]),
-            quantity=_dec(info["l"]),
-            fee=_dec(info.get("n")),
+            price=venue_decimal(info["L"]),
+            quantity=venue_decimal(info["l"]),
+            fee=venue_decimal(info.get("n")),
             fee_asset=str(info.get("N") or iid.quote),
             liquidity=Liquidity.MAKER if info.get("m") else Liquidity.TAKER,
-            ts=_ts(info.get("T")),
+            ts=venue_time(info.get("T")),
         )

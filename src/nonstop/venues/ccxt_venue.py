@@ -16,10 +16,11 @@ from nonstop.clock import Clock, LiveClock
 from nonstop.connectivity import BreakerStateChanged, OperationKind, classify
 from nonstop.connectivity.classify import VenueCodes
 from nonstop.errors import ConfigError
-from nonstop.model import ClientIdRule, Instrument, InstrumentId
+from nonstop.model import Balance, ClientIdRule, Instrument, InstrumentId
 from nonstop.venues.gateway import GatewayConfig, RequestRecord, RequestSpec, VenueGateway
-from nonstop.venues.port import VenueFill, VenueOrderReport
+from nonstop.venues.port import Quote, VenueFill, VenueOrderReport
 from nonstop.venues.profile import VenueProfile
+from nonstop.venues.raw_values import venue_decimal, venue_time
 
 T = TypeVar("T")
 
@@ -29,6 +30,7 @@ class CcxtVenue:
 
     codes: VenueCodes
     client_ids: ClientIdRule  # what this venue accepts as a client order id, and how ours travels
+    ticker_fields: tuple[str, str, str, str]  # bid, ask, last and time in the venue's raw ticker
 
     def __init__(
         self,
@@ -130,6 +132,20 @@ class CcxtVenue:
             if not first.markets:
                 await self.connect()
         return first.markets  # type: ignore[no-any-return]
+
+    async def balances(self) -> list[Balance]:
+        raw = await self._call("fetch_balance", lambda c: c.fetch_balance())
+        return self._balances(raw["info"])
+
+    def _balances(self, info: dict[str, Any]) -> list[Balance]:
+        """The account's balances from the venue's raw balance answer."""
+        raise NotImplementedError
+
+    async def quote(self, instrument_id: InstrumentId) -> Quote:
+        t = await self._call("fetch_ticker", lambda c: c.fetch_ticker(self._symbol(instrument_id)))
+        bid, ask, last, ts = (t["info"].get(field) for field in self.ticker_fields)
+        return Quote(instrument_id, venue_decimal(bid) or None, venue_decimal(ask) or None,
+                     venue_decimal(last) or None, venue_time(ts))
 
     def _stream_iid(self, symbol: str) -> InstrumentId | None:
         iid = InstrumentId(self.name, symbol) if symbol else None

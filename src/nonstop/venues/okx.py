@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -49,8 +49,9 @@ from nonstop.venues.gateway import GatewayConfig, RequestSpec, record_response
 from nonstop.venues.okx_budgets import EndpointBudgets
 from nonstop.venues.okx_errors import OKX_CODES
 from nonstop.venues.okx_market import OkxMarketDataClient
-from nonstop.venues.port import Quote, VenueFill, VenueOrderReport, VenueOrderStatus
+from nonstop.venues.port import VenueFill, VenueOrderReport, VenueOrderStatus
 from nonstop.venues.profile import VenueProfile
+from nonstop.venues.raw_values import venue_decimal, venue_time
 
 log = structlog.get_logger("nonstop.venues.okx")
 T = TypeVar("T")
@@ -83,18 +84,6 @@ _ENDPOINTS: dict[str, tuple[OperationKind, Priority, str]] = {
 }
 
 
-def _ts(ms: Any) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC) if ms not in (None, "") else datetime.now(UTC)
-
-
-def _dec(value: Any) -> Decimal:
-    """An exact Decimal from OKX's text ("" is zero)."""
-    if value in (None, ""):
-        return Decimal(0)
-    d = Decimal(str(value))
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
 class _OkxClient(RetrievedFutures, ccxt_pro.okx):  # type: ignore[misc]
     """ccxt's client, handing every HTTP answer's status and headers to the gateway (its websocket
     futures retrieved, see `ccxt_futures.py`)."""
@@ -119,6 +108,7 @@ class OkxVenue(CcxtVenue):
 
     codes = OKX_CODES
     client_ids = OKX_CLIENT_IDS
+    ticker_fields = ("bidPx", "askPx", "last", "ts")
 
     def __init__(
         self,
@@ -177,9 +167,9 @@ class OkxVenue(CcxtVenue):
             info = m["info"]
             self._instruments[iid] = Instrument(
                 id=iid,
-                tick_size=_dec(info["tickSz"]),
-                step_size=_dec(info["lotSz"]),
-                min_qty=_dec(info["minSz"]),
+                tick_size=venue_decimal(info["tickSz"]),
+                step_size=venue_decimal(info["lotSz"]),
+                min_qty=venue_decimal(info["minSz"]),
                 min_notional=Decimal(0),  # OKX has a minimum size, no minimum notional
             )
             self._symbols[iid] = symbol
@@ -219,7 +209,7 @@ class OkxVenue(CcxtVenue):
                             detail=f"OKX's countdown is {COUNTDOWN_MIN_S}..{COUNTDOWN_MAX_S} s")
         raw = await self._call("cancel_all_after", lambda c: c.cancel_all_orders_after(seconds * 1000))
         trigger = int(raw["data"][0].get("triggerTime") or 0)
-        return _ts(trigger) if trigger else None
+        return venue_time(trigger) if trigger else None
 
     async def disarm_cancel_all_after(self) -> None:
         """Stop OKX's countdown (a clean stop)."""
@@ -227,16 +217,16 @@ class OkxVenue(CcxtVenue):
 
     # ------------------------------------------------------------------ orders
     def _report(self, iid: InstrumentId, info: Mapping[str, Any]) -> VenueOrderReport:
-        price = _dec(info.get("px"))
+        price = venue_decimal(info.get("px"))
         return VenueOrderReport(
             instrument_id=iid,
             client_order_id=self._our_id(info.get("clOrdId")),
             venue_order_id=VenueOrderId(str(info["ordId"])),
             status=_STATUS.get(str(info.get("state")), VenueOrderStatus.OPEN),
-            quantity=_dec(info.get("sz")),
-            filled_qty=_dec(info.get("accFillSz")),
+            quantity=venue_decimal(info.get("sz")),
+            filled_qty=venue_decimal(info.get("accFillSz")),
             price=price if price > 0 else None,
-            ts=_ts(info.get("uTime") or info.get("cTime")),
+            ts=venue_time(info.get("uTime") or info.get("cTime")),
         )
 
     async def submit(self, intent: OrderIntent) -> VenueOrderReport:
@@ -264,7 +254,7 @@ class OkxVenue(CcxtVenue):
             quantity=intent.quantity,
             filled_qty=Decimal(0),
             price=intent.price,
-            ts=_ts(ack.get("ts")),
+            ts=venue_time(ack.get("ts")),
         )
 
     async def cancel(self, instrument_id: InstrumentId, client_order_id: str) -> VenueOrderReport:
@@ -303,12 +293,12 @@ class OkxVenue(CcxtVenue):
             trade_id=TradeId(str(info["tradeId"])),
             venue_order_id=VenueOrderId(str(info["ordId"])),
             client_order_id=self._our_id(info.get("clOrdId")) or None,
-            price=_dec(info["fillPx"]),
-            quantity=_dec(info["fillSz"]),
-            fee=-_dec(fee),  # OKX reports a charged fee as a negative number
+            price=venue_decimal(info["fillPx"]),
+            quantity=venue_decimal(info["fillSz"]),
+            fee=-venue_decimal(fee),  # OKX reports a charged fee as a negative number
             fee_asset=str(fee_ccy or iid.quote),
             liquidity={"M": Liquidity.MAKER, "T": Liquidity.TAKER}.get(str(exec_type), Liquidity.UNKNOWN),
-            ts=_ts(info.get("fillTime") or info.get("ts")),
+            ts=venue_time(info.get("fillTime") or info.get("ts")),
         )
 
     async def fills(self, instrument_id: InstrumentId, since: datetime | None) -> list[VenueFill]:
@@ -334,21 +324,9 @@ class OkxVenue(CcxtVenue):
         return [self._fill(instrument_id, r["info"]) for r in rows
                 if str(r["info"].get("ordId")) == venue_order_id.value]
 
-    async def balances(self) -> list[Balance]:
-        raw = await self._call("fetch_balance", lambda c: c.fetch_balance())
-        details = raw["info"]["data"][0]["details"] if raw["info"].get("data") else []
-        return [Balance(d["ccy"], _dec(d["availBal"]), _dec(d["frozenBal"])) for d in details]
-
-    async def quote(self, instrument_id: InstrumentId) -> Quote:
-        t = await self._call("fetch_ticker", lambda c: c.fetch_ticker(self._symbol(instrument_id)))
-        info = t["info"]
-        return Quote(
-            instrument_id,
-            _dec(info.get("bidPx")) or None,
-            _dec(info.get("askPx")) or None,
-            _dec(info.get("last")) or None,
-            _ts(info.get("ts")),
-        )
+    def _balances(self, info: dict[str, Any]) -> list[Balance]:
+        details = info["data"][0]["details"] if info.get("data") else []
+        return [Balance(d["ccy"], venue_decimal(d["availBal"]), venue_decimal(d["frozenBal"])) for d in details]
 
     # ------------------------------------------------------------ market data
     def market_data_client(self) -> Any:
@@ -375,6 +353,6 @@ class OkxVenue(CcxtVenue):
 
     def _stream_fill(self, iid: InstrumentId, info: dict[str, Any]) -> VenueFill | None:
         """A trade of the private `orders` channel (each trade separately)."""
-        if not info.get("tradeId") or _dec(info.get("fillSz")) <= 0:
+        if not info.get("tradeId") or venue_decimal(info.get("fillSz")) <= 0:
             return None
         return self._fill(iid, info)

@@ -109,6 +109,10 @@ class PaperSettings(BaseModel):
     # the markets listed (ccxt symbols, filters read from the source); empty: the strategy's symbol
     symbols: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$")]] = Field(default_factory=list)
     book_depth: Annotated[int, Field(ge=5, le=1000)] = 100  # mirrored levels per side
+    # the paper account's commission rates (0.001 = 0.1 %); unset: the source venue's, from ccxt's
+    # market data for the first listed symbol (its fee schedule: the regular tier, no discounts)
+    maker_fee: Annotated[Decimal, Field(ge=0, le=Decimal("0.05"))] | None = None
+    taker_fee: Annotated[Decimal, Field(ge=0, le=Decimal("0.05"))] | None = None
 
     @model_validator(mode="after")
     def _source(self) -> PaperSettings:

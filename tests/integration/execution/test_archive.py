@@ -26,18 +26,13 @@ from nonstop.model import (
     Event,
     InstrumentId,
     Liquidity,
-    OrderAccepted,
     OrderCanceled,
-    OrderCancelRequested,
     OrderFilled,
-    OrderIntent,
     OrdersArchived,
-    OrderSubmitted,
-    OrderType,
     Side,
     TradeId,
-    VenueOrderId,
 )
+from tests.journalkit import order_lifecycle
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BTC = InstrumentId("binance-a", "BTC/USDT")
@@ -49,20 +44,9 @@ def cid(seq: int) -> ClientOrderId:
 
 def lifecycle(seq: int, ts: datetime, *, fill: bool, cancel: bool = True) -> list[Event]:
     """An order's events: placed and accepted; then filled, or canceled, or left open."""
-    c = cid(seq)
-    events: list[Event] = [
-        OrderIntent(ts=ts, client_order_id=c, instrument_id=BTC, side=Side.BUY, order_type=OrderType.LIMIT,
-                    quantity=Decimal("1"), price=Decimal("100")),
-        OrderSubmitted(ts=ts, client_order_id=c),
-        OrderAccepted(ts=ts, client_order_id=c, venue_order_id=VenueOrderId(f"v{seq}")),
-    ]
-    if fill:
-        events.append(OrderFilled(ts=ts, client_order_id=c, trade_id=TradeId(f"t{seq}"), price=Decimal("100"),
-                                  quantity=Decimal("1"), fee=Decimal("0.1"), fee_asset="USDT",
-                                  liquidity=Liquidity.MAKER))
-    elif cancel:
-        events += [OrderCancelRequested(ts=ts, client_order_id=c), OrderCanceled(ts=ts, client_order_id=c)]
-    return events
+    return order_lifecycle(cid(seq), BTC, ts, side=Side.BUY, quantity=Decimal("1"), price=Decimal("100"),
+                           venue_order_id=f"v{seq}", trade_id=f"t{seq}" if fill else None, fee=Decimal("0.1"),
+                           cancel=cancel)
 
 
 async def _archived_journal(path: Path) -> Recorder:

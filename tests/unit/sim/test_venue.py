@@ -136,3 +136,14 @@ def test_unknown_orders_and_symbols() -> None:
         from nonstop.sim import rejects
 
         v.find("maker1", "BTCUSDT", order.order_id, None, rejects.NO_SUCH_ORDER)  # not their order
+
+
+def test_venue_charges_its_maker_fee_to_the_maker_and_its_taker_fee_to_the_taker() -> None:
+    v = venue()
+    v.maker_fee, v.taker_fee = D("0.0008"), D("0.001")  # OKX's regular tier, say
+    limit(v, "maker1", "SELL", "1", "100", "m")
+    limit(v, "taker", "BUY", "1", "100", "t")
+    maker_fill = v.account_trades["maker1"][0]
+    taker_fill = v.account_trades["taker"][0]
+    assert (maker_fill["commission"], maker_fill["commissionAsset"]) == (D("0.08"), "USDT")  # 100 USDT x 0.08 %
+    assert (taker_fill["commission"], taker_fill["commissionAsset"]) == (D("0.001"), "BTC")  # 1 BTC x 0.1 %
