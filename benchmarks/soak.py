@@ -158,6 +158,7 @@ async def sample_forever(engine: Engine, sim: SimProcess, data_dir: Path, every:
         if engine.status.phase != "trading":
             continue
         state = engine.state
+        sim_alive = sim.proc.poll() is None
         out.append({
             "t_s": round(time.monotonic() - t0, 1),
             "rss_mb": round(proc.memory_info().rss / 2**20, 2),
@@ -170,7 +171,8 @@ async def sample_forever(engine: Engine, sim: SimProcess, data_dir: Path, every:
             "orders_archived": state.archived_orders if state is not None else 0,
             "fills_archived": state.carried.fills if state is not None else 0,
             "level": engine.degradation.level if engine.degradation is not None else "",
-            "sim_rss_mb": round(sim_proc.memory_info().rss / 2**20, 2),
+            "sim_rss_mb": round(sim_proc.memory_info().rss / 2**20, 2) if sim_alive else 0.0,
+            "sim_alive": sim_alive,
         })
         censuses.append(census({"engine": engine}))
 
@@ -219,7 +221,9 @@ def growth(samples: list[dict[str, Any]], censuses: list[dict[str, int]], warmup
 async def soak(seconds: float, samples: int, warmup: float, tick_ms: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nonstop-soak-") as tmp:
         data_dir = Path(tmp)
-        sim = start_sim(data_dir, tick_ms=tick_ms)
+        # the simulator outlives the run (its own --duration stops it otherwise: a 900 s default once
+        # ended an hour's soak after 15 minutes, and the engine idled, halted, for the rest)
+        sim = start_sim(data_dir, tick_ms=tick_ms, duration_s=int(seconds) + 600)
         try:
             settings = soak_settings(data_dir, sim)
             logs.configure(settings.log, stream=sys.stderr)
@@ -236,6 +240,14 @@ async def soak(seconds: float, samples: int, warmup: float, tick_ms: int) -> dic
             sim.stop()
         result: dict[str, Any] = {"seconds": seconds, "samples": len(out), "warmup_share": warmup,
                                   "sim_tick_ms": tick_ms}
+        # a run whose market went away, or whose engine stopped trading, measures an idle engine
+        traded = len(out) >= 2 and out[-1]["orders_archived"] + out[-1]["orders_in_state"] > (
+            out[len(out) // 2]["orders_archived"] + out[len(out) // 2]["orders_in_state"])
+        result["valid"] = bool(out) and all(s["sim_alive"] for s in out) and traded
+        if not result["valid"]:
+            result["invalid_because"] = ("the simulator exited during the run"
+                                         if not all(s["sim_alive"] for s in out) else
+                                         "no order was placed in the second half of the run")
         result.update(growth(out, censuses, warmup))
         result["over_time"] = out
         return result

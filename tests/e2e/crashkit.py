@@ -34,14 +34,15 @@ class SimProcess:
             self.proc.wait(timeout=10)
 
 
-def start_sim(workdir: Path, *, tick_ms: int = 50, dialect: str = "binance") -> SimProcess:
-    """A standalone simulator with one venue of `dialect` (named `binance-a` or `okx-a`)."""
+def start_sim(workdir: Path, *, tick_ms: int = 50, dialect: str = "binance", duration_s: int = 900) -> SimProcess:
+    """A standalone simulator with one venue of `dialect` (named `binance-a` or `okx-a`), which stops by
+    itself after `duration_s` (a test that dies leaves no simulator behind for long)."""
     name = f"{dialect}-a"
     config = workdir / "sim.toml"
     config.write_text(f'[sim]\ncontrol_port = 0\ntick_ms = {tick_ms}\n'
                       f'[[sim.venues]]\nname = "{name}"\nports = [0, 0]\ndialect = "{dialect}"\n{WILD_SYMBOLS_TOML}')
     log = (workdir / "sim.log").open("wb")
-    proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", "900"],
+    proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", str(duration_s)],
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
