@@ -48,6 +48,21 @@ def test_order_path_prints_json_alone_and_run_all_tabulates_it(tmp_path: Path) -
     assert "| `risk_check` |" in table
 
 
+@pytest.mark.slow
+def test_the_journal_benchmark_is_tabulated_with_its_replay_goals(tmp_path: Path) -> None:
+    script = BENCH / "journal_throughput.py"
+    args = run_all.quick_args(script)
+    assert args is not None
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import figure_rows
+
+    rows = figure_rows.rows_for("journal_throughput", json.loads(proc.stdout))
+    replays = [r for r in rows if r["figure"].startswith("replay of")]
+    assert len(replays) == 2 and all("from_snapshot_s: " in r["verdict"] for r in replays), rows
+
+
 def test_run_all_puts_its_table_between_the_readme_markers_and_keeps_other_rows(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{run_all.START}\n| benchmark | figure |\n|---|---|\n| `other` | kept | a | b | c | d |\n"
