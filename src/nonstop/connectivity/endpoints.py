@@ -214,6 +214,12 @@ class EndpointPool:
             return cfg.hedge_max
         return min(cfg.hedge_max, max(cfg.hedge_min, tail))
 
+    def forget_errors(self) -> None:
+        """Forget every endpoint's failed and succeeded calls (the error-rate window): called when the
+        venue is back after an outage, whose failures say nothing about its health now."""
+        for ep in self.endpoints:
+            ep.stats.outcomes.clear()
+
     def snapshot(self) -> list[EndpointSnapshot]:
         now = self._clock.monotonic()
         return [EndpointSnapshot(e.url, e.health, e.stats.ewma, e.stats.tail(), e.stats.error_rate(now),

@@ -14,7 +14,16 @@ from nonstop.clock import Clock
 from nonstop.connectivity import BreakerState
 from nonstop.routing.scoring import VenueHealth
 
-__all__ = ["venue_health"]
+__all__ = ["forget_outage", "venue_health"]
+
+
+def forget_outage(venue: Any) -> None:
+    """The venue is back: its pool's error-rate window held the outage's failures, which would keep its
+    score down for the window (60 s) though it answers again; forget them, as the router forgets its
+    rejects, so it competes on its health now."""
+    pool = getattr(getattr(venue, "gateway", None), "pool", None)
+    if pool is not None:
+        pool.forget_errors()
 
 
 def venue_health(venue: Any, clock: Clock, *, recent_rejects: int = 0) -> VenueHealth:

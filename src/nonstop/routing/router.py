@@ -30,7 +30,7 @@ import structlog
 from nonstop.clock import Clock
 from nonstop.model import ClientOrderId, EngineState, Event, OrderRejected, RouteDecided, Side
 from nonstop.monitor.alert_model import AlertLevel
-from nonstop.routing.health import venue_health
+from nonstop.routing.health import forget_outage, venue_health
 from nonstop.routing.portfolio import portfolio_of
 from nonstop.routing.scoring import RouteDecision, VenueHealth, VenueOffer, decide, has_balance
 from nonstop.routing.stranded import HedgeOrder, HedgePlanner, Stranded, StrandedPolicy, stranded
@@ -176,6 +176,7 @@ class Router:
             elif not why and h.venue in self._away:
                 self._away.discard(h.venue)
                 self._rejects[h.venue].clear()  # its rejects were the outage's, not its health now
+                forget_outage(self.venues[h.venue])  # and so were its pool's failed calls
                 log.info("routing_returned", venue=h.venue)
                 if self.alerts is not None:
                     self.alerts.resolve(f"routing:{h.venue}", f"{h.venue} is back in the ranking")

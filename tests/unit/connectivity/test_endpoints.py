@@ -307,3 +307,24 @@ async def test_pool_probe_remeasure_disabled_pings_only_probing(clock: ManualClo
     p.endpoints[0].measured_at = 0.0
     await advance(clock, 100.0)
     assert await p.probe(Fake(clock, {})) == {}
+
+
+def test_a_venue_back_after_an_outage_scores_on_its_health_now(clock: ManualClock) -> None:
+    """The outage's failed calls stay in the error-rate window (60 s) after the venue answers again;
+    the router forgets them when the venue returns, so its score is its health now (the routing
+    engine test once saw a returned venue lose every order to the other for the whole window)."""
+    from types import SimpleNamespace
+
+    from nonstop.routing.health import forget_outage, venue_health
+
+    p = pool(clock)
+    for ep in p.endpoints:
+        for _ in range(5):
+            ep.stats.outcome(clock.monotonic(), failed=True)  # the maintenance's 503s
+        ep.stats.outcome(clock.monotonic(), failed=False)  # the probe that closed its breaker
+    venue = SimpleNamespace(name="binance-a", gateway=SimpleNamespace(pool=p))
+    before = venue_health(venue, clock)
+    assert before.error_rate > 0.8 and before.score() < 80
+    forget_outage(venue)
+    after = venue_health(venue, clock)
+    assert after.error_rate == 0.0 and after.score() > before.score()
