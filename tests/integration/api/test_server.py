@@ -42,7 +42,11 @@ async def test_serve_until_stop_then_port_released() -> None:
 
 
 async def test_cancel_ends_open_streams_and_propagates() -> None:
-    server = ApiServer(app_with(FakeSource()), "127.0.0.1", 0, grace_s=1.0)  # type: ignore[arg-type]
+    # a long grace period: a server that waited it out instead of telling its streams to end is told
+    # apart by the engine's own threshold, not by a second a loaded machine must beat (before: grace_s=1.0
+    # and the end asserted within 1.0 s)
+    grace_s = 30.0
+    server = ApiServer(app_with(FakeSource()), "127.0.0.1", 0, grace_s=grace_s)  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve())
     await asyncio.wait_for(server.started.wait(), 5)
     got: list[bytes] = []
@@ -60,8 +64,8 @@ async def test_cancel_ends_open_streams_and_propagates() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.wait_for(listener, 5)  # the stream ended with the server
-    assert loop.time() - started < 1.0  # streams were told to end: no wait for the grace period
+        await asyncio.wait_for(listener, grace_s)  # the stream ended with the server
+    assert loop.time() - started < grace_s  # streams were told to end: no wait for the grace period
     assert port_free(server.port)
 
 

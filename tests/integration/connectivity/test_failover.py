@@ -4,17 +4,16 @@ black hole, endpoint breakers opening and closing around resets and 5xx, the ven
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
 import pytest
 
 from nonstop.connectivity import CircuitOpenError, EndpointHealth, MaintenanceError
 from nonstop.sim.server import SimServer
-from tests.integration.venues.kit import BTC, HEDGE_MAX, eventually, venue_on
+from tests.integration.venues.kit import BTC, eventually, fast_config, venue_on
 from tests.simkit import control, running_sim, set_fault
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(60)
 
 
 async def fault_hits(sim: SimServer, fault_id: int) -> int:
@@ -24,15 +23,11 @@ async def fault_hits(sim: SimServer, fault_id: int) -> int:
     raise AssertionError(f"fault {fault_id} is not active")
 
 
-async def test_blackholed_endpoint_reads_all_succeed_within_hedge_delay_plus_one_round_trip() -> None:
+async def test_blackholed_endpoint_reads_all_succeed_hedged_and_routing_avoids_it() -> None:
     async with running_sim(venues=1) as sim, venue_on(sim) as rec:
         venue = rec.venue
-        baseline = []
-        for _ in range(15):
-            t0 = time.monotonic()
+        for _ in range(15):  # the pool learns each endpoint's latency
             await venue.quote(BTC)
-            baseline.append(time.monotonic() - t0)
-        round_trip = max(baseline)
         # black-hole the primary: the endpoint routing currently prefers (lowest latency estimate)
         snapshot = venue.gateway.pool.snapshot()
         primary = min(snapshot, key=lambda s: s.ewma if s.ewma is not None else 0.0).url
@@ -44,12 +39,18 @@ async def test_blackholed_endpoint_reads_all_succeed_within_hedge_delay_plus_one
             latencies.append(time.monotonic() - t0)
             assert quote.bid is not None
         hits = await fault_hits(sim, fault["id"])
-    # A read that met the black hole was hedged after at most HEDGE_MAX, then answered in one round
-    # trip; 50 ms of scheduling slack for a shared machine.
-    assert max(latencies) <= HEDGE_MAX + round_trip + 0.05, (max(latencies), round_trip)
+    # The black hole never answers: a read that met it and still succeeded was hedged (the delay itself,
+    # p99 clamped to HEDGE_MAX, is proven on a manual clock in tests/unit/connectivity/test_endpoints.py).
+    # No read waited out the attempt timeout (the engine's own threshold, 3 s) before trying elsewhere;
+    # before, this bound was HEDGE_MAX + the baseline's slowest read + 50 ms, a time a loaded machine
+    # must beat.
     assert hits >= 1, "the black hole was never tried: the test proved nothing"
-    # Once it has cost one hedge delay, power-of-two routing avoids it: most reads pay nothing.
-    assert statistics.median(latencies) <= statistics.median(baseline) + 0.02
+    assert max(latencies) < fast_config().pool.attempt_timeout, max(latencies)
+    # Once it has cost one hedge delay, power-of-two routing avoids it: most reads never go there. Counted
+    # by the simulator (its hits include the re-measuring pings: 4-6 of 40 reads on an idle machine);
+    # before, a timing (median read <= the baseline's median + 20 ms), which a loaded machine exceeds when
+    # the other worker starts a busy test between the two phases.
+    assert hits <= len(latencies) // 2, (hits, len(latencies))
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ async def test_failing_endpoint_breaker_opens_traffic_moves_and_closes_once_a_pr
         assert ("open", "closed") not in rec.transitions(bad)
         await control(sim, "DELETE", f"/control/faults/{fault['id']}")
         # the first probe that gets an answer closes it: recovery follows the endpoint, not the open timer
-        await eventually(lambda: breaker.state.value == "closed", within=3.0)
+        await eventually(lambda: breaker.state.value == "closed", within=15.0)
         assert rec.transitions(bad)[-1][1] == "closed"
         assert await venue.quote(BTC)
 
@@ -97,13 +98,11 @@ async def test_maintenance_opens_the_venue_breaker_and_requests_fail_fast_until_
         venue_events = [(e.old.value, e.new.value) for e in rec.events if e.scope.value == "venue"]
         assert venue_events[:1] == [("closed", "open")]
         hits = await fault_hits(sim, fault["id"])
-        t0 = time.monotonic()
         with pytest.raises(CircuitOpenError):
             await venue.quote(BTC)
-        assert time.monotonic() - t0 < 0.05  # refused locally, not sent
-        assert await fault_hits(sim, fault["id"]) == hits
+        assert await fault_hits(sim, fault["id"]) == hits  # refused locally, not sent (was also timed: < 50 ms)
         # endpoints themselves are fine: maintenance is the venue's, not an endpoint's
         assert all(s.health is EndpointHealth.HEALTHY for s in venue.gateway.pool.snapshot())
         await control(sim, "DELETE", f"/control/faults/{fault['id']}")
-        await eventually(lambda: venue.gateway.pool.breaker.state.value == "closed", within=4.0)
+        await eventually(lambda: venue.gateway.pool.breaker.state.value == "closed", within=15.0)
         assert await venue.balances()

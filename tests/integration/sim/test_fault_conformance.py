@@ -58,15 +58,16 @@ async def sim(dialect: Dialect) -> AsyncIterator[SimServer]:
 
 
 async def test_latency_delays_only_the_faulted_endpoint(sim: SimServer, dialect: Dialect) -> None:
-    await set_fault(sim, "latency", venue=dialect.venue, endpoint=0, params={"ms": 400})
+    fault = await set_fault(sim, "latency", venue=dialect.venue, endpoint=0, params={"ms": 400})
     async with dialect.rest(sim, endpoint=0) as slow, dialect.rest(sim, endpoint=1) as fast:
         t0 = time.monotonic()
         await slow.fetch_time()
         slow_s = time.monotonic() - t0
-        t0 = time.monotonic()
+        assert sim.faults.active[fault["id"]].hits == 1  # the faulted endpoint's request was delayed
         await fast.fetch_time()
-        fast_s = time.monotonic() - t0
-    assert slow_s >= 0.4 > fast_s
+    # the other endpoint's request was not: counted by the simulator, not timed (before: `fast_s < 0.4`,
+    # a time a loaded machine must beat); a delay only grows under load, so its lower bound stays
+    assert slow_s >= 0.4 and sim.faults.active[fault["id"]].hits == 1
 
 
 async def test_blackhole_times_out_as_request_timeout(sim: SimServer, dialect: Dialect) -> None:
@@ -103,13 +104,13 @@ async def test_drop_order_response_with_reset_is_a_network_error_after_the_order
 
 async def test_websocket_disconnect_drops_streams_until_cleared(sim: SimServer, dialect: Dialect) -> None:
     async with dialect.pro(sim) as ex:
-        await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+        await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 15)
         fault = await set_fault(sim, "ws_disconnect", venue=dialect.venue)
         with pytest.raises(ccxt_async.NetworkError):
             for _ in range(10):
-                await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+                await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 15)
         with pytest.raises(ccxt_async.NetworkError):  # reconnecting is refused while the fault lasts
-            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 15)
         await control(sim, "DELETE", f"/control/faults/{fault['id']}")
-        ticker = await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+        ticker = await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 15)
     assert ticker["last"] > 0
