@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -79,6 +80,33 @@ async def control(sim: SimServer, method: str, path: str, body: dict[str, Any] |
 
 async def set_fault(sim: SimServer, kind: str, venue: str = "alpha", **fields: Any) -> dict[str, Any]:
     return await control(sim, "POST", "/control/faults", {"kind": kind, "venue": venue, **fields})
+
+
+def user_stream_subscribed(
+    sim: SimServer, venue: str = "alpha", *, endpoints: Collection[int] | None = None, channels: tuple[str, ...] = ()
+) -> bool:
+    """Whether the simulator holds a websocket subscribed to an account's own events on `venue` (on
+    one of `endpoints` if given; OKX: logged in, with each of `channels` subscribed). A test waits on this before
+    it trades, so the stream cannot miss the order's events, instead of sleeping a guessed time."""
+    rt = sim.venues[venue]
+    hub = rt.okx_streams if rt.okx_streams is not None else rt.streams
+    return any(
+        c.account is not None and (endpoints is None or c.endpoint in endpoints)
+        and all(any(s.startswith(f"{ch}:") for s in c.streams) for ch in channels)
+        for c in hub.connections
+    )
+
+
+async def until_user_stream_subscribed(
+    sim: SimServer, venue: str = "alpha", *, endpoints: Collection[int] | None = None,
+    channels: tuple[str, ...] = (), within: float = 15.0,
+) -> None:
+    """Wait until `user_stream_subscribed` holds (a time box, generous: it holds in milliseconds alone)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not user_stream_subscribed(sim, venue, endpoints=endpoints, channels=channels):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no user stream subscribed on {venue} within {within} s")
+        await asyncio.sleep(0.01)
 
 
 def okx_settings(*, endpoints: int = 2, tick_ms: int = 50, seed: int = 7) -> SimSettings:

@@ -85,7 +85,7 @@ async def test_spike_then_freeze_excluded_consensus_in_band_then_no_trustworthy_
     async with running_sim(venues=3, endpoints=1, tick_ms=50) as sim, hub_on(sim, ["alpha", "beta", "gamma"], seen):
         await wait_for(lambda: bool(seen) and len(seen[-1].sources) == 3, 10)
         await set_fault(sim, "price_spike", "beta", params={"pct": 5})
-        await wait_for(lambda: status(seen[-1], "beta") is SourceStatus.OUTLIER, 5)
+        await wait_for(lambda: status(seen[-1], "beta") is SourceStatus.OUTLIER, 15)
         during = seen[-1]
         assert during.trusted and set(during.sources) == {"alpha", "gamma"}
         gamma = during.source_quality("gamma")
@@ -106,7 +106,7 @@ async def test_spike_then_freeze_excluded_consensus_in_band_then_no_trustworthy_
         # the freeze is detected (silent: STALE; polled but unchanged: FROZEN) within max_age/max_unchanged;
         # until then the frozen alpha may already drift out of the band (OUTLIER) as gamma moves on, so
         # the wait is on the detection itself, not on the first untrusted quote
-        await wait_for(lambda: status(seen[-1], "alpha") in (SourceStatus.STALE, SourceStatus.FROZEN), 8)
+        await wait_for(lambda: status(seen[-1], "alpha") in (SourceStatus.STALE, SourceStatus.FROZEN), 15)
         last = seen[-1]
         assert not last.trusted
         # gamma and the spiked beta are left: two sources that disagree, nobody can tell which is right
@@ -121,12 +121,14 @@ async def test_websocket_disconnect_rest_takes_over_in_time_and_websocket_comes_
         await wait_for(lambda: alpha.transport is Transport.WS, 10)
         start = len(seen)
         fault = await set_fault(sim, "ws_disconnect", "alpha")
-        t0 = asyncio.get_running_loop().time()
-        await wait_for(lambda: alpha.transport is Transport.REST, STALL_S + 1)
-        switched_after = asyncio.get_running_loop().time() - t0
+        t0 = time.monotonic()
+        await wait_for(lambda: alpha.transport is Transport.REST, 15)
+        # measured from the switch's own record (its monotonic time), not from this test's polling of it
+        to_rest = next(s for s in hub.switches if s.source == "alpha" and s.new is Transport.REST and s.monotonic >= t0)
+        switched_after = to_rest.monotonic - t0
         await asyncio.sleep(3)  # on REST for a while: polls keep the source fresh
         await control(sim, "DELETE", f"/control/faults/{fault['id']}")
-        await wait_for(lambda: alpha.transport is Transport.WS, 6)
+        await wait_for(lambda: alpha.transport is Transport.WS, 15)
         window = seen[start:]
         ages = [q.age_s for c in window if (q := c.source_quality("alpha")) is not None and q.age_s is not None]
         rest_used = any(q.transport == "rest" for c in window if (q := c.source_quality("alpha")) is not None)

@@ -104,7 +104,7 @@ async def test_watch_ohlcv_5m_delivers_a_closed_candle() -> None:
     async with SimServer(sim_settings(venues=1, endpoints=1), NearBoundary()) as sim, pro_client(sim) as ex:
         closed = None
         for _ in range(20):
-            candles = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "5m"), 5)
+            candles = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "5m"), 15)
             stream = ex.ohlcvs["BTC/USDT"]["5m"]
             if len(stream) >= 2:
                 closed = stream[-2]
@@ -118,12 +118,12 @@ async def test_partial_book_all_market_and_kline_streams_and_bad_names(sim: SimS
     names = ["btcusdt@depth5", "btcusdt@depth20@100ms", "!ticker@arr", "btcusdt@kline_5m", "btcusdt@kline_1s"]
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@kline_7m"], "id": 1})
-        refused = await asyncio.wait_for(ws.receive_json(), 5)
+        refused = await asyncio.wait_for(ws.receive_json(), 15)
         await ws.send_json({"method": "SUBSCRIBE", "params": names, "id": 2})
         seen: dict[str, dict | list] = {}
         deadline = time.monotonic() + 10
         while len(seen) < len(names) and time.monotonic() < deadline:
-            msg = await asyncio.wait_for(ws.receive_json(), 5)
+            msg = await asyncio.wait_for(ws.receive_json(), 15)
             if isinstance(msg, list):
                 seen["!ticker@arr"] = msg
             elif "lastUpdateId" in msg:
@@ -138,7 +138,7 @@ async def test_partial_book_all_market_and_kline_streams_and_bad_names(sim: SimS
 
 async def test_watch_tickers_over_the_all_market_stream(sim: SimServer) -> None:
     async with pro_client(sim) as ex:
-        tickers = await asyncio.wait_for(ex.watch_tickers(), 5)
+        tickers = await asyncio.wait_for(ex.watch_tickers(), 15)
     assert tickers and all(t["last"] > 0 for t in tickers.values())
 
 
@@ -153,7 +153,7 @@ async def test_listen_key_on_the_combined_stream_path_delivers_execution_reports
             await ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clientOrderId": "t-cs-1"})
             reports = []
             for _ in range(200):
-                msg = await asyncio.wait_for(ws.receive_json(), 5)
+                msg = await asyncio.wait_for(ws.receive_json(), 15)
                 if msg["stream"] == key and msg["data"]["e"] == "executionReport":
                     reports.append(msg["data"])
                     if msg["data"]["X"] == "FILLED":
@@ -174,7 +174,7 @@ async def test_websocket_api_trading_and_account_methods(sim: SimServer) -> None
         async def ask(method: str, params: dict[str, object]) -> dict:
             await ws.send_json({"id": method, "method": method, "params": _signed(params, key, secret)})
             while True:
-                msg = await asyncio.wait_for(ws.receive_json(), 5)
+                msg = await asyncio.wait_for(ws.receive_json(), 15)
                 if msg.get("id") == method:
                     return msg
 

@@ -66,7 +66,7 @@ async def test_frozen_feed_goes_silent_and_stale_while_another_venue_moves(sim: 
         rest_client(sim, venue="beta") as b,
         pro_client(sim, venue="alpha") as wa,
     ):
-        await asyncio.wait_for(wa.watch_ticker("BTC/USDT"), 5)
+        await asyncio.wait_for(wa.watch_ticker("BTC/USDT"), 15)
         await set_fault(sim, "frozen_feed")
         await asyncio.sleep(0.2)
         frozen_book = await a.fetch_order_book("BTC/USDT", 5)

@@ -55,7 +55,7 @@ async def test_rate_limit_storm_is_okx_429_50011_with_retry_after(sim: SimServer
 
 async def test_frozen_feed_goes_silent_and_stale(sim: SimServer) -> None:
     async with okx_rest_client(sim) as ex, okx_pro_client(sim) as ws:
-        await asyncio.wait_for(ws.watch_ticker("BTC/USDT"), 5)
+        await asyncio.wait_for(ws.watch_ticker("BTC/USDT"), 15)
         await okx_fault(sim, "frozen_feed")
         await asyncio.sleep(0.2)
         frozen = await ex.fetch_order_book("BTC/USDT", 5)
@@ -106,11 +106,11 @@ async def test_websockets_end_with_the_faults_close_code_and_reconnects_are_refu
     url = sim.venues["okx"].urls[0].replace("http://", "ws://") + "/ws/v5/public"
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         await ws.send_str('{"op": "subscribe", "args": [{"channel": "tickers", "instId": "BTC-USDT"}]}')
-        assert "subscribe" in (await ws.receive(timeout=5)).data
+        assert "subscribe" in (await ws.receive(timeout=15)).data
         await set_fault(sim, venue="okx", **fault)  # type: ignore[arg-type]
-        while (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+        while (await ws.receive(timeout=15)).type == aiohttp.WSMsgType.TEXT:
             pass
         assert ws.close_code == code
     async with okx_pro_client(sim) as ex:
         with pytest.raises(ccxt_async.NetworkError):
-            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 5)
+            await asyncio.wait_for(ex.watch_ticker("BTC/USDT"), 15)

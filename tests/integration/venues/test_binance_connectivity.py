@@ -14,9 +14,9 @@ from nonstop.connectivity import ConnectivityError, OperationKind, OutcomeUnknow
 from nonstop.sim.server import SimServer
 from nonstop.venues.port import VenueOrderStatus
 from tests.integration.venues.kit import BTC, HEDGE_MAX, fast_config, limit_intent, venue_on
-from tests.simkit import control, running_sim, set_fault
+from tests.simkit import control, running_sim, set_fault, until_user_stream_subscribed
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(60)
 
 
 async def received(sim: SimServer, cid: str) -> list[dict[str, object]]:
@@ -109,21 +109,22 @@ async def test_user_stream_fails_over_to_another_endpoint_when_its_websocket_dro
         venue = rec.venue
         first_url = venue.gateway.stream_endpoint()
         watcher = asyncio.create_task(venue.watch_order_updates())
-        await asyncio.sleep(0.3)  # subscribed
+        await until_user_stream_subscribed(sim)  # (was a 0.3 s sleep)
         one = await venue.submit(limit_intent(1))
-        reports = await asyncio.wait_for(watcher, 5.0)
+        reports = await asyncio.wait_for(watcher, 15)
         assert one.client_order_id in {r.client_order_id for r in reports}
 
         watcher = asyncio.create_task(venue.watch_order_updates())
-        await asyncio.sleep(0.3)
         index = sim.venues["alpha"].urls.index(first_url)
+        await until_user_stream_subscribed(sim, endpoints=[index])  # (was a 0.3 s sleep)
         await set_fault(sim, "ws_disconnect", endpoint=index)
         with pytest.raises(ConnectivityError):
-            await asyncio.wait_for(watcher, 5.0)
+            await asyncio.wait_for(watcher, 15)
 
         watcher = asyncio.create_task(venue.watch_order_updates())  # reconnects on the next endpoint
-        await asyncio.sleep(0.5)
+        others = [i for i in range(len(sim.venues["alpha"].urls)) if i != index]
+        await until_user_stream_subscribed(sim, endpoints=others)  # (was a 0.5 s sleep)
         assert venue.gateway.stream_endpoint() != first_url
         two = await venue.submit(limit_intent(2))
-        reports = await asyncio.wait_for(watcher, 5.0)
+        reports = await asyncio.wait_for(watcher, 15)
         assert two.client_order_id in {r.client_order_id for r in reports}

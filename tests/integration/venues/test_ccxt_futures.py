@@ -15,7 +15,7 @@ from nonstop.connectivity import ConnectivityError
 from tests.integration.venues.kit import venue_on
 from tests.simkit import running_sim, set_fault
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = pytest.mark.timeout(60)
 
 
 async def test_refused_user_stream_reconnects_leave_no_unretrieved_future() -> None:
@@ -35,7 +35,7 @@ async def test_refused_user_stream_reconnects_leave_no_unretrieved_future() -> N
             try:
                 for _ in range(3):
                     with pytest.raises(ccxt_async.NetworkError):  # the refused dial
-                        await asyncio.wait_for(client.watch_order_book("BTC/USDT", 5), 5)
+                        await asyncio.wait_for(client.watch_order_book("BTC/USDT", 5), 15)
             finally:
                 await client.close()
         gc.collect()

@@ -18,7 +18,7 @@ from nonstop.sim.server import SimServer
 from nonstop.venues.okx import OKX_CLIENT_IDS, OkxVenue
 from nonstop.venues.port import VenueOrderStatus
 from tests.integration.venues.kit import fast_config, limit_intent
-from tests.simkit import running_okx_sim
+from tests.simkit import running_okx_sim, until_user_stream_subscribed
 
 BTC = InstrumentId("okx", "BTC/USDT")
 
@@ -82,14 +82,14 @@ async def test_duplicate_and_insufficient_funds_are_classified_with_okx_codes(
 
 
 async def test_market_order_fills_arrive_on_the_stream_and_by_lookup(okx: tuple[SimServer, OkxVenue]) -> None:
-    _, venue = okx
+    sim, venue = okx
     start = datetime.now(UTC) - timedelta(seconds=1)
     watch = asyncio.create_task(venue.watch_fills())
-    await asyncio.sleep(0.3)  # subscribed (login + orders channel) before the order
+    await until_user_stream_subscribed(sim, "okx", channels=("orders",))  # before the order (was a 0.3 s sleep)
     market = replace(intent(4), order_type=OrderType.MARKET, price=None, time_in_force=TimeInForce.GTC,
                      side=Side.BUY)
     placed = await venue.submit(market)
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         streamed = await watch
     assert streamed and all(f.client_order_id == str(market.client_order_id) for f in streamed)
     looked_up = await venue.fills_of_order(BTC, placed.venue_order_id)
@@ -102,12 +102,12 @@ async def test_market_order_fills_arrive_on_the_stream_and_by_lookup(okx: tuple[
 
 
 async def test_order_updates_stream_reports_okx_states(okx: tuple[SimServer, OkxVenue]) -> None:
-    _, venue = okx
+    sim, venue = okx
     watch = asyncio.create_task(venue.watch_order_updates())
-    await asyncio.sleep(0.3)
+    await until_user_stream_subscribed(sim, "okx", channels=("orders",))  # (was a 0.3 s sleep)
     order = intent(5)
     await venue.submit(order)  # type: ignore[arg-type]
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         reports = await watch
     assert reports[-1].client_order_id == str(order.client_order_id)  # type: ignore[attr-defined]
     assert reports[-1].status is VenueOrderStatus.OPEN and reports[-1].quantity == Decimal("0.01")
