@@ -75,8 +75,8 @@ async def running_engine_api(
         engine_task = tg.create_task(engine.run(duration=120), name="engine")
         server_task = tg.create_task(server.serve(), name="api")
         try:
-            await eventually(lambda: server.started.is_set(), 10, "the API server")
-            await eventually(lambda: engine.status.phase == "trading" or engine_task.done(), 30, "trading")
+            await eventually(lambda: server.started.is_set(), 30, "the API server")
+            await eventually(lambda: engine.status.phase == "trading" or engine_task.done(), 60, "trading")
             assert not engine_task.done(), "the engine stopped before trading"
             yield Running(engine, server)
         finally:

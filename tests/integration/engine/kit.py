@@ -99,14 +99,16 @@ async def eventually(check: Callable[[], bool], within: float, what: str) -> Non
 
 
 @asynccontextmanager
-async def running(engine: Engine, *, duration: float = 60.0) -> AsyncIterator[Engine]:
-    """The engine running as a task until trading (with open orders); stopped (cancelled) on exit."""
+async def running(engine: Engine, *, duration: float = 180.0) -> AsyncIterator[Engine]:
+    """The engine running as a task until trading (with open orders); stopped (cancelled) on exit.
+    Time boxes and the run's duration are generous: a start on a loaded machine (two test workers and
+    other work on two cores) took 15 s to trade where it takes 2 s alone."""
     task = asyncio.create_task(engine.run(duration=duration), name="engine-under-test")
     try:
-        await eventually(lambda: engine.status.phase == "trading" or task.done(), 20, "trading")
+        await eventually(lambda: engine.status.phase == "trading" or task.done(), 60, "trading")
         if task.done():
             task.result()  # raises what stopped it
-        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 10, "open orders")
+        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 30, "open orders")
         yield engine
     finally:
         task.cancel()

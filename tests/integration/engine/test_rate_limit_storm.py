@@ -28,7 +28,7 @@ async def test_429_storm_with_websocket_drops_never_gets_the_engine_banned(tmp_p
         for _ in range(2):  # the market-data websockets drop twice during the storm
             await asyncio.sleep(2.0)
             await set_fault(sim, "ws_disconnect", TRADING, duration_s=0.5)
-        await eventually(lambda: not sim.faults.active, STORM_S + 2, "the storm to end")
+        await eventually(lambda: not sim.faults.active, STORM_S + 15, "the storm to end")
         storm_over = engine.clock.now()
 
         async def traded_again() -> bool:

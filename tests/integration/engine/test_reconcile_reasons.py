@@ -13,7 +13,7 @@ from nonstop.engine import Engine
 from tests.integration.engine.kit import TRADING, eventually, settings
 from tests.simkit import rest_client, running_sim
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
 async def test_reconcile_not_clean_logs_each_reason(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ async def test_reconcile_not_clean_logs_each_reason(tmp_path: Path) -> None:
         with capture_logs() as logs:
             task = asyncio.create_task(engine.run(duration=30))
             try:
-                await eventually(lambda: any(e["event"] == "reconcile_not_clean" for e in logs) or task.done(), 25,
+                await eventually(lambda: any(e["event"] == "reconcile_not_clean" for e in logs) or task.done(), 60,
                                  "a pass that was not clean")
             finally:
                 task.cancel()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from nonstop.config import EngineVenue, SimRateLimits, SimSettings, SimVenue
 from nonstop.engine import Engine
@@ -43,11 +44,15 @@ async def test_engine_started_while_the_venue_refuses_trades_soon_after_it_is_ba
     sim = SimServer(SimSettings(control_port=0, tick_ms=50, venues=[SimVenue(name=TRADING, ports=ports)],
                                 rate_limits=SimRateLimits(weight_per_minute=6000)))
     try:
-        await asyncio.sleep(OUTAGE_S)  # the outage itself: connection refused on every endpoint
-        assert engine.status.phase == "connecting" and not task.done()
-        await sim.start()
-        back = time.monotonic()
-        await eventually(lambda: bool(engine.state and engine.state.orders) or task.done(), 30, "a first order")
+        with capture_logs() as logs:
+            await asyncio.sleep(OUTAGE_S)  # the outage itself: connection refused on every endpoint
+            assert engine.status.phase == "connecting" and not task.done()
+            await sim.start()
+            back = time.monotonic()
+            await eventually(lambda: any(e["event"] == "venue_connected" for e in logs) or task.done(), 60,
+                             "the venue connected")
+            connected = time.monotonic() - back
+            await eventually(lambda: bool(engine.state and engine.state.orders) or task.done(), 60, "a first order")
         if task.done():
             task.result()
         waited = time.monotonic() - back
@@ -56,6 +61,9 @@ async def test_engine_started_while_the_venue_refuses_trades_soon_after_it_is_ba
         await asyncio.wait([task])
         await sim.stop()
     # before the fix the engine slept on a doubling backoff (next try 8-16 s after the venue returned)
-    # and its connect met its own open breakers; now it follows the probes (1 s) plus start-up work
-    print(f"first order {waited:.2f} s after the venue came back")
-    assert waited < 6.0, f"first order {waited:.1f} s after the venue came back"
+    # and its connect met its own open breakers; now it retries a refused connect every second. Timed to
+    # the connect, not to the first order: the start-up work between them (reconcile, warm-up, the first
+    # quote) is what a loaded machine stretches (alone: connected 0.6 s, first order 0.8 s after; under
+    # load another engine test's start took 15 s to trade where it takes 2 s alone)
+    print(f"connected {connected:.2f} s, first order {waited:.2f} s after the venue came back")
+    assert connected < 6.0, f"connected {connected:.1f} s after the venue came back"

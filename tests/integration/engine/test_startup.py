@@ -13,7 +13,7 @@ from nonstop.model import DifferenceKind, OrderIntent, ReconcileDifference
 from tests.integration.engine.kit import TRADING, eventually, journal_events, settings
 from tests.simkit import rest_client, running_sim
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
 async def test_strategy_waits_for_a_clean_reconcile_before_its_first_order(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ async def test_strategy_waits_for_a_clean_reconcile_before_its_first_order(tmp_p
         engine = Engine(base.model_copy(update={"engine": engine_cfg}))
         task = asyncio.create_task(engine.run(duration=30))
         try:
-            await eventually(lambda: bool(engine.state and engine.state.orders) or task.done(), 25, "a first order")
+            await eventually(lambda: bool(engine.state and engine.state.orders) or task.done(), 60, "a first order")
             if task.done():
                 task.result()
             events = await journal_events(engine)

@@ -11,7 +11,7 @@ from nonstop.engine import Engine
 from nonstop.trading_loop import WARM_UP_MINUTES
 from tests.integration.engine.kit import eventually, settings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 
 async def _warm_up_once(tmp_path: Path) -> tuple[int, int]:
@@ -21,7 +21,7 @@ async def _warm_up_once(tmp_path: Path) -> tuple[int, int]:
     engine = Engine(cfg)
     task = asyncio.create_task(engine.run(duration=30))
     try:
-        await eventually(lambda: bool(engine.trading and engine.trading.warmed_up) or task.done(), 25, "warm-up")
+        await eventually(lambda: bool(engine.trading and engine.trading.warmed_up) or task.done(), 60, "warm-up")
         if task.done():
             task.result()
         assert engine.trading is not None and engine.trading.warmed_up is not None

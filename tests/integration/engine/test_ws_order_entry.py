@@ -19,7 +19,7 @@ async def test_engine_with_ws_order_entry_places_its_orders_over_the_ws_api(tmp_
     base = settings(tmp_path, data_venues=1)
     venues = [EngineVenue(name=TRADING, order_entry="ws")]
     engine = Engine(base.model_copy(update={"engine": base.engine.model_copy(update={"venues": venues})}))
-    async with running(engine, duration=60):
+    async with running(engine):  # the default run outlasts the test on a loaded machine
         assert engine.trading is not None
         venue = engine.trading.trading_venues[TRADING]
         assert isinstance(venue, BinanceVenue) and venue.order_entry == "ws"

@@ -18,7 +18,7 @@ from tests.integration.engine.kit import SYMBOL, TRADING, running, settings
 from tests.integration.monitor.receivers import SmtpSink, Webhook, eventually, mail_url, smtp_server, webhook
 from tests.simkit import control, set_fault
 
-pytestmark = pytest.mark.timeout(50)
+pytestmark = pytest.mark.timeout(120)
 
 MAIL_ENV, HOOK_ENV = "NONSTOP_TEST_ENGINE_MAIL_URL", "NONSTOP_TEST_ENGINE_HOOK_URL"
 FAST_BREAKERS = ConnectivitySettings(
@@ -70,18 +70,18 @@ async def test_venue_outage_alerts_critical_once_on_mail_and_webhook_then_resolv
             async with running(engine):
                 assert engine.sim is not None
                 await set_fault(engine.sim, "venue_outage", TRADING)
-                await eventually(lambda: delivered(smtp, hook, title, "CRITICAL"), within=15,
+                await eventually(lambda: delivered(smtp, hook, title, "CRITICAL"), within=30,
                                  what="venue breaker CRITICAL on mail and webhook")
                 # the outage goes on: half-open probes fail and the breaker re-opens; still one alert
                 alerts = engine.alerts
                 assert alerts is not None
                 key = f"breaker_open:venue:{TRADING}"
                 await eventually(lambda: any(a.key == key and a.count >= 2 for a in alerts.active()),
-                                 within=10, what="the venue breaker re-opened while the alert was active")
+                                 within=30, what="the venue breaker re-opened while the alert was active")
                 assert mail_subjects(smtp, title) == hook_titles(hook, title) == [f"[nonstop CRITICAL] {title}"]
 
                 await control(engine.sim, "DELETE", f"/control/faults?venue={TRADING}")
-                await eventually(lambda: delivered(smtp, hook, title, "RESOLVED"), within=20,
+                await eventually(lambda: delivered(smtp, hook, title, "RESOLVED"), within=30,
                                  what="RESOLVED on mail and webhook")
                 await alerts.drain()
 
@@ -105,10 +105,10 @@ async def test_deviating_feed_raises_feed_quality_warning_with_evidence_then_res
             async with running(engine):
                 assert engine.sim is not None and engine.alerts is not None
                 await set_fault(engine.sim, "price_spike", "binance-c", params={"pct": 3})
-                await eventually(lambda: delivered(smtp, hook, title, "WARNING"), within=15,
+                await eventually(lambda: delivered(smtp, hook, title, "WARNING"), within=30,
                                  what="feed-quality WARNING on mail and webhook")
                 await control(engine.sim, "DELETE", "/control/faults?venue=binance-c")
-                await eventually(lambda: delivered(smtp, hook, title, "RESOLVED"), within=15,
+                await eventually(lambda: delivered(smtp, hook, title, "RESOLVED"), within=30,
                                  what="RESOLVED on mail and webhook")
                 await engine.alerts.drain()
 

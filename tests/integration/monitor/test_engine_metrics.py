@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from nonstop.engine import Engine
 from tests.integration.engine.kit import SYMBOL, TRADING, eventually, running, settings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -62,7 +62,7 @@ async def test_metrics_expose_every_family_with_sane_values_while_trading(tmp_pa
         await eventually(
             lambda: total(current(), "nonstop_fills_total") > 0
             and total(current(), "nonstop_order_roundtrip_seconds_count") > 0,
-            25, "a fill and an acknowledged order",
+            45, "a fill and an acknowledged order",
         )
 
         def exposure_matches_position() -> bool:  # the probe samples once a second: wait for the round after
@@ -73,7 +73,7 @@ async def test_metrics_expose_every_family_with_sane_values_while_trading(tmp_pa
             return bool(position and mid and found) and math.isclose(
                 found[0][1], float(abs(position) * mid), rel_tol=0.01)  # type: ignore[operator]
 
-        await eventually(exposure_matches_position, 10, "exposure = |position| x consensus mid")
+        await eventually(exposure_matches_position, 30, "exposure = |position| x consensus mid")
         assert engine.api is not None
         async with aiohttp.ClientSession() as http, http.get(f"{engine.api.url}/metrics") as resp:
             assert resp.status == 200
@@ -85,14 +85,18 @@ async def test_metrics_expose_every_family_with_sane_values_while_trading(tmp_pa
     assert not missing, f"families absent from /metrics: {missing}"
 
     # the bounds are the engine's own thresholds, not times a loaded CI machine must beat: a latency is in
-    # seconds and under the request timeout (one CI run saw a 1.14 s call); a feed's age under its STALE age
+    # seconds and under the request timeout (one CI run saw a 1.14 s call); a feed's age under its STALE age.
+    # An endpoint's latency samples and an order's round trip are one attempt each: at most the pool's
+    # attempt timeout (a loaded run measured one endpoint's only sample at 2.09 s, over the 2 s request
+    # timeout: a hedged loser's time when cancelled, or an answer the loop read late, are kept as latency)
     timeout_s = engine.settings.engine.request_timeout_ms / 1000
     stale_s = engine.settings.data.validator.max_age_s
     pool = engine.venues[TRADING].gateway.pool  # type: ignore[attr-defined]
+    attempt_s = pool.config.attempt_timeout
     for ep in pool.endpoints:  # connectivity: every endpoint of the trading venue measured, up, closed
         count = one(m, "nonstop_endpoint_latency_seconds_count", venue=TRADING, endpoint=ep.url)
         mean = one(m, "nonstop_endpoint_latency_seconds_sum", venue=TRADING, endpoint=ep.url) / count
-        assert count > 0 and 0 < mean <= timeout_s, (ep.url, count, mean)
+        assert count > 0 and 0 < mean <= attempt_s, (ep.url, count, mean)
     ups = values(m, "nonstop_endpoint_up")
     assert {lbl["venue"] for lbl, _ in ups} == {TRADING, "binance-b"} and all(v == 1 for _, v in ups), ups
     assert len([1 for lbl, _ in ups if lbl["venue"] == TRADING]) == len(pool.endpoints)
@@ -102,7 +106,7 @@ async def test_metrics_expose_every_family_with_sane_values_while_trading(tmp_pa
     assert 0 <= one(m, "nonstop_ratelimit_used_ratio", venue=TRADING, limit="weight") < 0.5
 
     rtt = one(m, "nonstop_order_roundtrip_seconds_count", venue=TRADING)  # application
-    assert rtt > 0 and 0 < one(m, "nonstop_order_roundtrip_seconds_sum", venue=TRADING) / rtt <= timeout_s
+    assert rtt > 0 and 0 < one(m, "nonstop_order_roundtrip_seconds_sum", venue=TRADING) / rtt <= attempt_s
     assert one(m, "nonstop_orders_total", venue=TRADING, strategy="mm", outcome="submitted") > 0
     assert one(m, "nonstop_fills_total", venue=TRADING, strategy="mm") > 0
     assert 0 < one(m, "nonstop_fill_ratio", venue=TRADING, strategy="mm") <= 1

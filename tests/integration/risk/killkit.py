@@ -57,11 +57,11 @@ async def engine_running(cfg: Settings, *, open_orders: bool = True) -> AsyncIte
     engine = Engine(cfg)
     task = asyncio.create_task(engine.run(duration=120), name="engine-under-test")
     try:
-        await eventually(lambda: engine.status.phase == "trading" or task.done(), 30, "trading")
+        await eventually(lambda: engine.status.phase == "trading" or task.done(), 60, "trading")
         if task.done():
             task.result()
         if open_orders:
-            await eventually(lambda: bool(engine.state and engine.state.open_orders()), 10, "open orders")
+            await eventually(lambda: bool(engine.state and engine.state.open_orders()), 30, "open orders")
         yield engine
     finally:
         task.cancel()
@@ -75,4 +75,4 @@ async def buy_position(engine: Engine, qty: str) -> None:
     assert engine.manager is not None and engine.state is not None
     cid = await engine.manager.place("test", BTC, Side.BUY, Decimal(qty), None, order_type=OrderType.MARKET)
     state = engine.state
-    await eventually(lambda: state.order(cid).state is OrderState.FILLED, 10, "the market buy filled")
+    await eventually(lambda: state.order(cid).state is OrderState.FILLED, 30, "the market buy filled")

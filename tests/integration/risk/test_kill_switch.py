@@ -60,9 +60,9 @@ async def test_daily_loss_halts_survives_a_restart_and_resume_resumes(tmp_path: 
             assert "daily loss limit" in (engine.halted or "")
             state = engine.state
             assert state is not None
-            await eventually(lambda: state.halt is not None, 5, "the halt journaled")
+            await eventually(lambda: state.halt is not None, 15, "the halt journaled")
             assert state.halt is not None and state.halt.source == "risk"
-            await eventually(lambda: _level(engine) == "halted", 5, "the ladder at HALTED")
+            await eventually(lambda: _level(engine) == "halted", 15, "the ladder at HALTED")
             await eventually(lambda: not state.open_orders(), 10, "every order canceled")
             events = await journal_events(engine)
             assert any(isinstance(e, TradingHalted) and e.source == "risk" for e in events)
@@ -73,7 +73,7 @@ async def test_daily_loss_halts_survives_a_restart_and_resume_resumes(tmp_path: 
         async with engine_running(cfg, open_orders=False) as engine:
             started = engine.clock.now()
             assert engine.halted is not None and "daily loss limit" in engine.halted
-            await eventually(lambda: _level(engine) == "halted", 5, "the restarted engine at HALTED")
+            await eventually(lambda: _level(engine) == "halted", 15, "the restarted engine at HALTED")
             await asyncio.sleep(2.0)  # several strategy ticks: none may place an order
             assert _mm_intents_after(await journal_events(engine), started) == []
             assert await engine.venues[TRADING].open_orders(BTC) == []
@@ -133,7 +133,7 @@ async def test_cli_halt_with_the_engine_down_writes_the_journal_and_the_engine_s
         assert "HALTED" in shown.stdout and "offline drill" in shown.stdout, shown.stdout + shown.stderr
         async with engine_running(cfg, open_orders=False) as engine:
             assert engine.halted == "offline drill"
-            await eventually(lambda: _level(engine) == "halted", 5, "HALTED from the start")
+            await eventually(lambda: _level(engine) == "halted", 15, "HALTED from the start")
             await asyncio.sleep(1.5)
             assert engine.state is not None and not engine.state.orders
 

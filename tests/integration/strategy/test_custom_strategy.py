@@ -15,7 +15,7 @@ from nonstop.model import InstrumentId
 from nonstop.strategy.loader import load_strategy
 from tests.integration.engine.kit import eventually, settings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -49,7 +49,7 @@ async def test_custom_strategy_by_import_path_trades_on_the_simulator(tmp_path: 
     engine = Engine(base.model_copy(update={"engine": base.engine.model_copy(update={"strategy": strategy})}))
     task = asyncio.create_task(engine.run(duration=40))
     try:
-        await eventually(lambda: bool(engine.state and engine.state.fills) or task.done(), 30, "a fill")
+        await eventually(lambda: bool(engine.state and engine.state.fills) or task.done(), 60, "a fill")
         if task.done():
             task.result()
         assert type(engine.trading.strategy).__name__ == "DipBuyer"  # type: ignore[union-attr]
