@@ -28,7 +28,7 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
         return await resp.json()
 
 
-async def poll_json(session: aiohttp.ClientSession, url: str, ok: Callable[[Any], bool], within: float = 10) -> Any:
+async def poll_json(session: aiohttp.ClientSession, url: str, ok: Callable[[Any], bool], within: float = 30) -> Any:
     """GET `url` until `ok(body)`; the last body otherwise fails the test."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -59,7 +59,7 @@ async def read_events(session: aiohttp.ClientSession, url: str, n: int) -> list[
 async def test_api_shows_the_trading_engine(tmp_path: Path) -> None:
     async with running_engine_api(tmp_path) as run, aiohttp.ClientSession() as s:
         engine = run.engine
-        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 15, "open orders")
+        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 30, "open orders")
         venues = await get_json(s, run.url + "/api/venues")
         assert [v["name"] for v in venues] == [VENUE]
         assert venues[0]["connected"] is True and venues[0]["breaker"] == "closed"
@@ -77,11 +77,14 @@ async def test_api_shows_the_trading_engine(tmp_path: Path) -> None:
         async with s.get(run.url + "/metrics") as resp:
             text = await resp.text()
             assert resp.status == 200 and "# TYPE nonstop_order_roundtrip_seconds histogram" in text
-        await eventually(lambda: len(run.engine.state.fills) > 0, 20, "a fill")
-        await asyncio.sleep(0.5)
-        fills = await get_json(s, run.url + "/api/fills")
+        await eventually(lambda: len(run.engine.state.fills) > 0, 45, "a fill")
+        for _ in range(100):  # the API follows (bounded; was a 0.5 s sleep, short on a loaded machine)
+            fills = await get_json(s, run.url + "/api/fills")
+            series = await get_json(s, run.url + "/api/series")
+            if fills and series["latency"] and len(series["latency"][0]["points"]) >= 2:
+                break
+            await asyncio.sleep(0.1)
         assert fills and fills[0]["venue"] == VENUE
-        series = await get_json(s, run.url + "/api/series")
         assert series["latency"] and len(series["latency"][0]["points"]) >= 2
 
 
@@ -97,11 +100,11 @@ async def test_stream_sends_fresh_snapshots(tmp_path: Path) -> None:
 async def test_halt_needs_token_then_cancels_every_open_order(tmp_path: Path) -> None:
     async with running_engine_api(tmp_path) as run, aiohttp.ClientSession() as s:
         engine = run.engine
-        await eventually(lambda: len(engine.state.open_orders()) >= 1, 15, "open orders")
+        await eventually(lambda: len(engine.state.open_orders()) >= 1, 30, "open orders")
         async with s.post(run.url + "/api/halt", json={"reason": "no token"}) as resp:
             assert resp.status == 401
         assert engine.halted is None, "a refused halt must not halt anything"
-        await eventually(lambda: len(engine.state.open_orders()) >= 1, 15, "open orders")
+        await eventually(lambda: len(engine.state.open_orders()) >= 1, 30, "open orders")
         before = {o.client_order_id.value for o in engine.state.open_orders()}
         async with s.post(run.url + "/api/halt", json={"reason": "integration"},
                           headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
@@ -121,7 +124,7 @@ async def test_halt_needs_token_then_cancels_every_open_order(tmp_path: Path) ->
 async def test_halt_stops_the_strategy(tmp_path: Path) -> None:
     async with running_engine_api(tmp_path, interval_s=0.1) as run, aiohttp.ClientSession() as s:
         engine = run.engine
-        await eventually(lambda: len(engine.state.open_orders()) >= 1, 15, "open orders")
+        await eventually(lambda: len(engine.state.open_orders()) >= 1, 30, "open orders")
         async with s.post(run.url + "/api/halt", headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
             assert resp.status == 200
             assert (await resp.json())["strategy_stopped"] is True
@@ -138,7 +141,7 @@ async def test_secrets_never_in_any_response(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("NONSTOP_SIM_API_KEY", key)
     monkeypatch.setenv("NONSTOP_SIM_API_SECRET", secret)
     async with running_engine_api(tmp_path) as run, aiohttp.ClientSession() as s:
-        await eventually(lambda: bool(run.engine.state.orders), 15, "orders (signed with the fake key)")
+        await eventually(lambda: bool(run.engine.state.orders), 30, "orders (signed with the fake key)")
         bodies: dict[str, str] = {}
         for path in GET_ROUTES:
             async with s.get(run.url + path) as resp:

@@ -23,7 +23,7 @@ from nonstop.venues.binance import BinanceVenue
 from tests.integration.venues.kit import BTC, eventually, fast_config, fresh_weight_window, limit_intent, venue_on
 from tests.simkit import running_sim, set_fault
 
-pytestmark = pytest.mark.timeout(40)
+pytestmark = pytest.mark.timeout(90)
 BUDGET = 200  # request weight per minute, the venue's and ours
 
 
@@ -74,7 +74,7 @@ async def test_saturated_budget_orders_wait_less_than_a_window_slot_while_market
     config = replace(fast_config(), drop_market_data=drop_market_data,
                      limiter=LimiterConfig(weight_per_minute=BUDGET))
     async with running_sim(venues=1, rate_limits=SimRateLimits(weight_per_minute=BUDGET)) as sim:
-        await fresh_weight_window(min_left=6.0)
+        await fresh_weight_window(min_left=12.0)  # was 6 s, less than the 8 s time box below on a loaded machine
         async with venue_on(sim, config=config) as rec:
             venue: BinanceVenue = rec.venue
             limiter = venue.gateway.limiter
@@ -103,5 +103,7 @@ async def test_saturated_budget_orders_wait_less_than_a_window_slot_while_market
             assert len(quotes) * 2 <= data_cap, "market data got more than its share of the window"
             orders = [r for r in rec.requests if r.priority is Priority.ORDER]
             assert len(orders) == 10 and all(r.error is None for r in orders)
-            assert max(r.queue_wait for r in orders) < 0.05  # the reserve: no wait at all, far below 60 s
+            # the reserve: no wait for the window (queued behind market data, an order would wait for the next
+            # window, 12 s and more away); 1 s, not the 50 ms it was, for a loaded machine's scheduling
+            assert max(r.queue_wait for r in orders) < 1.0
         assert sim.venues["alpha"].limits.counts["429"] == 0  # we stayed inside the venue's budget

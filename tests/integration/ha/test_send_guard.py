@@ -20,12 +20,13 @@ async def test_send_guard_refusal_sends_nothing_and_keeps_the_intent(tmp_path: P
         assert quote.bid is not None
         leading = True
         r.manager.may_send = lambda: leading
-        cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), quote.bid - 50)
+        far = (quote.bid * Decimal("0.9")).quantize(Decimal("0.01"))  # rests (bid - 50 could meet a moving market)
+        cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), far)
         assert r.recorder.state.order(cid).state is OrderState.ACCEPTED
         received = len(sim.venues["alpha"].venue.received)
         leading = False  # the lease's own deadline passed
         with pytest.raises(NotLeader):
-            await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), quote.bid - 60)
+            await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), far - 10)
         with pytest.raises(NotLeader):
             await r.manager.cancel(cid)
         assert len(sim.venues["alpha"].venue.received) == received  # not one more order request

@@ -116,8 +116,9 @@ def mail_url(port: int) -> str:
     return f"mailto://127.0.0.1:{port}?from=nonstop@example.com&to=ops@example.com&cto=2&rto=2"
 
 
-async def eventually(predicate: Callable[[], bool], *, within: float = 3.0, what: str = "condition") -> None:
-    """Poll `predicate` in real time until it holds; fail naming `what` otherwise."""
+async def eventually(predicate: Callable[[], bool], *, within: float = 10.0, what: str = "condition") -> None:
+    """Poll `predicate` in real time until it holds; fail naming `what` otherwise (a time box, generous:
+    a delivery through Apprise on a loaded machine may take seconds)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not predicate():

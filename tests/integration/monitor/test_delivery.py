@@ -16,7 +16,7 @@ from nonstop.config import AlertChannelSettings, AlertSettings
 from nonstop.monitor import AlertLevel, AlertManager, AlertTransition, TransitionKind
 from tests.integration.monitor.receivers import SmtpSink, Webhook, eventually, mail_url, smtp_server, webhook
 
-pytestmark = pytest.mark.timeout(15)
+pytestmark = pytest.mark.timeout(45)
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 KEY = "breaker_open:binance-a:ep0"
@@ -52,7 +52,7 @@ async def alerting(
 
 
 async def drained(manager: AlertManager) -> None:
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(20):
         await manager.drain()
 
 
@@ -62,7 +62,7 @@ async def advance(clock: ManualClock, seconds: float) -> None:
         await asyncio.sleep(0)
 
 
-async def advance_until(clock: ManualClock, done: Callable[[], bool], what: str, within: float = 10.0) -> None:
+async def advance_until(clock: ManualClock, done: Callable[[], bool], what: str, within: float = 20.0) -> None:
     """Advance the clock past the longest backoff until `done` holds (real-time bounded).
 
     The delivery worker sleeps on the clock only once the failed attempt (a real HTTP request) has

@@ -311,5 +311,5 @@ async def test_limiter_trial_cancelled_after_grant_does_not_block_the_queue(cloc
     trial.cancel()
     await asyncio.gather(trial, return_exceptions=True)
     log: list[str] = []
-    await asyncio.wait_for(start(lim, log, "next", DATA, 1), 1.0)
+    await asyncio.wait_for(start(lim, log, "next", DATA, 1), 5.0)
     assert log == ["next"]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,11 +36,17 @@ def _intent() -> OrderIntent:
 
 
 class SlowAck(SQLiteJournal):
-    """A real SQLite journal whose acknowledgement comes back late: the records are already on disk."""
+    """A real SQLite journal whose acknowledgement comes back late: the records are already on disk
+    (`written` is set) and the acknowledgement waits until `acked` is set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written, self.acked = asyncio.Event(), asyncio.Event()
 
     async def append(self, events: Sequence[Event], *, epoch: int) -> int:
         last = await super().append(events, epoch=epoch)
-        await asyncio.sleep(0.3)
+        self.written.set()
+        await self.acked.wait()
         return last
 
 
@@ -49,9 +56,13 @@ async def test_a_cancelled_record_still_folds_what_reached_the_disk(tmp_path: Pa
     try:
         recorder = Recorder(journal, await replay(journal), 1)
         task = asyncio.create_task(recorder.record(_intent(), OrderSubmitted(ts=TS, client_order_id=CID)))
-        await asyncio.sleep(0.1)  # the append is on disk, its acknowledgement not yet back
+        # the append is on disk, its acknowledgement not yet back (was a 0.1 s sleep against a 0.3 s late
+        # acknowledgement: an fsync slower than 0.1 s on a loaded machine cancelled the write itself)
+        await asyncio.wait_for(journal.written.wait(), 30)
         assert recorder.busy
         task.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the caller first
+        journal.acked.set()  # then the acknowledgement comes back
         with pytest.raises(asyncio.CancelledError):
             await task
         assert recorder.state.last_seq == await journal.last_seq() == 2

@@ -57,7 +57,7 @@ async def test_recorder_foreign_append_is_detected_by_sequence(tmp_path: Path) -
         with pytest.raises(ForeignWrite, match="seq 3.*last seq folded here is 1"):
             await recorder.record(_balance(2))
         assert isinstance(recorder.lost, ForeignWrite)
-        await asyncio.wait_for(recorder.lost_event.wait(), 1)
+        await asyncio.wait_for(recorder.lost_event.wait(), 10)
         assert recorder.state.last_seq == 1  # the foreign record was never folded as ours
     finally:
         await mine.close()
