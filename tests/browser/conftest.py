@@ -7,7 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
+
+# Playwright's assertions retry for 5 s by default: a time box, widened for a loaded machine (two test
+# workers and Chromium on two cores); an assertion that holds returns as soon as it holds
+expect.set_options(timeout=15_000)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()

@@ -40,9 +40,9 @@ async def _venue_row(page: Page, name: str) -> list[str]:
 async def test_price_pnl_data_venue_and_an_honest_outage(page: Page, tmp_path: Path) -> None:
     async with running_engine_api(tmp_path, settings=_settings(tmp_path)) as run:
         engine = run.engine
-        await eventually(lambda: bool(engine.state.open_orders()), 15, "open orders")
+        await eventually(lambda: bool(engine.state.open_orders()), 30, "open orders")
         await page.goto(run.url + "/")
-        await expect(page.locator("#price-mid")).to_contain_text(re.compile(r"mid \d"), timeout=10_000)
+        await expect(page.locator("#price-mid")).to_contain_text(re.compile(r"mid \d"), timeout=20_000)
         await expect(page.locator("#price-symbol")).to_have_text("BTC/USDT")
         await expect(page.locator("#price-orders")).to_contain_text(re.compile(r"(buy|sell) [\d.]+ @ \d"))
         await expect(page.locator("#price-chart")).to_have_attribute("data-orders", re.compile(r"^[1-9]"))
@@ -52,16 +52,16 @@ async def test_price_pnl_data_venue_and_an_honest_outage(page: Page, tmp_path: P
         await expect(page.locator("#pnl-chart")).to_be_visible()
         data_row = await _venue_row(page, DATA_VENUE)
         assert data_row[1] == "data" and data_row[2].startswith("ok"), data_row
-        await eventually(lambda: len(engine.state.fills) > 0, 20, "a fill")
+        await eventually(lambda: len(engine.state.fills) > 0, 45, "a fill")
         await expect(page.locator("#price-chart")).to_have_attribute("data-fills", re.compile(r"^[1-9]"),
-                                                                      timeout=10_000)
+                                                                      timeout=20_000)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-price-pnl.png"), full_page=True)
 
         assert engine.sim is not None
         await set_fault(engine.sim, "venue_outage", VENUE, duration_s=30)  # every endpoint answers an HTML 503
         await expect(page.locator("#venues tbody")).to_contain_text("ejected", timeout=20_000)
-        await expect(page.locator("#venues tbody tr").first).to_contain_text("\tno\t", timeout=10_000)
+        await expect(page.locator("#venues tbody tr").first).to_contain_text("\tno\t", timeout=20_000)
         assert (await _venue_row(page, VENUE))[4] == "no"
         await expect(page.locator("#alerts-active")).to_contain_text("CRITICAL", timeout=20_000)
         text = await page.locator("body").inner_text()

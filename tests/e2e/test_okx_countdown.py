@@ -65,8 +65,8 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
     try:
         engine = start_engine(tmp_path, _config(tmp_path, sim), 1)
         wait_until(engine.reached_trading, 60, "the engine trading", step=0.2)
-        wait_until(lambda: _countdown(sim)["armed"], 20, "the countdown armed")
-        wait_until(lambda: _open(sim), 20, "resting orders")
+        wait_until(lambda: _countdown(sim)["armed"], 45, "the countdown armed")
+        wait_until(lambda: _open(sim), 45, "resting orders")
 
         healthy_until = time.monotonic() + HEALTHY_RUN_S  # longer than a countdown: re-armed throughout
         while time.monotonic() < healthy_until:
@@ -75,13 +75,14 @@ def test_okx_countdown_cancels_everything_when_the_engine_stops_rearming_and_nev
             assert engine.proc.poll() is None, engine.log()[-3000:]
             time.sleep(0.5)
 
-        resting = wait_until(lambda: _open(sim), 10, "resting orders before the stop")
+        resting = wait_until(lambda: _open(sim), 30, "resting orders before the stop")
         engine.proc.send_signal(signal.SIGSTOP)
-        stopped = time.monotonic()
+        stopped = time.time()
         try:
-            wait_until(lambda: _countdown(sim)["fired"] and not _open(sim), COUNTDOWN_S + REARM_S + 5,
+            wait_until(lambda: _countdown(sim)["fired"] and not _open(sim), COUNTDOWN_S + REARM_S + 30,
                   "the venue's countdown cancelling every order")
-            took = time.monotonic() - stopped
+            # measured to the venue's own record of the firing, not to this test's polling of it
+            took = _countdown(sim)["fired"][0]["at_ms"] / 1000 - stopped
             print(f"OKX cancel-all-after canceled {len(resting)} order(s) {took:.2f} s after SIGSTOP "
                   f"(countdown {COUNTDOWN_S} s, re-armed every {REARM_S} s)")
             assert took <= COUNTDOWN_S + REARM_S + 1.0, f"{took:.2f}s"
