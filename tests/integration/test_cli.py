@@ -20,15 +20,18 @@ def _chaos(control: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # a dozen CLI processes on a loaded machine
 def test_sim_process_takes_faults_from_the_chaos_cli_and_stops_by_itself(tmp_path: Path) -> None:
     config = tmp_path / "sim.toml"
     config.write_text('[sim]\ncontrol_port = 0\n[[sim.venues]]\nname = "v1"\nports = [0, 0]\n')
     proc = subprocess.Popen(
-        [*NONSTOP, "sim", "--config", str(config), "--duration", "60"], stderr=subprocess.PIPE, text=True
+        # a run that outlasts the test's dozen CLI calls, each a Python start that a loaded machine makes
+        # take seconds (it was 60 s); the test ends it
+        [*NONSTOP, "sim", "--config", str(config), "--duration", "300"], stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stderr is not None
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a time box for the process start (was 15 s)
         urls = None
         while time.monotonic() < deadline and urls is None:
             line = proc.stderr.readline()

@@ -44,13 +44,13 @@ async def test_watchdog_flattens_and_the_engine_takes_its_orders_in(tmp_path: Pa
     path = tmp_path / "journal.sqlite"
     async with running_sim(venues=1, endpoints=1) as sim, rig(sim, path) as r:
         cid = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.003"), None, order_type=OrderType.MARKET)
-        await eventually(lambda: r.recorder.state.order(cid).state is OrderState.FILLED, 10, "the buy filled")
+        await eventually(lambda: r.recorder.state.order(cid).state is OrderState.FILLED, 30, "the buy filled")
         assert (await r.reconciler.reconcile("alpha", [r.btc])).clean  # the balance baseline
         ask = (await r.venue.quote(r.btc)).ask
         assert ask is not None
         price = r.venue.instruments()[r.btc].round_price(ask * Decimal("1.001"), Side.SELL)  # resting, not filled
         resting = await r.manager.place("mm", r.btc, Side.SELL, Decimal("0.001"), price)
-        await eventually(lambda: r.recorder.state.order(resting).state is OrderState.ACCEPTED, 10, "resting")
+        await eventually(lambda: r.recorder.state.order(resting).state is OrderState.ACCEPTED, 30, "resting")
         # another account takes every ask up to ours (ours included) while this "engine" hears nothing
         await control(sim, "POST", "/control/accounts",
                       {"api_key": "other-key", "secret": "other-secret", "balances": {"USDT": "1000000000"}})
