@@ -44,7 +44,7 @@ def start_sim(workdir: Path, *, tick_ms: int = 50, dialect: str = "binance", dur
     log = (workdir / "sim.log").open("wb")
     proc = subprocess.Popen([*NONSTOP, "sim", "--config", str(config), "--duration", str(duration_s)],
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a time box for the process start
     while time.monotonic() < deadline:
         for line in (workdir / "sim.log").read_text(errors="replace").splitlines():
             if line.startswith("{"):

@@ -28,7 +28,7 @@ START = {"USDT": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("30")}
 
 
 STARTUP_KILL_EVERY = 4  # every 4th run is killed during start-up (replay, connect, reconcile, warm-up)
-TRADING_WAIT_S = 30.0
+TRADING_WAIT_S = 60.0  # a time box: a start on a loaded machine takes many seconds
 
 
 def crash_loop(workdir: Path, sim: SimProcess, config: Path, kills: int, seed: int,

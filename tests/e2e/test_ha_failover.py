@@ -73,7 +73,7 @@ def test_ha_leader_sigkilled_standby_trades(tmp_path: Path, postgres_server: PgS
     sim = start_sim(tmp_path)
     try:
         config, a, b = _pair(tmp_path, sim, postgres_server, "ha_kill")
-        wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
+        wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 45, "node a to send orders")
         code, ready = api(b, "/readyz")
         assert code == 503 and "leader: standby" in ready, ready
         assert 'nonstop_ha_role{role="standby"} 1.0' in api(b, "/metrics")[1]
@@ -83,7 +83,7 @@ def test_ha_leader_sigkilled_standby_trades(tmp_path: Path, postgres_server: PgS
         kill9(a)
         wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
         assert b.reached_trading(), b.log()[-3000:]
-        wait_for(lambda: bool(_new_orders(sim, "node-b", killed_at)), 20, "an order from node b")
+        wait_for(lambda: bool(_new_orders(sim, "node-b", killed_at)), 45, "an order from node b")
         assert '"event": "ha_leader"' in b.log() and '"previous_holder": "' in b.log()
         metrics = api(b, "/metrics")[1]
         assert 'nonstop_ha_role{role="leader"} 1.0' in metrics and "nonstop_ha_epoch 2.0" in metrics
@@ -147,17 +147,17 @@ def test_ha_paused_leader_sends_nothing_after_takeover_and_exits_fenced(
     with AlertHook() as hook:
         try:
             config, a, b = _pair(tmp_path, sim, postgres_server, "ha_pause", hook)
-            wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
+            wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 45, "node a to send orders")
             a.proc.send_signal(signal.SIGSTOP)
             wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
             taken_over = time.time()  # everything node a had in flight before the pause has arrived by now
-            wait_for(lambda: bool(_new_orders(sim, "node-b", taken_over)), 20, "an order from node b")
+            wait_for(lambda: bool(_new_orders(sim, "node-b", taken_over)), 45, "an order from node b")
             a.proc.send_signal(signal.SIGCONT)
             assert a.proc.wait(timeout=60) == 3, a.log()[-3000:]
             assert "fenced: instance crash1 lost its lease" in a.log(), a.log()[-3000:]
             assert "the lease is held by" in a.log()
             late = _new_orders(sim, "node-a", taken_over)
-            wait_for(lambda: any("standby took over" in x for x in hook.titles()), 10, "the takeover alert")
+            wait_for(lambda: any("standby took over" in x for x in hook.titles()), 30, "the takeover alert")
             assert any("leader fenced" in x and "the lease is held by" in x for x in hook.titles()), hook.titles()
             assert stop(b) == 0, b.log()[-3000:]
             figures = _verify(config, sim, postgres_server.dsn)
@@ -184,11 +184,11 @@ def test_ha_leader_cut_off_from_postgres_stops_sending_within_ttl(tmp_path: Path
             wait_for(lambda: a.reached_trading() or a.proc.poll() is not None, 40, "node a to trade")
             b = start_node(tmp_path, config, "b", 1, postgres_server.dsn)
             wait_for(lambda: is_standby(b) or b.proc.poll() is not None, 30, "node b to stand by")
-            wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 20, "node a to send orders")
+            wait_for(lambda: len(order_times(sim, "node-a")) >= 3, 45, "node a to send orders")
             cut = time.time()
             proxy.blackhole()
             wait_for(lambda: b.reached_trading() or b.proc.poll() is not None, 30, "node b to take over")
-            wait_for(lambda: bool(_new_orders(sim, "node-b", cut)), 20, "an order from node b")
+            wait_for(lambda: bool(_new_orders(sim, "node-b", cut)), 45, "an order from node b")
             assert a.proc.wait(timeout=90) == 3, a.log()[-3000:]
             assert '"event": "ha_fenced"' in a.log()
             late = _new_orders(sim, "node-a", cut + TTL_S)  # counted once it has exited

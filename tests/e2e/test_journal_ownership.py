@@ -85,7 +85,7 @@ def test_second_engine_refused_first_untouched_and_a_sigkilled_holder_blocks_not
         path = journal_path(load_settings(config))
         first = start_engine(tmp_path, config, 0)
         wait_for(first.reached_trading, 40, "trading", first)
-        wait_for(lambda: len(journal_facts(path)["submitted"]) >= 2, 20, "first orders", first)
+        wait_for(lambda: len(journal_facts(path)["submitted"]) >= 2, 45, "first orders", first)
         second = start_engine(tmp_path, config, 1)
         assert second.proc.wait(timeout=60) == 3, second.log()[-3000:]
         refused = second.log()
@@ -124,7 +124,7 @@ def test_engine_fenced_by_a_newer_claim_stops_sending_and_exits_naming_the_holde
         path = journal_path(load_settings(config))
         engine = start_engine(tmp_path, config, 0)
         wait_for(engine.reached_trading, 40, "trading", engine)
-        wait_for(lambda: len(journal_facts(path)["submitted"]) >= 2, 20, "first orders", engine)
+        wait_for(lambda: len(journal_facts(path)["submitted"]) >= 2, 45, "first orders", engine)
 
         async def claim_behind_its_back() -> int:  # e.g. a standby on another machine won the journal
             journal = SQLiteJournal(path)
