@@ -24,6 +24,11 @@ journal order, and a failed append fails every caller of its batch and folds not
 recorder supplies the steps: `validate` (each request against the state plus the batches before
 it, through an `Overlay`), `write` (one append, fenced by the recorder's epoch), `fold` and
 `acknowledge`; the fold stays on the event loop, one batch at a time, in journal order.
+
+Each order event's transition runs once: validation computes the order it makes (`checked`), and
+the fold takes that order (`EngineState.apply(checked=...)`) while the state still holds the very
+order it was computed from, which it always does when no other writer came between (the state
+changes only through this recorder's fold); otherwise the fold applies the event as replay does.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ queued (up to `max_batch_events`) as one batch and drives it through four steps:
 2. **write**: all kept events in ONE journal append (one transaction, one fsync, fenced by the
    recorder's epoch once for the batch);
 3. **fold**, in journal order, on the event loop (the fold stays single-threaded and
-   deterministic);
+   deterministic), taking what validation computed for each event (`Batch.checked`);
 4. **acknowledge** each caller, in queue order: a caller is answered exactly when its records are
    durable and folded, so acknowledgement order is journal order.
 
