@@ -194,8 +194,10 @@ class Recorder:
             kept.append(event)
             made.append((order, new))
         overlay.orders.update(orders)
-        overlay.fills.update(seen_fills)
-        overlay.archived.update(archived)
+        if seen_fills:
+            overlay.fills.update(seen_fills)
+        if archived:
+            overlay.archived.update(archived)
         return kept, made
 
     async def record(self, *events: Event) -> list[Event]:

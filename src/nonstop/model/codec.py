@@ -217,7 +217,9 @@ def _compile_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
         inline = _INLINE.get(p.encode)
         if p.pytype in (str, int, bool):  # the identity
             call = "{}"
-        elif isinstance(p.pytype, type) and issubclass(p.pytype, Enum | ClientOrderId | VenueOrderId | TradeId):
+        elif isinstance(p.pytype, type) and issubclass(p.pytype, Enum):
+            call = "{}._value_"  # the member's value, without the `value` property's descriptor call
+        elif isinstance(p.pytype, type) and issubclass(p.pytype, ClientOrderId | VenueOrderId | TradeId):
             call = "{}.value"
         else:
             call = inline or f"enc_{i}({{}})"

@@ -280,7 +280,7 @@ class EngineState:
     def is_archived(self, client_order_id: ClientOrderId) -> bool:
         """True for an id at or below its instance's archive watermark that is not a live order
         (it was archived, or it is older than what was: either way it is never used again)."""
-        return (client_order_id.value not in self.orders
+        return (bool(self.archived_seq) and client_order_id.value not in self.orders  # (nothing archived yet: no parse)
                 and client_order_id.seq <= self.archived_seq.get(client_order_id.series, 0))
 
     def _apply_order_event(self, event: OrderEvent, checked: CheckedOrder | None) -> None:
