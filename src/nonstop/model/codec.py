@@ -202,14 +202,15 @@ def encode_fields(obj: Any) -> dict[str, Any]:
 
 _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 # field encoders written inline by `_compile_encoder` (the same function of the value as the plan's)
-_INLINE = {encode_decimal: "str({})", str: "str({})", list: "list({})"}
+_INLINE = {encode_decimal: "str({})", str: "str({})", list: "list({})",
+           encode_datetime: "{}.astimezone(UTC).isoformat(timespec='microseconds')"}
 
 
 def _compile_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     """The field plan of `cls` as one function building the dict in one expression, generated once
     (as `dataclasses` generates `__init__`): every journal append encodes each event, and the loop
     over the plan (a lookup and a call per field) was most of an event's encoding time."""
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"UTC": UTC}
     lines = [f"def encode_{cls.__name__}(obj):"]
     items = []
     for i, p in enumerate(plan(cls)):
