@@ -67,8 +67,9 @@ def test_balances_move_with_the_fills_since_the_snapshot() -> None:
 
 
 def test_pnl_per_strategy_realized_unrealized_and_fees() -> None:
-    pnl = strategy_pnl(_state())["mm"]
-    assert pnl["quote"] == "USDT"
+    by_quote = strategy_pnl(_state())["mm"]
+    assert list(by_quote) == ["USDT"]
+    pnl = by_quote["USDT"]
     assert Decimal(pnl["realized"]) == Decimal("2")  # 0.2 x (110 - 100)
     assert Decimal(pnl["unrealized"]) == Decimal("3")  # 0.3 left, marked at the last fill (110)
     assert Decimal(pnl["fees"]) == Decimal("0.1") + Decimal("0.0001") * 110
