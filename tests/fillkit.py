@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from nonstop.model import (
     ClientOrderId,
     EngineState,
+    Event,
     InstrumentId,
     Liquidity,
     OrderAccepted,
@@ -26,18 +28,36 @@ from nonstop.model import (
 T0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
-def fill_order(state: EngineState, seq: int, iid: InstrumentId, side: Side, qty: str, price: str, *,
-               strategy: str = "mm", fee: str = "0", fee_asset: str | None = None, ts: datetime = T0,
-               instance: str = "a1") -> list[OrderFilled]:
-    """Apply a limit order of `strategy` filled completely at `price` (order number `seq`); its fill events."""
+def filled_order(seq: int, iid: InstrumentId, side: Side, qty: str, price: str, *, strategy: str = "mm",
+                 fee: str = "0", fee_asset: str | None = None, ts: datetime = T0, instance: str = "a1") -> list[Event]:
+    """The events of a limit order of `strategy` (order number `seq`) filled completely at `price`."""
     cid = ClientOrderId.build(instance, strategy, seq)
     q, p = Decimal(qty), Decimal(price)
-    fill = OrderFilled(ts=ts, client_order_id=cid, trade_id=TradeId(f"{instance}-{seq}"), price=p, quantity=q,
-                       fee=Decimal(fee), fee_asset=fee_asset or iid.quote, liquidity=Liquidity.MAKER)
-    for event in (OrderIntent(ts=ts, client_order_id=cid, instrument_id=iid, side=side, order_type=OrderType.LIMIT,
-                              quantity=q, price=p),
-                  OrderSubmitted(ts=ts, client_order_id=cid),
-                  OrderAccepted(ts=ts, client_order_id=cid, venue_order_id=VenueOrderId(f"v-{instance}-{seq}")),
-                  fill):
+    return [OrderIntent(ts=ts, client_order_id=cid, instrument_id=iid, side=side, order_type=OrderType.LIMIT,
+                        quantity=q, price=p),
+            OrderSubmitted(ts=ts, client_order_id=cid),
+            OrderAccepted(ts=ts, client_order_id=cid, venue_order_id=VenueOrderId(f"v-{instance}-{seq}")),
+            OrderFilled(ts=ts, client_order_id=cid, trade_id=TradeId(f"{instance}-{seq}"), price=p, quantity=q,
+                        fee=Decimal(fee), fee_asset=fee_asset or iid.quote, liquidity=Liquidity.MAKER)]
+
+
+def fill_order(state: EngineState, seq: int, iid: InstrumentId, side: Side, qty: str, price: str,
+               **kw: Any) -> list[Event]:
+    """`filled_order`'s events, applied to `state`."""
+    events = filled_order(seq, iid, side, qty, price, **kw)
+    for event in events:
         state.apply(event)
-    return [fill]
+    return events
+
+
+def carried_as_format_1(carried: dict[str, Any], first_quote: dict[str, str]) -> dict[str, Any]:
+    """A carried section (format 2) as an engine before per-quote books wrote it: one book per strategy, in
+    the quote currency of its first fill (`first_quote[strategy]`), the instruments of any other left out."""
+    out = {k: v for k, v in carried.items() if k not in ("format", "strategy_books", "day_strategy_books")}
+    for new, old in (("strategy_books", "strategies"), ("day_strategy_books", "day_strategies")):
+        out[old] = {}
+        for strategy, quotes in carried[new].items():
+            quote = first_quote[strategy]
+            left = sorted(i for q, positions in quotes.items() if q != quote for i in positions)
+            out[old][strategy] = {"quote": quote, "positions": quotes.get(quote, {}), "other_quote": left}
+    return out
