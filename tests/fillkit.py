@@ -1,4 +1,4 @@
-"""A filled order in a few lines: the intent, submit, accept and one fill per (qty, price), applied to a state.
+"""A filled order in a few lines (`journalkit.order_lifecycle`), optionally applied to a state.
 
 For tests of the figures that fold fills (strategy PnL per quote currency, the daily loss, metrics,
 status, the dashboard's books)."""
@@ -9,36 +9,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from nonstop.model import (
-    ClientOrderId,
-    EngineState,
-    Event,
-    InstrumentId,
-    Liquidity,
-    OrderAccepted,
-    OrderFilled,
-    OrderIntent,
-    OrderSubmitted,
-    OrderType,
-    Side,
-    TradeId,
-    VenueOrderId,
-)
+from nonstop.model import ClientOrderId, EngineState, Event, InstrumentId, Side
+from tests.journalkit import order_lifecycle
 
 T0 = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
 def filled_order(seq: int, iid: InstrumentId, side: Side, qty: str, price: str, *, strategy: str = "mm",
-                 fee: str = "0", fee_asset: str | None = None, ts: datetime = T0, instance: str = "a1") -> list[Event]:
-    """The events of a limit order of `strategy` (order number `seq`) filled completely at `price`."""
-    cid = ClientOrderId.build(instance, strategy, seq)
-    q, p = Decimal(qty), Decimal(price)
-    return [OrderIntent(ts=ts, client_order_id=cid, instrument_id=iid, side=side, order_type=OrderType.LIMIT,
-                        quantity=q, price=p),
-            OrderSubmitted(ts=ts, client_order_id=cid),
-            OrderAccepted(ts=ts, client_order_id=cid, venue_order_id=VenueOrderId(f"v-{instance}-{seq}")),
-            OrderFilled(ts=ts, client_order_id=cid, trade_id=TradeId(f"{instance}-{seq}"), price=p, quantity=q,
-                        fee=Decimal(fee), fee_asset=fee_asset or iid.quote, liquidity=Liquidity.MAKER)]
+                 fee: str = "0", ts: datetime = T0, instance: str = "a1") -> list[Event]:
+    """The events of a limit order of `strategy` (order number `seq`) filled completely at `price`, its fee
+    in the quote currency."""
+    return order_lifecycle(ClientOrderId.build(instance, strategy, seq), iid, ts, side=side, quantity=Decimal(qty),
+                           price=Decimal(price), venue_order_id=f"v-{instance}-{seq}", trade_id=f"{instance}-{seq}",
+                           fee=Decimal(fee))
 
 
 def fill_order(state: EngineState, seq: int, iid: InstrumentId, side: Side, qty: str, price: str,

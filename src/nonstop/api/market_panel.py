@@ -17,7 +17,7 @@ from typing import Any
 from nonstop.api.series import Series
 from nonstop.api.views import PriceMarker, PriceView, SourcePriceView, StrategyPnlSeries
 from nonstop.model import ANY_VENUE, EngineState, InstrumentId
-from nonstop.monitor.pnl import StrategyBooks
+from nonstop.monitor.pnl import StrategyBooks, amount_text
 
 MAX_FILL_MARKERS = 200
 MARKER_SCAN = 2000  # fills looked at (newest first) for the markers
@@ -74,7 +74,7 @@ class MarketPanel:
         if state is None:
             return
         if self._folded is None:
-            self._books.books.update(state.carried.strategy_books().books)
+            self._books.update(state.carried.strategy_books())
             self._folded = state.carried.fills
         for fill in islice(state.fills.values(), max(0, self._folded - state.carried.fills), None):
             self._folded += 1
@@ -135,8 +135,8 @@ class MarketPanel:
     def pnl(self) -> list[StrategyPnlSeries]:
         out = []
         for (name, quote), book in self._books.items():
-            pnl = book.figures(self.mark).pnl
+            pnl = book.figures(self.mark).pnl  # in `quote`
             out.append(StrategyPnlSeries(strategy=name, currency=quote,
-                                         pnl=f"{pnl:.2f}" if abs(pnl) >= 1 or pnl == 0 else f"{pnl:.8f}",
+                                         pnl=amount_text(pnl),
                                          points=self._series(self._pnl, (name, quote)).points()))
         return out

@@ -146,8 +146,9 @@ class StrategyBooks:
             out[quote] = out.get(quote, ZERO) + book.figures(mark).pnl
         return out
 
+    def update(self, other: StrategyBooks) -> None:
+        """Take `other`'s books (the archived fills' books a reader starts from), in place of any of the same key."""
+        self.books.update(other.books)
+
     def copy(self) -> StrategyBooks:
         return StrategyBooks({k: b.copy() for k, b in self.books.items()})
-
-    def __len__(self) -> int:
-        return len(self.books)

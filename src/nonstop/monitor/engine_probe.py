@@ -211,7 +211,7 @@ class EngineProbe:
         self._balances: dict[str, _BalanceDrift] = _journal_baselines(state)
         self._busy_seq: int | None = None
         self._busy_since: float | None = None
-        self.books.books.update(state.carried.strategy_books().books)  # the archived fills' books, then the live
+        self.books.update(state.carried.strategy_books())  # the archived fills' books, then the live fills
         for fill in state.fills.values():  # what earlier runs filled; later fills come through on_event
             self._book(fill)
 

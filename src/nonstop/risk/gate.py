@@ -29,7 +29,7 @@ from nonstop.model import (
 )
 from nonstop.risk.daily_loss import DailyPnl
 from nonstop.risk.rules import OrderProposal, OrderRate, Refusal, RiskContext, check, daily_loss_breach
-from nonstop.risk.settings import RiskLimits, RiskSettings
+from nonstop.risk.settings import RiskSettings
 
 log = structlog.get_logger("nonstop.risk")
 
@@ -129,12 +129,12 @@ class PreTradeRisk:
         currency, or a strategy's own: the tightest)."""
         if not self.settings.enabled:
             return None
-        pnl = self.daily.pnl(self.clock.now(), self.mark)
         tables = [self.settings, *(self.settings.limits_for(s) for s in self.settings.strategies)]
-        limits = {q: min((x for t in tables if (x := t.daily_loss_limit_in(q)) is not None), default=None)
-                  for q in pnl}  # per quote currency, the tightest limit any strategy has in it
-        return daily_loss_breach(RiskLimits(daily_loss_limits={q: x for q, x in limits.items() if x is not None}),
-                                 pnl)
+
+        def tightest(quote: str) -> Decimal | None:  # the lowest limit any table gives the currency
+            return min((x for t in tables if (x := t.daily_loss_limit_in(quote)) is not None), default=None)
+
+        return daily_loss_breach(tightest, self.daily.pnl(self.clock.now(), self.mark))
 
     async def watch_daily_loss(self, halt: Callable[[str], Awaitable[object]], halted: Callable[[], bool]) -> None:
         """Every second: past the daily loss limit and not yet halted → halt (journaled, alerted)."""

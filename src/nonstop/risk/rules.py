@@ -10,7 +10,7 @@ REDUCE_ONLY level) is never refused by a position limit, nor by the daily loss l
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -85,10 +85,11 @@ def crosses_own(proposal: OrderProposal, open_orders: Iterable[Order]) -> Order 
     return None
 
 
-def daily_loss_breach(limits: RiskLimits, daily_pnl: Mapping[str, Decimal]) -> Refusal | None:
-    """The first quote currency (by name) whose loss today reached its limit, in that currency; it halts."""
+def daily_loss_breach(limit_in: Callable[[str], Decimal | None], daily_pnl: Mapping[str, Decimal]) -> Refusal | None:
+    """The first quote currency (by name) whose loss today reached its limit (`limit_in(quote)`, an amount in
+    that currency; None: no limit); the refusal names both amounts in that currency, and halts."""
     for quote, pnl in sorted(daily_pnl.items()):
-        limit = limits.daily_loss_limit_in(quote)
+        limit = limit_in(quote)
         if limit is not None and -pnl >= limit:
             loss = -pnl
             loss = loss.quantize(Decimal("0.01") if abs(loss) >= 1 else Decimal("0.00000001"))
@@ -102,7 +103,7 @@ def check(proposal: OrderProposal, limits: RiskLimits, ctx: RiskContext) -> Refu
     reducing = shrinks_exposure(position, proposal)
     price = proposal.price if proposal.price is not None else ctx.mid
 
-    breach = None if reducing else daily_loss_breach(limits, ctx.daily_pnl)
+    breach = None if reducing else daily_loss_breach(limits.daily_loss_limit_in, ctx.daily_pnl)
     if breach is not None:
         return breach
     if limits.max_in_doubt is not None and ctx.in_doubt >= limits.max_in_doubt:
