@@ -243,10 +243,14 @@ def _describe(err: ValidationError | None, source: str, strict: list[str], hints
         if key in said:
             continue
         value = e.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        shown = repr(value)
         if e["type"] == "extra_forbidden":
             hint = f"; did you mean {hints[key]!r}?" if key in hints else ""
             lines.append(f"  {key}: unknown key{hint}")
+            continue
+        if isinstance(value, dict | list):  # a rule across a section's keys: name the section, then the rule
+            msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            lines.append(f"  [{key}]: {msg}")
             continue
         lines.append(f"  {key} = {shown}: {e['msg']}")
     return "\n".join(lines)

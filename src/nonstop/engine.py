@@ -58,7 +58,7 @@ from nonstop.supervision.api_service import start_api
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.clock_sync import ClockWatch
 from nonstop.venues.factory import VenueOptions, build_venue, client_id_rules, credentials_for, profile_for
-from nonstop.venues.identity import confirm_identities
+from nonstop.venues.identity import confirm_identities, refuse_mixed_markets
 from nonstop.venues.port import VenuePort
 from nonstop.watchdog.venue_countdown import VenueCountdown
 
@@ -150,6 +150,8 @@ class Engine:
             if eng.runs_embedded_sim:
                 self.sim = await start_embedded_sim(self.settings, self.clock, stack)
             state = self.state = await replay(journal)
+            networks = {c.name: (c.exchange, c.network) for c in eng.venues}
+            refuse_mixed_markets(networks, state, journal_name(self.settings))  # before anything connects
             ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
             epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
             recorder = self.recorder = Recorder(journal, state, epoch, archive_after_h=eng.journal.archive_after_h)
@@ -217,7 +219,6 @@ class Engine:
                     await connect_venues(sup, venues)
                     clock_watch = ClockWatch(venues, eng.recv_window_ms, self.clock, self._alert, self._clear)
                     await clock_watch.check_all()
-                    networks = {c.name: (c.exchange, c.network) for c in eng.venues}
                     await confirm_identities(venues, networks, state, recorder.record, self.clock,
                                              journal_name(self.settings))
                     reconciling = ReconcileLoop(sup, Reconciler(manager, venues, eng.instance, self.clock,

@@ -1,6 +1,20 @@
 """Per-strategy PnL and exposure from fills (the average-cost books live in the model,
-`nonstop.model.strategy_book`, because the state carries the books of archived fills)."""
+`nonstop.model.strategy_book`, because the state carries the books of archived fills), and how an
+amount in a quote currency is written where people read it."""
 
-from nonstop.model.strategy_book import Position, StrategyBook, StrategyFigures
+from decimal import Decimal
 
-__all__ = ["Position", "StrategyBook", "StrategyFigures"]
+from nonstop.model.strategy_book import Position, StrategyBook, StrategyBooks, StrategyFigures
+
+__all__ = ["Position", "StrategyBook", "StrategyBooks", "StrategyFigures", "amount_text", "signed_amount"]
+
+
+def amount_text(value: Decimal, *, sign: bool = False) -> str:
+    """`12.34`; an amount under 1 keeps 8 decimals (`-0.00012000`: a BTC amount is that small)."""
+    places = 2 if abs(value) >= 1 or value == 0 else 8
+    return f"{value:{'+' if sign else ''}.{places}f}"
+
+
+def signed_amount(value: Decimal, quote: str, *, sign: bool = True) -> str:
+    """`+12.34 USDT`, `-0.00012000 BTC` (`amount_text` with its currency)."""
+    return f"{amount_text(value, sign=sign)} {quote}"
