@@ -30,8 +30,10 @@ What it measures (every figure from this one run, this machine):
   the journal's thread), the fold, the acknowledgement (announcing, resolving each caller's
   future) and the rest of the CPU time (the placers' own steps, asyncio's scheduling);
 - `profile_top`: cProfile of a 64-placer run, the functions with the most own time;
-- `baseline_old_code` (with `--baseline-src DIR`, a checkout of the code before this change, e.g.
-  `git archive <commit> src | tar -x -C DIR`): the same runs with that code, in a subprocess.
+- `repeated`: the headline run (SQLite fsync, `--placers`) `--repeat` times, medians (the figure);
+  with `--baseline-src DIR` (a checkout of the code before a change, e.g.
+  `git archive <commit> src | tar -x -C DIR`), each followed by the same run of that code in a
+  subprocess (`old_code`: interleaved, so both see the same load).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import os
 import platform
 import pstats
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -61,7 +64,7 @@ from journal_throughput import order_events
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
 from nonstop.model import Event
 
-QUICK_ARGS = ["--events", "2000", "--no-postgres", "--profile-events", "2000"]
+QUICK_ARGS = ["--events", "2000", "--no-postgres", "--profile-events", "2000", "--repeat", "2"]
 GOAL = 30_000
 NOT_MET = "not met here (README: 64 callers in a closed loop, the thread hand-off, Python per event)"
 TIMEOUT_S = 600
@@ -256,7 +259,8 @@ def profile_top(tmp: Path, events: list[Event], placers: int, top: int = 15) -> 
 
 
 def baseline_old_code(src: Path, events: int, placers: int) -> dict[str, Any]:
-    """The SQLite runs with the code at `src`, in a subprocess (this script, that code first on the path)."""
+    """The SQLite fsync run of `placers` with the code at `src`, in a subprocess (this script, that
+    code first on the path)."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(src / "src")}
@@ -264,18 +268,43 @@ def baseline_old_code(src: Path, events: int, placers: int) -> dict[str, Any]:
                            "--placers", str(placers)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
     if proc.returncode != 0:
         return {"error": f"exited with {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
-    return dict(json.loads(proc.stdout), code=str(src))
+    return dict(json.loads(proc.stdout))
+
+
+async def repeated(tmp: Path, events: list[Event], placers: int, times: int, old_src: Path | None) -> dict[str, Any]:
+    """The headline run (SQLite fsync, `placers`) `times` times, each followed by the old code's run
+    when `old_src` is given (interleaved: a shared machine's load changes by the minute); medians."""
+    ours, old = [], []
+    for i in range(times):
+        ours.append(await recorded(sqlite_journal(tmp, f"rep-{i}", Durability.FSYNC), events, placers))
+        if old_src is not None:
+            old.append(await asyncio.to_thread(baseline_old_code, old_src, len(events), placers))
+    out = {"times": times, "ours": _medians(ours)}
+    if old_src is not None:
+        out["old_code"] = dict(_medians([r for r in old if "error" not in r]), code=str(old_src),
+                               errors=[r["error"] for r in old if "error" in r])
+    return out
+
+
+def _medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    if not results:
+        return {}
+    keys = ("events_per_s", "events_per_cpu_s")
+    return {**{f"{k}_median": round(statistics.median(r[k] for r in results)) for k in keys},
+            **{k: [r[k] for r in results] for k in keys}, "mean_batch": results[0]["mean_batch"]}
 
 
 def _figures(r: dict[str, Any], placers: int) -> list[dict[str, str]]:
-    run = r["runs"]["sqlite-fsync"]
-    many, one = run[f"{placers}_placers"], run["one_placer"]
+    one = r["runs"]["sqlite-fsync"]["one_placer"]
+    rep, old = r["repeated"]["ours"], r["repeated"].get("old_code")
     fl = r["floor"]["sqlite_executemany_commit"]
-    met = many["events_per_s"] >= GOAL
+    met = rep["events_per_s_median"] >= GOAL
+    before = (f"the code before {old['events_per_s_median']:,} / {old['events_per_cpu_s_median']:,} "
+              "(interleaved); " if old and "events_per_s_median" in old else "")
     return [figure(f"recorder: durable events/s, {placers} placers sharing group commits, SQLite fsync "
-                   "(wall / per CPU-second)",
-                   f"{many['events_per_s']:,} / {many['events_per_cpu_s']:,}",
-                   f"one placer {one['events_per_s']:,} / {one['events_per_cpu_s']:,}; bare SQLite "
+                   f"(wall / per CPU-second, median of {r['repeated']['times']})",
+                   f"{rep['events_per_s_median']:,} / {rep['events_per_cpu_s_median']:,}",
+                   f"{before}one placer {one['events_per_s']:,} / {one['events_per_cpu_s']:,}; bare SQLite "
                    f"executemany+commit {fl['events_per_s']:,} / {fl['events_per_cpu_s']:,}",
                    f"≥ {GOAL:,} events/s", "met" if met else NOT_MET)]
 
@@ -309,6 +338,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             report["floor"]["asyncio_alone"] = await asyncio_floor(events, args.placers)
             report["floor"]["thread_round_trip_ms"] = await thread_round_trip()
             report["stages_us_per_event"] = await stages(tmp, events, args.placers)
+            report["repeated"] = await repeated(tmp, events, args.placers, args.repeat, args.baseline_src)
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
@@ -322,13 +352,15 @@ def main() -> None:
     ap.add_argument("--scaling", type=int, nargs="*", default=[4, 16, 256], help="placers of the batch-size runs")
     ap.add_argument("--profile-events", type=int, default=10_000, help="events in the profiled run (0: none)")
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    ap.add_argument("--repeat", type=int, default=5, help="times the headline run is repeated (median)")
     ap.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its runs in the same run")
     ap.add_argument("--old-code-run", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logs_to_stderr()
-    if args.old_code_run:  # a subprocess of --baseline-src: the SQLite runs only
+    if args.old_code_run:  # a subprocess of --baseline-src: one SQLite fsync run
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-old-") as tmpdir:
-            old = asyncio.run(_old_runs(Path(tmpdir), order_events(args.events, archive=False), args.placers))
+            old = asyncio.run(recorded(sqlite_journal(Path(tmpdir), "old", Durability.FSYNC),
+                                       order_events(args.events, archive=False), args.placers))
         sys.stdout.write(json.dumps(old) + "\n")
         return
     report = asyncio.run(main_async(args))
@@ -336,17 +368,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-prof-") as tmpdir:
             report["profile_top"] = profile_top(Path(tmpdir), order_events(args.profile_events, archive=False),
                                                 args.placers)
-    if args.baseline_src is not None:
-        report["baseline_old_code"] = baseline_old_code(args.baseline_src, args.events, args.placers)
     report["load_average_end"] = _load()
     report["figures"] = _figures(report, args.placers)
     emit(report)
-
-
-async def _old_runs(tmp: Path, events: list[Event], placers: int) -> dict[str, Any]:
-    mode = Durability.FSYNC
-    return {f"{placers}_placers": await recorded(sqlite_journal(tmp, "old-n", mode), events, placers),
-            "one_placer": await recorded(sqlite_journal(tmp, "old-1", mode), events[:len(events) // 4], 1)}
 
 
 if __name__ == "__main__":
