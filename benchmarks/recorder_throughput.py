@@ -30,10 +30,10 @@ What it measures (every figure from this one run, this machine):
   the journal's thread), the fold, the acknowledgement (announcing, resolving each caller's
   future) and the rest of the CPU time (the placers' own steps, asyncio's scheduling);
 - `profile_top`: cProfile of a 64-placer run, the functions with the most own time;
-- `repeated`: the headline run (SQLite fsync, `--placers`) `--repeat` times, medians (the figure);
-  with `--baseline-src DIR` (a checkout of the code before a change, e.g.
-  `git archive <commit> src | tar -x -C DIR`), each followed by the same run of that code in a
-  subprocess (`old_code`: interleaved, so both see the same load).
+- `repeated`: the headline run (SQLite fsync, `--placers`) `--repeat` times, each in a fresh
+  process, medians (the figure); with `--baseline-src DIR` (a checkout of the code before a change,
+  e.g. `git archive <commit> src | tar -x -C DIR`), each followed by the same run of that code in a
+  fresh process (`old_code`: interleaved, so both see the same load).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ QUICK_ARGS = ["--events", "2000", "--no-postgres", "--profile-events", "2000", "
 GOAL = 30_000
 NOT_MET = "not met here (README: 64 callers in a closed loop, the thread hand-off, Python per event)"
 TIMEOUT_S = 600
+SRC_ROOT = Path(__file__).resolve().parents[1]  # this checkout (its src/ is the code measured)
 
 
 class Counting:
@@ -258,28 +259,29 @@ def profile_top(tmp: Path, events: list[Event], placers: int, top: int = 15) -> 
             for (file, line, name), v in rows]
 
 
-def baseline_old_code(src: Path, events: int, placers: int) -> dict[str, Any]:
-    """The SQLite fsync run of `placers` with the code at `src`, in a subprocess (this script, that
-    code first on the path)."""
+def fresh_run(src: Path, events: int, placers: int) -> dict[str, Any]:
+    """The SQLite fsync run of `placers` with the code at `src`, in a fresh subprocess (this script,
+    that code first on the path)."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(src / "src")}
-    proc = subprocess.run([sys.executable, __file__, "--old-code-run", "--events", str(events),
+    proc = subprocess.run([sys.executable, __file__, "--fresh-run", "--events", str(events),
                            "--placers", str(placers)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
     if proc.returncode != 0:
         return {"error": f"exited with {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
     return dict(json.loads(proc.stdout))
 
 
-async def repeated(tmp: Path, events: list[Event], placers: int, times: int, old_src: Path | None) -> dict[str, Any]:
-    """The headline run (SQLite fsync, `placers`) `times` times, each followed by the old code's run
-    when `old_src` is given (interleaved: a shared machine's load changes by the minute); medians."""
+async def repeated(events: int, placers: int, times: int, old_src: Path | None) -> dict[str, Any]:
+    """The headline run (SQLite fsync, `placers`) `times` times, each in a fresh process and followed
+    by the old code's when `old_src` is given (interleaved: a shared machine's load changes by the
+    minute; fresh processes: neither carries the other runs' heap); medians."""
     ours, old = [], []
-    for i in range(times):
-        ours.append(await recorded(sqlite_journal(tmp, f"rep-{i}", Durability.FSYNC), events, placers))
+    for _ in range(times):
+        ours.append(await asyncio.to_thread(fresh_run, SRC_ROOT, events, placers))
         if old_src is not None:
-            old.append(await asyncio.to_thread(baseline_old_code, old_src, len(events), placers))
-    out = {"times": times, "ours": _medians(ours)}
+            old.append(await asyncio.to_thread(fresh_run, old_src, events, placers))
+    out = {"times": times, "ours": _medians([r for r in ours if "error" not in r])}
     if old_src is not None:
         out["old_code"] = dict(_medians([r for r in old if "error" not in r]), code=str(old_src),
                                errors=[r["error"] for r in old if "error" in r])
@@ -338,7 +340,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             report["floor"]["asyncio_alone"] = await asyncio_floor(events, args.placers)
             report["floor"]["thread_round_trip_ms"] = await thread_round_trip()
             report["stages_us_per_event"] = await stages(tmp, events, args.placers)
-            report["repeated"] = await repeated(tmp, events, args.placers, args.repeat, args.baseline_src)
+            report["repeated"] = await repeated(args.events, args.placers, args.repeat, args.baseline_src)
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
@@ -354,10 +356,10 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     ap.add_argument("--repeat", type=int, default=5, help="times the headline run is repeated (median)")
     ap.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its runs in the same run")
-    ap.add_argument("--old-code-run", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--fresh-run", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logs_to_stderr()
-    if args.old_code_run:  # a subprocess of --baseline-src: one SQLite fsync run
+    if args.fresh_run:  # a subprocess of `fresh_run`: one SQLite fsync run
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-old-") as tmpdir:
             old = asyncio.run(recorded(sqlite_journal(Path(tmpdir), "old", Durability.FSYNC),
                                        order_events(args.events, archive=False), args.placers))
