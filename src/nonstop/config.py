@@ -177,6 +177,18 @@ class Settings(Section):
     watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
+    def data_venues_in_use(self) -> list[EngineVenue]:
+        """The venues that only feed the consensus: `engine.data_venues` when listed, or, in a sim-only
+        config without a list, the embedded simulator's other venues (never hidden ones in a real or
+        paper config)."""
+        eng = self.engine
+        if eng.data_venues is not None:
+            return list(eng.data_venues)
+        if not eng.runs_embedded_sim or eng.runs_paper:
+            return []
+        trading = {v.name for v in eng.venues}
+        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.sim.venues if v.name not in trading]
+
     @field_validator("data_dir")
     @classmethod
     def _not_empty(cls, v: Path) -> Path:

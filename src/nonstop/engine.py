@@ -116,15 +116,6 @@ class Engine:
         """The degradation level and its reason (None until the strategy runs)."""
         return self.trading.degradation if self.trading is not None else None
 
-    def _data_venue_configs(self) -> list[EngineVenue]:
-        eng = self.settings.engine
-        if eng.data_venues is not None:
-            return list(eng.data_venues)
-        if not eng.runs_embedded_sim or eng.runs_paper:  # no hidden data venues: a real/paper config lists its own
-            return []
-        trading = {v.name for v in eng.venues}
-        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.settings.sim.venues if v.name not in trading]
-
     def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[VenuePort, Any]:
         """The venue adapter (built from its profile) and a ccxt.pro client for its market data."""
         creds = credentials_for(cfg, trading=trading)
@@ -157,7 +148,8 @@ class Engine:
             recorder = self.recorder = Recorder(journal, state, epoch, archive_after_h=eng.journal.archive_after_h)
             venues = self.venues
             sources: list[MarketSource] = []
-            for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
+            data_venues = self.settings.data_venues_in_use()
+            for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in data_venues]:
                 venue, ws = self._venue(cfg, trading=trading)
                 (venues if trading else self.data_venues)[cfg.name] = venue
                 stack.push_async_callback(venue.close)

@@ -137,6 +137,6 @@ class MarketPanel:
         for (name, quote), book in self._books.items():
             pnl = book.figures(self.mark).pnl  # in `quote`
             out.append(StrategyPnlSeries(strategy=name, currency=quote,
-                                         pnl=amount_text(pnl),
+                                         pnl=amount_text(pnl, quote=quote),
                                          points=self._series(self._pnl, (name, quote)).points()))
         return out

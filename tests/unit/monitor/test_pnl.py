@@ -78,3 +78,4 @@ def test_an_amount_is_written_with_its_currency_and_the_decimals_it_needs() -> N
     assert signed_amount(D("-5.7"), "USDT") == "-5.70 USDT"
     assert signed_amount(D("0.000012"), "BTC") == "+0.00001200 BTC"
     assert signed_amount(D("5.02"), "USDT", sign=False) == "5.02 USDT"
+    assert signed_amount(D("-0.12003423"), "USDT") == "-0.12 USDT"  # cents in a dollar-like currency
