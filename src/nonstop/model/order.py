@@ -249,7 +249,7 @@ def _copier() -> Callable[[Order, dict[str, object]], Order]:
 
     Generated once, as `dataclasses` generates `__init__`: one line per field, each set through its
     slot descriptor (what `object.__setattr__` does for a frozen class, without looking the name
-    up). The fold of every order event makes one of these, and a loop over the names cost twice as
+    up). Validating every order event makes one of these, and a loop over the names cost twice as
     much (recorder benchmark)."""
     names = [f.name for f in dataclasses.fields(Order)]
     env: dict[str, Any] = {"new": object.__new__, "Order": Order}
@@ -262,7 +262,16 @@ def _copier() -> Callable[[Order, dict[str, object]], Order]:
     return cast(Callable[[Order, dict[str, object]], Order], env["_evolve"])
 
 
+def _defaults() -> SimpleNamespace:
+    """The defaults of a new order, read by `_evolve` in `from_intent` (which gives every field
+    without a default)."""
+    defaults: dict[str, object] = {}
+    for f in dataclasses.fields(Order):
+        if f.default_factory is not dataclasses.MISSING:  # one value would serve every new order
+            raise TypeError(f"Order.{f.name}: from_intent takes plain defaults, not a default factory")
+        defaults[f.name] = None if f.default is dataclasses.MISSING else f.default
+    return SimpleNamespace(**defaults)
+
+
 _evolve = _copier()
-# The defaults of a new order (the fields without one are given by `from_intent`).
-_INITIAL = SimpleNamespace(**{f.name: None if f.default is dataclasses.MISSING else f.default
-                              for f in dataclasses.fields(Order)})
+_INITIAL = _defaults()
