@@ -33,7 +33,8 @@ What it measures (every figure from this one run, this machine):
 - `repeated`: the headline run (SQLite fsync, `--placers`) `--repeat` times, each in a fresh
   process, medians (the figure); with `--baseline-src DIR` (a checkout of the code before a change,
   e.g. `git archive <commit> src | tar -x -C DIR`), each followed by the same run of that code in a
-  fresh process (`old_code`: interleaved, so both see the same load).
+  fresh process (`old_code`: interleaved, so both see the same load); `ours_gc_off`: the same with
+  Python's cyclic garbage collector disabled (what the collector costs per event here).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import platform
@@ -259,14 +261,15 @@ def profile_top(tmp: Path, events: list[Event], placers: int, top: int = 15) -> 
             for (file, line, name), v in rows]
 
 
-def fresh_run(src: Path, events: int, placers: int) -> dict[str, Any]:
+def fresh_run(src: Path, events: int, placers: int, *, gc_off: bool = False) -> dict[str, Any]:
     """The SQLite fsync run of `placers` with the code at `src`, in a fresh subprocess (this script,
-    that code first on the path)."""
+    that code first on the path); `gc_off`: with Python's cyclic garbage collector disabled."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(src / "src")}
-    proc = subprocess.run([sys.executable, __file__, "--fresh-run", "--events", str(events),
-                           "--placers", str(placers)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
+    proc = subprocess.run([sys.executable, __file__, "--fresh-run", "--events", str(events), "--placers", str(placers),
+                           *(["--gc-off"] if gc_off else [])],
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
     if proc.returncode != 0:
         return {"error": f"exited with {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
     return dict(json.loads(proc.stdout))
@@ -276,12 +279,14 @@ async def repeated(events: int, placers: int, times: int, old_src: Path | None) 
     """The headline run (SQLite fsync, `placers`) `times` times, each in a fresh process and followed
     by the old code's when `old_src` is given (interleaved: a shared machine's load changes by the
     minute; fresh processes: neither carries the other runs' heap); medians."""
-    ours, old = [], []
+    ours, old, gc_off = [], [], []
     for _ in range(times):
         ours.append(await asyncio.to_thread(fresh_run, SRC_ROOT, events, placers))
+        gc_off.append(await asyncio.to_thread(fresh_run, SRC_ROOT, events, placers, gc_off=True))
         if old_src is not None:
             old.append(await asyncio.to_thread(fresh_run, old_src, events, placers))
-    out = {"times": times, "ours": _medians([r for r in ours if "error" not in r])}
+    out = {"times": times, "ours": _medians([r for r in ours if "error" not in r]),
+           "ours_gc_off": _medians([r for r in gc_off if "error" not in r])}  # what the cyclic GC costs
     if old_src is not None:
         out["old_code"] = dict(_medians([r for r in old if "error" not in r]), code=str(old_src),
                                errors=[r["error"] for r in old if "error" in r])
@@ -357,9 +362,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="times the headline run is repeated (median)")
     ap.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its runs in the same run")
     ap.add_argument("--fresh-run", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--gc-off", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logs_to_stderr()
     if args.fresh_run:  # a subprocess of `fresh_run`: one SQLite fsync run
+        if args.gc_off:
+            gc.disable()
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-old-") as tmpdir:
             old = asyncio.run(recorded(sqlite_journal(Path(tmpdir), "old", Durability.FSYNC),
                                        order_events(args.events, archive=False), args.placers))
