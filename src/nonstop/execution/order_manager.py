@@ -42,6 +42,7 @@ from nonstop.errors import JournalUnwritable, ModelError, NotLeader, OwnershipLo
 from nonstop.execution.answers_in_flight import AnswersInFlight
 from nonstop.execution.in_doubt import InDoubtPolicy, InDoubtResolver
 from nonstop.execution.recorder import Recorder
+from nonstop.execution.requests_in_flight import Drained, RequestsInFlight
 from nonstop.model import (
     ClientOrderId,
     ClientOrderIdFactory,
@@ -106,6 +107,7 @@ class OrderManager:
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
         self.in_doubt = InDoubtResolver(self)  # the lookups that settle unanswered requests
         self._answers = AnswersInFlight()  # submit answers recorded behind the caller's back
+        self.requests = RequestsInFlight()  # submits and cancels on the wire (outlive their caller)
         for order in self.state.orders.values():
             self._index(order)
             self._forget_if_settled(order.client_order_id.value)
@@ -250,7 +252,8 @@ class OrderManager:
 
     async def _send(self, cid: ClientOrderId, *, journaled: bool = False, hold: bool = True) -> None:
         """Send the order; `OrderSubmitted` is made durable first unless the caller just did.
-        `hold=False`: the answer is recorded in an owned task, the client id stays "sending" until then."""
+        `hold=False`: the answer is recorded in an owned task, the client id stays "sending" until then.
+        The request runs in a task of its own (`requests_in_flight.py`): a cancelled caller leaves it running."""
         order = self.state.order(cid)
         if not journaled:
             await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
@@ -258,9 +261,14 @@ class OrderManager:
         self._check_may_send(cid)
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
+        await self.requests.run(f"submit-{cid.value}", self._submit(cid, self._intent_of(order), hold),
+                                 if_cancelled=lambda: self._sending.discard(cid.value))
+
+    async def _submit(self, cid: ClientOrderId, intent: OrderIntent, hold: bool) -> None:
+        """The submit request and the recording of its outcome."""
         answered = False
         try:
-            report = await self._venue(order.instrument_id).submit(self._intent_of(order))
+            report = await self._venue(intent.instrument_id).submit(intent)
             answered = True
         except DuplicateOrderError:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
@@ -359,8 +367,12 @@ class OrderManager:
         self._check_may_send(cid)
         await self._record(OrderCancelRequested(ts=self.clock.now(), client_order_id=cid))
         self._check_owner()
+        await self.requests.run(f"cancel-{cid.value}", self._cancel(cid, order.instrument_id))
+
+    async def _cancel(self, cid: ClientOrderId, instrument_id: InstrumentId) -> None:
+        """The cancel request and the recording of its outcome (an owned task, as a submit's)."""
         try:
-            report = await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
+            report = await self._venue(instrument_id).cancel(instrument_id, cid.value)
         except OrderNotFoundError:
             if not await self.settle(cid):
                 self.resolve_later(cid)
@@ -446,8 +458,16 @@ class OrderManager:
         await self._record_venue_facts(*events)
         return orphans
 
+    async def drain(self, bound_s: float) -> Drained:
+        """A graceful stop's wait: the submits and cancels in flight get their answers recorded,
+        within `bound_s`; what is still unanswered is cut short (IN DOUBT for the final reconcile).
+        A cancellation of the caller (a second signal) ends the wait at once (`requests_in_flight.py`)."""
+        return await self.requests.drain(bound_s, then=self._answers.wait)
+
     async def close(self) -> None:
-        """Record the submit answers still in flight, then stop the lookup loops (their orders stay
-        IN_DOUBT in the journal, settled on restart)."""
+        """Cut short the requests still in flight, record the submit answers already received, then
+        stop the lookup loops (their orders stay unsettled in the journal, settled on restart)."""
+        await self.requests.abandon()
         await self._answers.wait()
         await self.in_doubt.close()
+        await self.requests.abandon()  # a lookup's re-send cut short by its loop's end
