@@ -1,7 +1,7 @@
 """A second SIGTERM ends a graceful stop's wait for the answers in flight at once: real `nonstop sim`
 and `nonstop run` processes, the engine's submit held by the simulator (it never answers) and a
 wait bound (`stop_wait_s = 60`) no test waits out. The stop then goes on: the unanswered order is
-IN DOUBT, settled by the final reconcile, never sent twice."""
+settled by the final reconcile (IN DOUBT if nothing reported it meanwhile), never sent twice."""
 
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ def test_second_sigterm_ends_the_stop_wait_and_the_stop_goes_on(tmp_path: Path) 
         sim.stop()
     events, state = asyncio.run(_journal(config))
     mine = [e for e in events if getattr(e, "client_order_id", None) is not None and e.client_order_id.value == cid]
-    assert [e.reason for e in mine if isinstance(e, OrderInDoubt)] == [
-        "the process stopped while the submit was in flight"]
+    # IN DOUBT (settled by the final reconcile) unless the venue's user stream had already reported it
+    assert [e.reason for e in mine if isinstance(e, OrderInDoubt)] in (
+        ["the process stopped while the submit was in flight"], [])
     assert sum(isinstance(e, OrderSubmitted) for e in mine) == 1
     assert state.order(cid).state in (OrderState.CANCELED, OrderState.FILLED)  # settled by the final reconcile
