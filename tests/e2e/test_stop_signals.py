@@ -21,8 +21,15 @@ from tests.e2e.crashkit import control, engine_config, kill9, start_engine, star
 
 
 def _events(log: str, name: str) -> list[dict[str, Any]]:
-    return [e for e in (json.loads(line) for line in log.splitlines() if line.startswith("{"))
-            if e.get("event") == name]
+    """The JSON log lines of event `name` (a line still being written is skipped)."""
+    found = []
+    for line in log.splitlines():
+        if line.startswith("{") and f'"event": "{name}"' in line:
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return found
 
 
 async def _journal(config: Path) -> tuple[list[Event], EngineState]:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -219,9 +220,26 @@ class OrderManager:
         )
         # intent and submit in one durable append: one disk flush before the order leaves
         notes = () if note is None else (note(intent.client_order_id),)
-        await self._record(*notes, intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        try:
+            await self._record(*notes, intent,
+                               OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        except asyncio.CancelledError:  # the caller stopped (the engine's stop) while its intent was recorded
+            await self._never_left(intent.client_order_id)
+            raise
         await self._send(intent.client_order_id, journaled=True, hold=hold_until_recorded)
         return intent.client_order_id
+
+    async def _never_left(self, cid: ClientOrderId) -> None:
+        """A submit journaled but cut short before its request existed never reached a venue: say so,
+        rather than leave it SUBMITTING for a lookup to doubt (an append withdrawn recorded nothing)."""
+        order = self.state.orders.get(cid.value)
+        if order is None or order.state is not OrderState.SUBMITTING:
+            return
+        try:
+            await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid,
+                                             reason="not sent: the engine stopped before the send"))
+        except (JournalUnwritable, OwnershipLost) as err:  # left SUBMITTING: the next reconcile settles it
+            log.warning("never_sent_not_recorded", client_order_id=cid.value, error=str(err))
 
     async def recorded(self, cid: ClientOrderId | None = None) -> None:
         """Until the venue's answer to `cid` (or to every submit) is recorded."""

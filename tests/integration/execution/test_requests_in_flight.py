@@ -96,3 +96,28 @@ async def test_cancelling_the_stop_wait_ends_it_at_once_and_not_its_task(tmp_pat
         assert (drained.unanswered, drained.interrupted) == ((f"submit-{cid.value}",), True)
         assert r.manager.requests.names() == ()
         assert r.recorder.state.order(cid).state is OrderState.SUBMITTING  # IN DOUBT for the final reconcile
+
+
+async def test_place_cancelled_at_any_step_leaves_no_order_unsettled_and_none_sent_twice(tmp_path: Path) -> None:
+    """Whatever step the stop catches `place` at — before its append, while it is recorded, or with
+    the submit on the wire — the order is never left SUBMITTING for a lookup to doubt: not recorded,
+    REJECTED as never sent, or answered by the venue during the stop's wait."""
+    async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite", timeout_ms=SLOW_MS) as r:
+        bid = await _far_bid(r)
+        received = r.sim.venues["alpha"].venue.received
+        for steps in range(12):  # bounded: how many loop steps the place runs before the stop
+            placing = asyncio.create_task(r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - steps,
+                                                          hold_until_recorded=False))
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            placing.cancel()
+            await asyncio.wait([placing])
+            drained = await r.manager.drain(30)
+            assert drained.unanswered == ()
+        states = {o.client_order_id.value: o.state for o in r.recorder.state.orders.values()}
+        assert set(states.values()) <= {OrderState.REJECTED, OrderState.ACCEPTED}, states
+        for cid, state in states.items():
+            at_venue = [x for x in received if x.client_order_id == cid]
+            assert len(at_venue) == (1 if state is OrderState.ACCEPTED else 0), (cid, state)
+        rejected = [o for o in r.recorder.state.orders.values() if o.state is OrderState.REJECTED]
+        assert all(o.reason == "not sent: the engine stopped before the send" for o in rejected)
