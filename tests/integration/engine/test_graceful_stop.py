@@ -3,7 +3,8 @@ embedded simulator, a submit held up by the simulator's fault injection, the sto
 SIGINT/SIGTERM ask it (`cli._until_signalled` cancels the engine's task).
 
 The bound is the engine's own threshold (`engine.stop_wait_s`): the answered case gets a bound far
-above the simulator's delay, the unanswered case a submit that is never answered."""
+above the simulator's delay, the unanswered case a submit that is never answered (the venue executes
+it and holds the answer back)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _settings(tmp_path: Path, *, stop_wait_s: float) -> Settings:
 async def _stop_with_a_submit_in_flight(engine: Engine, kind: str, params: dict[str, Any],
                                         *, at_venue: bool) -> tuple[str, int]:
     """Run the engine until a submit sent under the fault `kind` is in flight (and, with `at_venue`,
-    received by the venue), then stop it as a signal does and wait for the stop to end. Returns the
+    executed by the venue), then stop it as a signal does and wait for the stop to end. Returns the
     order's client id and the journal's last seq when the stop was asked."""
     task = asyncio.create_task(engine.run(duration=100), name="engine-under-test")
     try:
@@ -72,7 +73,6 @@ async def _stop_with_a_submit_in_flight(engine: Engine, kind: str, params: dict[
         await eventually(lambda: held_up() is not None, 30, f"a submit held up by {kind}")
         cid = held_up()
         assert cid is not None and engine.state is not None
-        assert engine.state.order(cid).state is OrderState.SUBMITTING  # no answer yet
         stop_seq = engine.state.last_seq
         task.cancel()  # what SIGINT / SIGTERM do
         engine.sim.faults.clear(fault.id)  # the stop's own requests go through undisturbed
@@ -143,8 +143,10 @@ async def test_submit_unanswered_past_the_bound_is_in_doubt_and_settled_by_the_f
     records = await _journal_of(cfg)
     mine = _of(records, cid)
     doubts = [r.event for r in mine if isinstance(r.event, OrderInDoubt)]
-    # IN DOUBT, settled by the final reconcile; none only when the venue's user stream had reported
-    # the order in the instant the stop cut the stream (then it is known: nothing to doubt)
+    # the venue executed the order and never answered the submit: IN DOUBT, settled by the final
+    # reconcile — unless its user stream had reported the order before the stop cut the stream (the
+    # usual case here: then it is known, nothing to doubt). The order manager's own test
+    # (tests/integration/execution/test_requests_in_flight.py) has no stream: IN DOUBT every time
     assert [d.reason for d in doubts] in (["the process stopped while the submit was in flight"], [])
     assert engine.state is not None
     order = engine.state.order(cid)
