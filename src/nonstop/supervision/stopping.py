@@ -2,9 +2,9 @@
 time for the answers of the submits and cancels in flight (`OrderManager.drain`: what is still
 unanswered is IN DOUBT, settled by the final reconcile; a second SIGINT/SIGTERM ends the wait at
 once), cancel our open orders (if configured), then reconcile one last time, each time-boxed; never
-raises. A stop before trading began leaves the venue untouched
-(start-up reconciliation had not settled it yet); a fenced engine leaves the orders to the new
-holder; with the journal unwritable, what rests is canceled unjournaled (the next start reconciles)."""
+raises. A stop before trading began leaves the venue untouched (start-up reconciliation had not
+settled it yet); a fenced engine leaves the orders to the new holder; with the journal unwritable,
+what rests is canceled unjournaled (the next start reconciles)."""
 
 from __future__ import annotations
 
