@@ -189,6 +189,18 @@ class Settings(Section):
     watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
+    def data_venues_in_use(self) -> list[EngineVenue]:
+        """The venues that only feed the consensus: `engine.data_venues` when listed, or, in a sim-only
+        config without a list, the embedded simulator's other venues (never hidden ones in a real or
+        paper config)."""
+        eng = self.engine
+        if eng.data_venues is not None:
+            return list(eng.data_venues)
+        if not eng.runs_embedded_sim or eng.runs_paper:
+            return []
+        trading = {v.name for v in eng.venues}
+        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.sim.venues if v.name not in trading]
+
     @field_validator("data_dir")
     @classmethod
     def _not_empty(cls, v: Path) -> Path:
@@ -255,10 +267,14 @@ def _describe(err: ValidationError | None, source: str, strict: list[str], hints
         if key in said:
             continue
         value = e.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        shown = repr(value)
         if e["type"] == "extra_forbidden":
             hint = f"; did you mean {hints[key]!r}?" if key in hints else ""
             lines.append(f"  {key}: unknown key{hint}")
+            continue
+        if isinstance(value, dict | list):  # a rule across a section's keys: name the section, then the rule
+            msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            lines.append(f"  [{key}]: {msg}")
             continue
         lines.append(f"  {key} = {shown}: {e['msg']}")
     return "\n".join(lines)
