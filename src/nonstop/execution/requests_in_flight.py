@@ -85,7 +85,7 @@ class RequestsInFlight:
         """The stop's wait (see the module docstring): the requests in flight, then `then` (the
         answers being recorded), all within `bound_s`; what is still in flight afterwards is
         cancelled. A cancellation of the waiting task ends the wait, not the waiter."""
-        in_flight, interrupted = len(self._tasks), False
+        in_flight, interrupted, finished = len(self._tasks), False, False
         if in_flight:
             log.info("stop_waiting_for_answers", in_flight=list(self.names()), bound_s=bound_s)
         try:
@@ -93,6 +93,7 @@ class RequestsInFlight:
                 await self.wait()
                 if then is not None:
                     await then()
+            finished = True
         except TimeoutError:
             pass
         except asyncio.CancelledError:
@@ -106,8 +107,8 @@ class RequestsInFlight:
         if unanswered or interrupted:
             log.warning("stop_answers_missing", unanswered=list(unanswered), interrupted=interrupted,
                         note="left IN DOUBT for the final reconcile")
-        elif in_flight:
-            log.info("stop_answers_recorded", answered=in_flight)
+        elif in_flight:  # answered; a recording still under way is never cut short (it ends before exit)
+            log.info("stop_answers_recorded" if finished else "stop_answers_being_recorded", answered=in_flight)
         return Drained(in_flight, unanswered, interrupted)
 
     async def abandon(self) -> None:
