@@ -66,6 +66,7 @@ __all__ = [
     "require_credentials",
 ]
 
+STOP_WAIT_DEFAULT_S = 5.0  # a stop waits at most this long (or the request timeout) for answers in flight
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
 
@@ -94,7 +95,18 @@ class EngineSettings(Section):
     # the strategy decides afresh, so an old intent never goes out at today's prices (invariant 14)
     max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     cancel_on_stop: bool = True
+    # a graceful stop first waits this long for the answers of the submits and cancels in flight
+    # (what is still unanswered then is IN DOUBT, settled by the stop's final reconcile); unset:
+    # min(request_timeout_ms, STOP_WAIT_DEFAULT_S); 0: no wait
+    stop_wait_s: Annotated[float | None, Field(ge=0, le=120)] = None
     ha: HaSettings = HaSettings()
+
+    @property
+    def stop_wait_bound_s(self) -> float:
+        """How long a graceful stop waits for the answers in flight (`stop_wait_s`, or its default)."""
+        if self.stop_wait_s is not None:
+            return self.stop_wait_s
+        return min(self.request_timeout_ms / 1000, STOP_WAIT_DEFAULT_S)
 
     @model_validator(mode="after")
     def _strategy_venue_known(self) -> EngineSettings:

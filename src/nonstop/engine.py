@@ -349,6 +349,7 @@ class Engine:
             manager, recorder,
             instance=self.settings.engine.instance,
             cancel_on_stop=self.settings.engine.cancel_on_stop,
+            wait_s=self.settings.engine.stop_wait_bound_s,
             began_trading=self._began_trading,
             may_send=self.ha is None or self.ha.may_send(),
             guard=self.journal_guard,
