@@ -30,8 +30,11 @@ What it measures (every figure from this one run, this machine):
   the journal's thread), the fold, the acknowledgement (announcing, resolving each caller's
   future) and the rest of the CPU time (the placers' own steps, asyncio's scheduling);
 - `profile_top`: cProfile of a 64-placer run, the functions with the most own time;
-- `baseline_old_code` (with `--baseline-src DIR`, a checkout of the code before this change, e.g.
-  `git archive <commit> src | tar -x -C DIR`): the same runs with that code, in a subprocess.
+- `repeated`: the headline run (SQLite fsync, `--placers`) `--repeat` times, each in a fresh
+  process, medians (the figure); with `--baseline-src DIR` (a checkout of the code before a change,
+  e.g. `git archive <commit> src | tar -x -C DIR`), each followed by the same run of that code in a
+  fresh process (`old_code`: interleaved, so both see the same load); `ours_gc_off`: the same with
+  Python's cyclic garbage collector disabled (what the collector costs per event here).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import platform
@@ -55,24 +59,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pg (the PostgreSQL starter)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _recorder_floors import asyncio_floor, chains, floor, thread_round_trip
 from benchkit import emit, figure, logs_to_stderr
 from journal_throughput import order_events
 
 from nonstop.journal import Durability, Journal, PostgresJournal, SQLiteJournal, replay
 from nonstop.model import Event
 
-QUICK_ARGS = ["--events", "2000", "--no-postgres", "--profile-events", "2000"]
+QUICK_ARGS = ["--events", "2000", "--no-postgres", "--profile-events", "2000", "--repeat", "2"]
 GOAL = 30_000
 NOT_MET = "not met here (README: 64 callers in a closed loop, the thread hand-off, Python per event)"
 TIMEOUT_S = 600
-
-
-def chains(events: list[Event]) -> list[list[Event]]:
-    """The events grouped by order, each order's events in order (a placer records one order's)."""
-    orders: dict[str, list[Event]] = {}
-    for e in events:
-        orders.setdefault(e.client_order_id.value, []).append(e)  # type: ignore[attr-defined]
-    return list(orders.values())
+SRC_ROOT = Path(__file__).resolve().parents[1]  # this checkout (its src/ is the code measured)
 
 
 class Counting:
@@ -144,98 +142,6 @@ async def runs(tmp: Path, events: list[Event], placers: int, pg_dsn: str | None)
                                                          durability=Durability.FSYNC), events[:len(events) // 4], 1),
         }
     return out
-
-
-def floor(tmp: Path, events: list[Event], batch: int) -> dict[str, Any]:
-    """A bare SQLite executemany + COMMIT of the same rows, `batch` rows per transaction; bare fsync."""
-    from nonstop.journal.base import encode_payload, fence_batch
-
-    items = [(type(e).__name__, encode_payload(e)) for e in events]
-    rows, _, _ = fence_batch([(items, 1)], current=1, last=0, ts_ms=0, where="floor", holder=None)
-    db = sqlite3.connect(tmp / "floor.db", isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, epoch INTEGER NOT NULL, "
-                   "type TEXT NOT NULL, payload TEXT NOT NULL, checksum TEXT NOT NULL)")
-        t0, c0 = time.perf_counter(), time.process_time()
-        for i in range(0, len(rows), batch):
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?)", rows[i:i + batch])
-            db.execute("COMMIT")
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    finally:
-        db.close()
-    fsyncs = []
-    fd = os.open(tmp / "fsync.bin", os.O_WRONLY | os.O_CREAT)
-    try:
-        for _ in range(200):
-            os.write(fd, b"x" * 200)
-            t = time.perf_counter()
-            os.fsync(fd)
-            fsyncs.append((time.perf_counter() - t) * 1000)
-    finally:
-        os.close(fd)
-    return {"sqlite_executemany_commit": {"rows_per_transaction": batch, "events_per_s": round(len(rows) / wall),
-                                          "events_per_cpu_s": round(len(rows) / cpu)},
-            "fsync_200_bytes_ms": {"p50": round(statistics.median(fsyncs), 3),
-                                   "p99": round(sorted(fsyncs)[int(0.99 * len(fsyncs))], 3)}}
-
-
-async def asyncio_floor(events: list[Event], placers: int) -> dict[str, Any]:
-    """The same placers and one-future-per-call hand-off, resolved in batches by one task that does
-    nothing else (no validation, journal or fold): what asyncio alone costs per event here."""
-    loop = asyncio.get_running_loop()
-    queue: list[asyncio.Future[None]] = []
-    wake = asyncio.Event()
-    done = False
-
-    async def resolver() -> None:
-        while not done or queue:
-            await wake.wait()
-            wake.clear()
-            await asyncio.sleep(0)
-            batch, queue[:] = list(queue), []
-            for fut in batch:
-                fut.set_result(None)
-
-    async def record(_: Event) -> None:
-        fut = loop.create_future()
-        queue.append(fut)
-        wake.set()
-        await fut
-
-    todo = iter(chains(events))
-
-    async def placer() -> None:
-        for chain in todo:
-            for e in chain:
-                await record(e)
-
-    task = asyncio.create_task(resolver())
-    t0, c0 = time.perf_counter(), time.process_time()
-    async with asyncio.TaskGroup() as tg:
-        for _ in range(placers):
-            tg.create_task(placer())
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    done = True
-    wake.set()
-    await task
-    return {"events_per_s": round(len(events) / wall), "events_per_cpu_s": round(len(events) / cpu)}
-
-
-async def thread_round_trip(n: int = 300) -> dict[str, float]:
-    """A do-nothing call on a one-thread executor and back, as the journal's appends make it (ms)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    loop = asyncio.get_running_loop()
-    times = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for _ in range(n):
-            t = time.perf_counter()
-            await loop.run_in_executor(pool, int)
-            times.append((time.perf_counter() - t) * 1000)
-    return {"p50": round(statistics.median(times), 3), "p99": round(sorted(times)[int(0.99 * n)], 3)}
 
 
 class Stages:
@@ -355,27 +261,57 @@ def profile_top(tmp: Path, events: list[Event], placers: int, top: int = 15) -> 
             for (file, line, name), v in rows]
 
 
-def baseline_old_code(src: Path, events: int, placers: int) -> dict[str, Any]:
-    """The SQLite runs with the code at `src`, in a subprocess (this script, that code first on the path)."""
+def fresh_run(src: Path, events: int, placers: int, *, gc_off: bool = False) -> dict[str, Any]:
+    """The SQLite fsync run of `placers` with the code at `src`, in a fresh subprocess (this script,
+    that code first on the path); `gc_off`: with Python's cyclic garbage collector disabled."""
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(src / "src")}
-    proc = subprocess.run([sys.executable, __file__, "--old-code-run", "--events", str(events),
-                           "--placers", str(placers)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
+    proc = subprocess.run([sys.executable, __file__, "--fresh-run", "--events", str(events), "--placers", str(placers),
+                           *(["--gc-off"] if gc_off else [])],
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S * 4)
     if proc.returncode != 0:
         return {"error": f"exited with {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
-    return dict(json.loads(proc.stdout), code=str(src))
+    return dict(json.loads(proc.stdout))
+
+
+async def repeated(events: int, placers: int, times: int, old_src: Path | None) -> dict[str, Any]:
+    """The headline run (SQLite fsync, `placers`) `times` times, each in a fresh process and followed
+    by the old code's when `old_src` is given (interleaved: a shared machine's load changes by the
+    minute; fresh processes: neither carries the other runs' heap); medians."""
+    ours, old, gc_off = [], [], []
+    for _ in range(times):
+        ours.append(await asyncio.to_thread(fresh_run, SRC_ROOT, events, placers))
+        gc_off.append(await asyncio.to_thread(fresh_run, SRC_ROOT, events, placers, gc_off=True))
+        if old_src is not None:
+            old.append(await asyncio.to_thread(fresh_run, old_src, events, placers))
+    out = {"times": times, "ours": _medians([r for r in ours if "error" not in r]),
+           "ours_gc_off": _medians([r for r in gc_off if "error" not in r])}  # what the cyclic GC costs
+    if old_src is not None:
+        out["old_code"] = dict(_medians([r for r in old if "error" not in r]), code=str(old_src),
+                               errors=[r["error"] for r in old if "error" in r])
+    return out
+
+
+def _medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    if not results:
+        return {}
+    keys = ("events_per_s", "events_per_cpu_s")
+    return {**{f"{k}_median": round(statistics.median(r[k] for r in results)) for k in keys},
+            **{k: [r[k] for r in results] for k in keys}, "mean_batch": results[0]["mean_batch"]}
 
 
 def _figures(r: dict[str, Any], placers: int) -> list[dict[str, str]]:
-    run = r["runs"]["sqlite-fsync"]
-    many, one = run[f"{placers}_placers"], run["one_placer"]
+    one = r["runs"]["sqlite-fsync"]["one_placer"]
+    rep, old = r["repeated"]["ours"], r["repeated"].get("old_code")
     fl = r["floor"]["sqlite_executemany_commit"]
-    met = many["events_per_s"] >= GOAL
+    met = rep["events_per_s_median"] >= GOAL
+    before = (f"the code before {old['events_per_s_median']:,} / {old['events_per_cpu_s_median']:,} "
+              "(interleaved); " if old and "events_per_s_median" in old else "")
     return [figure(f"recorder: durable events/s, {placers} placers sharing group commits, SQLite fsync "
-                   "(wall / per CPU-second)",
-                   f"{many['events_per_s']:,} / {many['events_per_cpu_s']:,}",
-                   f"one placer {one['events_per_s']:,} / {one['events_per_cpu_s']:,}; bare SQLite "
+                   f"(wall / per CPU-second, median of {r['repeated']['times']})",
+                   f"{rep['events_per_s_median']:,} / {rep['events_per_cpu_s_median']:,}",
+                   f"{before}one placer {one['events_per_s']:,} / {one['events_per_cpu_s']:,}; bare SQLite "
                    f"executemany+commit {fl['events_per_s']:,} / {fl['events_per_cpu_s']:,}",
                    f"≥ {GOAL:,} events/s", "met" if met else NOT_MET)]
 
@@ -409,6 +345,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             report["floor"]["asyncio_alone"] = await asyncio_floor(events, args.placers)
             report["floor"]["thread_round_trip_ms"] = await thread_round_trip()
             report["stages_us_per_event"] = await stages(tmp, events, args.placers)
+            report["repeated"] = await repeated(args.events, args.placers, args.repeat, args.baseline_src)
     finally:
         if server is not None:
             await asyncio.to_thread(server.stop)
@@ -422,13 +359,18 @@ def main() -> None:
     ap.add_argument("--scaling", type=int, nargs="*", default=[4, 16, 256], help="placers of the batch-size runs")
     ap.add_argument("--profile-events", type=int, default=10_000, help="events in the profiled run (0: none)")
     ap.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    ap.add_argument("--repeat", type=int, default=5, help="times the headline run is repeated (median)")
     ap.add_argument("--baseline-src", type=Path, help="a checkout of the old code: its runs in the same run")
-    ap.add_argument("--old-code-run", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--fresh-run", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--gc-off", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logs_to_stderr()
-    if args.old_code_run:  # a subprocess of --baseline-src: the SQLite runs only
+    if args.fresh_run:  # a subprocess of `fresh_run`: one SQLite fsync run
+        if args.gc_off:
+            gc.disable()
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-old-") as tmpdir:
-            old = asyncio.run(_old_runs(Path(tmpdir), order_events(args.events, archive=False), args.placers))
+            old = asyncio.run(recorded(sqlite_journal(Path(tmpdir), "old", Durability.FSYNC),
+                                       order_events(args.events, archive=False), args.placers))
         sys.stdout.write(json.dumps(old) + "\n")
         return
     report = asyncio.run(main_async(args))
@@ -436,17 +378,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="nonstop-recorder-prof-") as tmpdir:
             report["profile_top"] = profile_top(Path(tmpdir), order_events(args.profile_events, archive=False),
                                                 args.placers)
-    if args.baseline_src is not None:
-        report["baseline_old_code"] = baseline_old_code(args.baseline_src, args.events, args.placers)
     report["load_average_end"] = _load()
     report["figures"] = _figures(report, args.placers)
     emit(report)
-
-
-async def _old_runs(tmp: Path, events: list[Event], placers: int) -> dict[str, Any]:
-    mode = Durability.FSYNC
-    return {f"{placers}_placers": await recorded(sqlite_journal(tmp, "old-n", mode), events, placers),
-            "one_placer": await recorded(sqlite_journal(tmp, "old-1", mode), events[:len(events) // 4], 1)}
 
 
 if __name__ == "__main__":

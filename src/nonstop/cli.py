@@ -166,6 +166,29 @@ def _with_role(settings: Settings, role: str) -> Settings:
 
 
 @app.command()
+def plan(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """What the config would do and send where (hosts, keys' environment variables, journal, risk),
+    read before anything starts: connects nowhere, sends nothing, reads the journal without writing.
+    Exit 1 when an environment variable it needs is missing or the journal would refuse this config."""
+    settings = _settings(config)
+    logs.configure(settings.log.model_copy(update={"level": "warning"}))
+    from nonstop.plan import build_plan, journal_check, render
+
+    try:
+        found = build_plan(settings, str(config) if config else "defaults (no --config)")
+    except NonstopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    found["journal"]["found"] = _run(journal_check(settings), config=config)
+    typer.echo(json.dumps(found, indent=2) if as_json else render(found))
+    if found["not_ready"] or "refused" in found["journal"]["found"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def status(
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,

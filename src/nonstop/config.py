@@ -66,6 +66,7 @@ __all__ = [
     "require_credentials",
 ]
 
+STOP_WAIT_DEFAULT_S = 5.0  # a stop waits at most this long (or the request timeout) for answers in flight
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token")
 
 
@@ -94,7 +95,18 @@ class EngineSettings(Section):
     # the strategy decides afresh, so an old intent never goes out at today's prices (invariant 14)
     max_resend_age_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
     cancel_on_stop: bool = True
+    # a graceful stop first waits this long for the answers of the submits and cancels in flight
+    # (what is still unanswered then is IN DOUBT, settled by the stop's final reconcile); unset:
+    # min(request_timeout_ms, STOP_WAIT_DEFAULT_S); 0: no wait
+    stop_wait_s: Annotated[float | None, Field(ge=0, le=120)] = None
     ha: HaSettings = HaSettings()
+
+    @property
+    def stop_wait_bound_s(self) -> float:
+        """How long a graceful stop waits for the answers in flight (`stop_wait_s`, or its default)."""
+        if self.stop_wait_s is not None:
+            return self.stop_wait_s
+        return min(self.request_timeout_ms / 1000, STOP_WAIT_DEFAULT_S)
 
     @model_validator(mode="after")
     def _strategy_venue_known(self) -> EngineSettings:
@@ -177,6 +189,18 @@ class Settings(Section):
     watchdog: WatchdogSettings = WatchdogSettings()
     data_dir: Path = Path("var")
 
+    def data_venues_in_use(self) -> list[EngineVenue]:
+        """The venues that only feed the consensus: `engine.data_venues` when listed, or, in a sim-only
+        config without a list, the embedded simulator's other venues (never hidden ones in a real or
+        paper config)."""
+        eng = self.engine
+        if eng.data_venues is not None:
+            return list(eng.data_venues)
+        if not eng.runs_embedded_sim or eng.runs_paper:
+            return []
+        trading = {v.name for v in eng.venues}
+        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.sim.venues if v.name not in trading]
+
     @field_validator("data_dir")
     @classmethod
     def _not_empty(cls, v: Path) -> Path:
@@ -243,10 +267,14 @@ def _describe(err: ValidationError | None, source: str, strict: list[str], hints
         if key in said:
             continue
         value = e.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        shown = repr(value)
         if e["type"] == "extra_forbidden":
             hint = f"; did you mean {hints[key]!r}?" if key in hints else ""
             lines.append(f"  {key}: unknown key{hint}")
+            continue
+        if isinstance(value, dict | list):  # a rule across a section's keys: name the section, then the rule
+            msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            lines.append(f"  [{key}]: {msg}")
             continue
         lines.append(f"  {key} = {shown}: {e['msg']}")
     return "\n".join(lines)

@@ -58,7 +58,7 @@ from nonstop.supervision.api_service import start_api
 from nonstop.trading_loop import DegradationStatus, MarketSource, TradingLoop
 from nonstop.venues.clock_sync import ClockWatch
 from nonstop.venues.factory import VenueOptions, build_venue, client_id_rules, credentials_for, profile_for
-from nonstop.venues.identity import confirm_identities
+from nonstop.venues.identity import confirm_identities, refuse_mixed_markets
 from nonstop.venues.port import VenuePort
 from nonstop.watchdog.venue_countdown import VenueCountdown
 
@@ -116,15 +116,6 @@ class Engine:
         """The degradation level and its reason (None until the strategy runs)."""
         return self.trading.degradation if self.trading is not None else None
 
-    def _data_venue_configs(self) -> list[EngineVenue]:
-        eng = self.settings.engine
-        if eng.data_venues is not None:
-            return list(eng.data_venues)
-        if not eng.runs_embedded_sim or eng.runs_paper:  # no hidden data venues: a real/paper config lists its own
-            return []
-        trading = {v.name for v in eng.venues}
-        return [EngineVenue(name=v.name, exchange=v.dialect) for v in self.settings.sim.venues if v.name not in trading]
-
     def _venue(self, cfg: EngineVenue, *, trading: bool = True) -> tuple[VenuePort, Any]:
         """The venue adapter (built from its profile) and a ccxt.pro client for its market data."""
         creds = credentials_for(cfg, trading=trading)
@@ -150,12 +141,15 @@ class Engine:
             if eng.runs_embedded_sim:
                 self.sim = await start_embedded_sim(self.settings, self.clock, stack)
             state = self.state = await replay(journal)
+            networks = {c.name: (c.exchange, c.network) for c in eng.venues}
+            refuse_mixed_markets(networks, state, journal_name(self.settings))  # before anything connects
             ha = self.ha = await stack.enter_async_context(self._leadership(journal, state))
             epoch = self.owner.epoch if self.owner is not None else 0  # HA: set by `ha.lead()` below
             recorder = self.recorder = Recorder(journal, state, epoch, archive_after_h=eng.journal.archive_after_h)
             venues = self.venues
             sources: list[MarketSource] = []
-            for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in self._data_venue_configs()]:
+            data_venues = self.settings.data_venues_in_use()
+            for cfg, trading in [(c, True) for c in eng.venues] + [(c, False) for c in data_venues]:
                 venue, ws = self._venue(cfg, trading=trading)
                 (venues if trading else self.data_venues)[cfg.name] = venue
                 stack.push_async_callback(venue.close)
@@ -217,7 +211,6 @@ class Engine:
                     await connect_venues(sup, venues)
                     clock_watch = ClockWatch(venues, eng.recv_window_ms, self.clock, self._alert, self._clear)
                     await clock_watch.check_all()
-                    networks = {c.name: (c.exchange, c.network) for c in eng.venues}
                     await confirm_identities(venues, networks, state, recorder.record, self.clock,
                                              journal_name(self.settings))
                     reconciling = ReconcileLoop(sup, Reconciler(manager, venues, eng.instance, self.clock,
@@ -356,6 +349,7 @@ class Engine:
             manager, recorder,
             instance=self.settings.engine.instance,
             cancel_on_stop=self.settings.engine.cancel_on_stop,
+            wait_s=self.settings.engine.stop_wait_bound_s,
             began_trading=self._began_trading,
             may_send=self.ha is None or self.ha.may_send(),
             guard=self.journal_guard,

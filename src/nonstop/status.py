@@ -18,6 +18,7 @@ from nonstop.ha.lease import LeaseError, LeaseStore
 from nonstop.journal import replay
 from nonstop.journal_setup import open_journal
 from nonstop.model import ANY_VENUE
+from nonstop.monitor.pnl import signed_amount
 from nonstop.routing.portfolio import portfolio_of
 
 
@@ -136,10 +137,14 @@ def render(data: dict[str, Any]) -> str:
         else:
             shown = "  ".join(f"{a} {b['free']}+{b['locked']}" for a, b in assets.items())
         lines.append(f"balances  {venue:<12} {shown}")
-    for strategy, p in data.get("pnl", {}).items():
-        lines.append(f"pnl       {strategy:<12} {Decimal(p['pnl']):+.2f} {p['quote']}  (realized "
-                     f"{Decimal(p['realized']):+.2f}, unrealized {Decimal(p['unrealized']):+.2f} at the last fill, "
-                     f"fees {Decimal(p['fees']):.2f})")
+    for strategy, quotes in data.get("pnl", {}).items():
+        if "pnl" in quotes:  # a document from before per-quote PnL: one figure, in its "quote"
+            quotes = {quotes["quote"]: quotes}
+        for quote, p in quotes.items():  # one line per quote currency: amounts in two are never added up
+            lines.append(f"pnl       {strategy:<12} {signed_amount(Decimal(p['pnl']), quote)}  (realized "
+                         f"{signed_amount(Decimal(p['realized']), quote)}, unrealized "
+                         f"{signed_amount(Decimal(p['unrealized']), quote)} at the last fill, fees "
+                         f"{signed_amount(Decimal(p['fees']), quote, sign=False)})")
     for venue, r in data.get("last_reconcile", {}).items():
         lines.append(f"reconcile {venue:<12} {r['result']} at {r['at']}" +
                      (f": {'; '.join(r['differences'])}" if r["differences"] else ""))

@@ -3,8 +3,9 @@ balances as they stand after the fills since the last snapshot, the last reconci
 alerts still open.
 
 Everything is computed from what the journal holds (no venue is asked): PnL by the average-cost
-method of `monitor.pnl`, unrealized at the last fill price of each instrument (the last price the
-journal knows); balances are the venue's last snapshot plus the journaled fills it did not contain
+method of `monitor.pnl`, per strategy and quote currency (a strategy trading ETH/USDT and ETH/BTC shows
+a USDT figure and a BTC figure, never their sum), unrealized at the last fill price of each instrument
+(the last price the journal knows); balances are the venue's last snapshot plus the journaled fills it did not contain
 (`EngineState.balance_pending`, the reconciler's own baseline).
 """
 
@@ -21,7 +22,7 @@ from nonstop.journal import Journal
 from nonstop.journal.base import JournalHolder
 from nonstop.model import EngineState, InstrumentId
 from nonstop.model.events import AlertRecorded, BalanceSnapshot, ReconcileDifference
-from nonstop.monitor.pnl import StrategyBook
+from nonstop.monitor.pnl import StrategyBooks
 
 ZERO = Decimal(0)
 TAIL_RECORDS = 50_000  # how far back the last reconciliation and open alerts are looked for
@@ -44,24 +45,26 @@ def running(holder: JournalHolder | None) -> dict[str, Any]:
     return {"state": "running", "detail": f"pid {holder.pid} since {holder.since.isoformat(timespec='seconds')}"}
 
 
-def strategy_pnl(state: EngineState) -> dict[str, dict[str, str]]:
-    """Per strategy: realized, unrealized (at the last fill price), fees and the total, in its quote currency."""
-    books: dict[str, StrategyBook] = state.carried.strategy_books()  # the archived fills' books, then the live
+def strategy_pnl(state: EngineState) -> dict[str, dict[str, dict[str, str]]]:
+    """Per strategy, per quote currency: realized, unrealized (at the last fill price), fees and the
+    total, in that currency."""
+    books: StrategyBooks = state.carried.strategy_books()  # the archived fills' books, then the live fills
     last: dict[InstrumentId, Decimal] = state.carried.last_prices()
     for _, fill in sorted(state.fills.items(), key=lambda kf: (kf[1].ts, kf[0])):  # the portfolio's order
         order = state.orders.get(fill.client_order_id.value)
         if order is None:
             continue
-        book = books.setdefault(fill.client_order_id.strategy, StrategyBook())
-        book.fill(order.instrument_id, order.side, fill.quantity, fill.price, fill.fee, fill.fee_asset)
+        books.fill(fill.client_order_id.strategy, order.instrument_id, order.side, fill.quantity, fill.price,
+                   fill.fee, fill.fee_asset)
         last[order.instrument_id] = fill.price
-    out = {}
-    for strategy, book in sorted(books.items()):
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for (strategy, quote), book in books.items():
         realized = sum((p.realized for p in book.positions.values()), ZERO)
         fees = sum((p.fees for p in book.positions.values()), ZERO)
         unrealized = sum((p.unrealized(last[i]) for i, p in book.positions.items() if p.qty and i in last), ZERO)
-        out[strategy] = {"quote": book.quote or "", "realized": f"{realized:.8f}", "unrealized": f"{unrealized:.8f}",
-                         "fees": f"{fees:.8f}", "pnl": f"{realized - fees + unrealized:.8f}"}
+        out.setdefault(strategy, {})[quote] = {
+            "realized": f"{realized:.8f}", "unrealized": f"{unrealized:.8f}", "fees": f"{fees:.8f}",
+            "pnl": f"{realized - fees + unrealized:.8f}"}
     return out
 
 

@@ -53,7 +53,7 @@ def test_console_lines_and_status_follow_the_trading(tmp_path: Path) -> None:
         btc = moved["balances_now"]["binance-a"]["BTC"]
         assert Decimal(btc["now"]) == Decimal(btc["snapshot"]) + Decimal(btc["fills_since"])
         assert Decimal(btc["now"]) != Decimal(btc["snapshot"])  # the balance moved with the fills
-        assert "mm" in moved["pnl"] and moved["pnl"]["mm"]["quote"] == "USDT"
+        assert "mm" in moved["pnl"] and list(moved["pnl"]["mm"]) == ["USDT"]  # per quote currency
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

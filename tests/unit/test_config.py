@@ -29,6 +29,14 @@ def test_invalid_value_names_key_value_and_rule(tmp_path: Path) -> None:
     assert "sim.venues.0.ports.0 = 'x'" in text
 
 
+def test_a_rule_across_a_section_names_the_section_and_the_rule_only() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"engine": {"venues": [{"name": "binance", "network": "live"}]}})
+    text = str(caught.value)
+    assert "  [engine]: strategy.venue 'binance-a' is not one of engine.venues ['binance']" in text
+    assert "= dict" not in text and "Value error" not in text  # pydantic's wording of the section is noise
+
+
 def test_unknown_key_and_bad_toml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sim.tickms"):
         parse_settings({"sim": {"tickms": 5}})

@@ -101,13 +101,13 @@ async def test_engine_refuses_to_open_the_journal_without_live_keys(tmp_path: Pa
 def test_config_real_venue_config_has_no_hidden_data_venues_and_no_embedded_sim() -> None:
     settings = parse_settings(_engine(venues=[LIVE]))
     assert settings.engine.runs_embedded_sim is False
-    assert Engine(settings)._data_venue_configs() == []
+    assert settings.data_venues_in_use() == []
 
 
 def test_config_sim_only_config_keeps_the_convenience_defaults() -> None:
     settings = parse_settings({})
     assert settings.engine.runs_embedded_sim is True
-    assert [v.name for v in Engine(settings)._data_venue_configs()] == ["binance-b"]
+    assert [v.name for v in settings.data_venues_in_use()] == ["binance-b"]
 
 
 def test_config_sim_venue_at_an_external_simulator_does_not_start_one() -> None:

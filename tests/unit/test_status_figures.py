@@ -27,7 +27,9 @@ from nonstop.model import (
 )
 from nonstop.model.balance import Balance
 from nonstop.model.events import BalanceSnapshot
+from nonstop.status import render
 from nonstop.status_figures import current_balances, running, strategy_pnl
+from tests.fillkit import fill_order
 
 BTC = InstrumentId("binance-a", "BTC/USDT")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,8 +69,9 @@ def test_balances_move_with_the_fills_since_the_snapshot() -> None:
 
 
 def test_pnl_per_strategy_realized_unrealized_and_fees() -> None:
-    pnl = strategy_pnl(_state())["mm"]
-    assert pnl["quote"] == "USDT"
+    by_quote = strategy_pnl(_state())["mm"]
+    assert list(by_quote) == ["USDT"]
+    pnl = by_quote["USDT"]
     assert Decimal(pnl["realized"]) == Decimal("2")  # 0.2 x (110 - 100)
     assert Decimal(pnl["unrealized"]) == Decimal("3")  # 0.3 left, marked at the last fill (110)
     assert Decimal(pnl["fees"]) == Decimal("0.1") + Decimal("0.0001") * 110
@@ -86,3 +89,28 @@ def test_running_only_while_the_holder_process_lives() -> None:
     elsewhere = JournalHolder(host=here + "-other", pid=os.getpid(), instance="a1", since=T0, epoch=1)
     assert running(elsewhere)["state"] == "unknown"
     assert running(None)["state"] == "stopped"
+
+
+def test_a_strategy_trading_two_quote_currencies_shows_a_figure_in_each() -> None:
+    state = EngineState()
+    eth_usdt, eth_btc = InstrumentId("binance-a", "ETH/USDT"), InstrumentId("binance-a", "ETH/BTC")
+    fill_order(state, 1, eth_btc, Side.BUY, "2", "0.05", fee="0.0001")  # the first fill is BTC-quoted
+    fill_order(state, 2, eth_usdt, Side.BUY, "1", "3000", ts=T0 + timedelta(minutes=1))
+    fill_order(state, 3, eth_usdt, Side.SELL, "1", "3100", fee="1", ts=T0 + timedelta(minutes=2))
+    pnl = strategy_pnl(state)["mm"]
+    assert list(pnl) == ["BTC", "USDT"]
+    assert Decimal(pnl["BTC"]["pnl"]) == Decimal("-0.0001") and Decimal(pnl["USDT"]["pnl"]) == Decimal("99")
+    data = {"ha": {"role": "single", "lease_ttl_s": 2.0},
+            "journal": {"backend": "sqlite", "last_seq": 12, "epoch": 1, "snapshot_seq": None,
+                        "state_hash": "ab" * 16, "holder": None},
+            "orders": {"by_state": {}, "open": []}, "fills": 3, "positions": {}, "balances": {},
+            "reconcile_differences": {}, "degradation": {"level": "normal", "reason": "x", "since": None},
+            "pnl": {"mm": pnl}}
+    lines = [line for line in render(data).splitlines() if line.startswith("pnl")]
+    assert lines == [
+        "pnl       mm           -0.00010000 BTC  (realized +0.00 BTC, unrealized +0.00 BTC at the last fill, "
+        "fees 0.00010000 BTC)",
+        "pnl       mm           +99.00 USDT  (realized +100.00 USDT, unrealized +0.00 USDT at the last fill, "
+        "fees 1.00 USDT)"]
+    data["pnl"] = {"mm": {"quote": "USDT", "realized": "2", "unrealized": "0", "fees": "0", "pnl": "2"}}  # older
+    assert "pnl       mm           +2.00 USDT" in render(data)

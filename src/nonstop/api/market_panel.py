@@ -3,7 +3,9 @@ our resting orders and fills as markers, every data venue's feed quality, and Pn
 
 Reads the engine's trading loop (`engine.trading`: its market-data hub and strategy) and state; absent
 (before trading starts, or an engine without them), every view is empty. PnL is `monitor.pnl`'s
-average-cost book over the journaled fills, marked at the consensus mid, folded in incrementally.
+average-cost book over the journaled fills, marked at the consensus mid, folded in incrementally: one
+series per (strategy, quote currency), in that currency (a strategy trading ETH/USDT and ETH/BTC has a
+USDT series and a BTC series; amounts in two currencies are never added up).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from nonstop.api.series import Series
 from nonstop.api.views import PriceMarker, PriceView, SourcePriceView, StrategyPnlSeries
-from nonstop.model import EngineState, InstrumentId
-from nonstop.monitor.pnl import StrategyBook
+from nonstop.model import ANY_VENUE, EngineState, InstrumentId
+from nonstop.monitor.pnl import StrategyBooks, amount_text
 
 MAX_FILL_MARKERS = 200
 MARKER_SCAN = 2000  # fills looked at (newest first) for the markers
@@ -33,8 +35,8 @@ class MarketPanel:
         self._len = series_len
         self._mid: dict[str, Series] = {}
         self._source: dict[tuple[str, str], Series] = {}
-        self._pnl: dict[str, Series] = {}
-        self._books: dict[str, StrategyBook] = {}
+        self._pnl: dict[tuple[str, str], Series] = {}  # per (strategy, quote currency)
+        self._books = StrategyBooks()
         # fills folded into the books: the archived ones (state.carried) at the first sample, then the
         # live ones in arrival order; archived fills leave the front of state.fills (they are old)
         self._folded: int | None = None
@@ -78,13 +80,14 @@ class MarketPanel:
             self._folded += 1
             order = state.orders.get(fill.client_order_id.value)
             if order is not None:
-                book = self._books.setdefault(fill.client_order_id.strategy, StrategyBook())
-                book.fill(order.instrument_id, order.side, fill.quantity, fill.price, fill.fee, fill.fee_asset)
+                self._books.fill(fill.client_order_id.strategy, order.instrument_id, order.side, fill.quantity,
+                                 fill.price, fill.fee, fill.fee_asset)
         strategy = getattr(getattr(self._engine, "trading", None), "strategy", None)
-        if strategy is not None:
-            self._books.setdefault(strategy.id, StrategyBook())
-        for name, book in self._books.items():
-            self._series(self._pnl, name).add(t, float(book.figures(self.mark).pnl))
+        if strategy is not None:  # shown from the start (0 until a fill), in the traded symbols' quotes
+            for symbol in self._symbols():
+                self._books.book(strategy.id, InstrumentId(ANY_VENUE, symbol).quote)
+        for key, book in self._books.items():
+            self._series(self._pnl, key).add(t, float(book.figures(self.mark).pnl))
 
     def feed_quality(self) -> dict[str, str]:
         """Per source (venue): its feed status and transport for the traded symbols, e.g. "ok (ws)"."""
@@ -131,8 +134,9 @@ class MarketPanel:
 
     def pnl(self) -> list[StrategyPnlSeries]:
         out = []
-        for name, book in sorted(self._books.items()):
-            out.append(StrategyPnlSeries(strategy=name, currency=book.quote or "",
-                                         pnl=f"{book.figures(self.mark).pnl:.2f}",
-                                         points=self._series(self._pnl, name).points()))
+        for (name, quote), book in self._books.items():
+            pnl = book.figures(self.mark).pnl  # in `quote`
+            out.append(StrategyPnlSeries(strategy=name, currency=quote,
+                                         pnl=amount_text(pnl, quote=quote),
+                                         points=self._series(self._pnl, (name, quote)).points()))
         return out

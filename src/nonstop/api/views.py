@@ -175,9 +175,11 @@ class PriceView(BaseModel):
 
 
 class StrategyPnlSeries(BaseModel):
+    """One strategy's PnL in one quote currency (a strategy trading in two has two series)."""
+
     strategy: str
-    currency: str
-    pnl: str = Field(description="now: realized - fees + unrealized at the consensus mid")
+    currency: str = Field(description="the quote currency of the instruments this series counts, and of its amounts")
+    pnl: str = Field(description="now: realized - fees + unrealized at the consensus mid, in `currency`")
     points: list[SeriesPoint]
 
 
@@ -187,7 +189,8 @@ class SeriesView(BaseModel):
     equity_currency: str
     unpriced_assets: list[str] = Field(description="assets left out of equity for want of a price")
     prices: list[PriceView] = Field(default_factory=list, description="the market, per traded symbol")
-    pnl: list[StrategyPnlSeries] = Field(default_factory=list, description="PnL per strategy over time")
+    pnl: list[StrategyPnlSeries] = Field(default_factory=list,
+                                         description="PnL per strategy and quote currency over time")
 
 
 class Snapshot(BaseModel):

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -38,24 +38,23 @@ from nonstop.connectivity.errors import (
     RequestRejectedError,
     VenueUnavailableError,
 )
-from nonstop.errors import JournalUnwritable, ModelError, NotLeader, OwnershipLost
+from nonstop.errors import JournalUnwritable, NotLeader, OwnershipLost
 from nonstop.execution.answers_in_flight import AnswersInFlight
 from nonstop.execution.in_doubt import InDoubtPolicy, InDoubtResolver
 from nonstop.execution.recorder import Recorder
+from nonstop.execution.report_intake import ReportIntake
+from nonstop.execution.requests_in_flight import Drained, RequestsInFlight
+from nonstop.execution.venue_order_index import VenueOrderIndex
 from nonstop.model import (
     ClientOrderId,
     ClientOrderIdFactory,
-    DifferenceKind,
     Event,
     InstrumentId,
     Order,
     OrderAccepted,
-    OrderCanceled,
     OrderCancelRejected,
     OrderCancelRequested,
     OrderEvent,
-    OrderExpired,
-    OrderFilled,
     OrderInDoubt,
     OrderIntent,
     OrderRejected,
@@ -63,19 +62,16 @@ from nonstop.model import (
     OrderState,
     OrderSubmitted,
     OrderType,
-    ReconcileDifference,
     Side,
     TimeInForce,
 )
-from nonstop.venues.port import VenueFill, VenueOrderReport, VenueOrderStatus, VenuePort
+from nonstop.venues.port import VenueFill, VenueOrderReport, VenuePort
 
 log = structlog.get_logger("nonstop.execution")
 
 
 class OrderManager:
     """Places, cancels and tracks orders on the venues through the write-ahead recorder."""
-
-    finished_indexed = 10_000  # finished orders still found by their venue order id (bounded memory)
 
     def __init__(
         self,
@@ -95,10 +91,8 @@ class OrderManager:
         self.policy = policy or InDoubtPolicy()
         # invariant 6: asked before any order or cancel leaves (HA: the lease's own deadline)
         self.may_send = may_send or (lambda: True)
-        self._by_venue_id: dict[tuple[str, str], str] = {}
-        # venue ids of finished orders, oldest first: only the newest `finished_indexed` stay in
-        # `_by_venue_id` (a late report or a REST trade without our client id names a recent order)
-        self._finished_ids: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.venue_ids = VenueOrderIndex()  # our orders by the venue's order id (bounded)
+        self.reports = ReportIntake(self)  # what the venues report, recorded
         # When each unsettled order was last sent. After a restart it is at the latest when the
         # previous process last wrote to the journal (`last_alive`), or, not knowing, "just now".
         self._submitted_at: dict[str, datetime] = {}
@@ -106,8 +100,9 @@ class OrderManager:
         self._sending: set[str] = set()  # submits in flight in this process: never settle those
         self.in_doubt = InDoubtResolver(self)  # the lookups that settle unanswered requests
         self._answers = AnswersInFlight()  # submit answers recorded behind the caller's back
+        self.requests = RequestsInFlight()  # submits and cancels on the wire (outlive their caller)
         for order in self.state.orders.values():
-            self._index(order)
+            self.venue_ids.add(order)
             self._forget_if_settled(order.client_order_id.value)
             if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
                 self._submitted_at[order.client_order_id.value] = last_alive or clock.now()
@@ -117,14 +112,10 @@ class OrderManager:
     def state(self):
         return self.recorder.state
 
-    def _index(self, order: Order) -> None:
-        if order.venue_order_id is not None:
-            self._by_venue_id[(order.instrument_id.venue, order.venue_order_id.value)] = order.client_order_id.value
-
     async def _record(self, *events: Event) -> None:
         for event in await self.recorder.record(*events):
             if isinstance(event, OrderAccepted):
-                self._index(self.state.orders[event.client_order_id.value])
+                self.venue_ids.add(self.state.orders[event.client_order_id.value])
             elif isinstance(event, OrderEvent):
                 self._forget_if_settled(event.client_order_id.value)
 
@@ -132,10 +123,7 @@ class OrderManager:
         """Orders archived out of the state (`OrdersArchived`) leave the venue-id index too: a report
         naming one finds no order anyway (`owner_of`), so the index stays as small as the state."""
         if isinstance(event, OrdersArchived):
-            gone = [k for k in self._finished_ids if self._by_venue_id.get(k) not in self.state.orders]
-            for k in gone:
-                del self._finished_ids[k]
-                self._by_venue_id.pop(k, None)
+            self.venue_ids.drop_missing(self.state.orders)
 
     def _forget_if_settled(self, key: str) -> None:
         """Drop the per-order bookkeeping of a finished order (bounded memory over a 24/7 run)."""
@@ -143,36 +131,8 @@ class OrderManager:
         if order is None or not order.state.is_terminal:
             return
         self._submitted_at.pop(key, None)
-        if order.venue_order_id is not None:
-            finished = self._finished_ids
-            finished[(order.instrument_id.venue, order.venue_order_id.value)] = None
-            while len(finished) > self.finished_indexed:
-                self._by_venue_id.pop(finished.popitem(last=False)[0], None)
+        self.venue_ids.finish(order)
         self.in_doubt.forget(key)
-
-    async def _record_venue_facts(self, *events: Event) -> None:
-        """Record what a venue reported; a report that contradicts our state (e.g. an overfill) is
-        not applied but recorded as a difference and logged as an error, and trading goes on."""
-        try:
-            await self._record(*events)
-            return
-        except ModelError:
-            pass  # one of them contradicts the state: find which, keep the rest
-        for event in events:
-            try:
-                await self._record(event)
-            except ModelError as err:
-                log.error("venue_report_contradicts_state", error=str(err), event_type=type(event).__name__)
-                cid = event.client_order_id if isinstance(event, OrderEvent) else None
-                await self._record(
-                    ReconcileDifference(
-                        ts=self.clock.now(),
-                        venue=self.state.order(cid).instrument_id.venue if cid else "unknown",
-                        kind=DifferenceKind.STATE_MISMATCH,
-                        detail=f"not applied: {err}",
-                        client_order_id=cid,
-                    )
-                )
 
     def _venue(self, instrument_id: InstrumentId) -> VenuePort:
         return self.venues[instrument_id.venue]
@@ -217,9 +177,26 @@ class OrderManager:
         )
         # intent and submit in one durable append: one disk flush before the order leaves
         notes = () if note is None else (note(intent.client_order_id),)
-        await self._record(*notes, intent, OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        try:
+            await self._record(*notes, intent,
+                               OrderSubmitted(ts=self.clock.now(), client_order_id=intent.client_order_id))
+        except asyncio.CancelledError:  # the caller stopped (the engine's stop) while its intent was recorded
+            await self._never_left(intent.client_order_id)
+            raise
         await self._send(intent.client_order_id, journaled=True, hold=hold_until_recorded)
         return intent.client_order_id
+
+    async def _never_left(self, cid: ClientOrderId) -> None:
+        """A submit journaled but cut short before its request existed never reached a venue: say so,
+        rather than leave it SUBMITTING for a lookup to doubt (an append withdrawn recorded nothing)."""
+        order = self.state.orders.get(cid.value)
+        if order is None or order.state is not OrderState.SUBMITTING:
+            return
+        try:
+            await self._record(OrderRejected(ts=self.clock.now(), client_order_id=cid,
+                                             reason="not sent: the engine stopped before the send"))
+        except (JournalUnwritable, OwnershipLost) as err:  # left SUBMITTING: the next reconcile settles it
+            log.warning("never_sent_not_recorded", client_order_id=cid.value, error=str(err))
 
     async def recorded(self, cid: ClientOrderId | None = None) -> None:
         """Until the venue's answer to `cid` (or to every submit) is recorded."""
@@ -250,7 +227,8 @@ class OrderManager:
 
     async def _send(self, cid: ClientOrderId, *, journaled: bool = False, hold: bool = True) -> None:
         """Send the order; `OrderSubmitted` is made durable first unless the caller just did.
-        `hold=False`: the answer is recorded in an owned task, the client id stays "sending" until then."""
+        `hold=False`: the answer is recorded in an owned task, the client id stays "sending" until then.
+        The request runs in a task of its own (`requests_in_flight.py`): a cancelled caller leaves it running."""
         order = self.state.order(cid)
         if not journaled:
             await self._record(OrderSubmitted(ts=self.clock.now(), client_order_id=cid))
@@ -258,9 +236,14 @@ class OrderManager:
         self._check_may_send(cid)
         self._submitted_at[cid.value] = self.clock.now()
         self._sending.add(cid.value)
+        await self.requests.run(f"submit-{cid.value}", self._submit(cid, self._intent_of(order), hold),
+                                 if_cancelled=lambda: self._sending.discard(cid.value))
+
+    async def _submit(self, cid: ClientOrderId, intent: OrderIntent, hold: bool) -> None:
+        """The submit request and the recording of its outcome."""
         answered = False
         try:
-            report = await self._venue(order.instrument_id).submit(self._intent_of(order))
+            report = await self._venue(intent.instrument_id).submit(intent)
             answered = True
         except DuplicateOrderError:
             # the venue already holds an open order with this id: it is ours; a lookup settles it
@@ -359,8 +342,12 @@ class OrderManager:
         self._check_may_send(cid)
         await self._record(OrderCancelRequested(ts=self.clock.now(), client_order_id=cid))
         self._check_owner()
+        await self.requests.run(f"cancel-{cid.value}", self._cancel(cid, order.instrument_id))
+
+    async def _cancel(self, cid: ClientOrderId, instrument_id: InstrumentId) -> None:
+        """The cancel request and the recording of its outcome (an owned task, as a submit's)."""
         try:
-            report = await self._venue(order.instrument_id).cancel(order.instrument_id, cid.value)
+            report = await self._venue(instrument_id).cancel(instrument_id, cid.value)
         except OrderNotFoundError:
             if not await self.settle(cid):
                 self.resolve_later(cid)
@@ -376,78 +363,27 @@ class OrderManager:
 
     # ------------------------------------------------------------ venue reports
     async def apply_report(self, report: VenueOrderReport) -> None:
-        """Bring our order in line with what the venue says about it (fills first, then status)."""
-        cid_text = report.client_order_id or self._by_venue_id.get(
-            (report.instrument_id.venue, report.venue_order_id.value), ""
-        )
-        order = self.state.orders.get(cid_text)
-        if order is None:
-            return
-        cid, now = order.client_order_id, self.clock.now()
-        events: list[Event] = []
-        if order.state in (OrderState.SUBMITTING, OrderState.IN_DOUBT):
-            events.append(OrderAccepted(ts=now, client_order_id=cid, venue_order_id=report.venue_order_id))
-        events.extend(self._fill_event(cid, f) for f in report.fills)
-        await self._record_venue_facts(*events)
-        order = self.state.order(cid)
-        if report.filled_qty > order.filled_qty:
-            await self._fetch_missing_fills(order)
-        status_event = {
-            VenueOrderStatus.CANCELED: OrderCanceled,
-            VenueOrderStatus.EXPIRED: OrderExpired,
-        }.get(report.status)
-        if status_event is not None:
-            await self._record_venue_facts(status_event(ts=now, client_order_id=cid))
-        elif report.status is VenueOrderStatus.REJECTED:
-            await self._record_venue_facts(OrderRejected(ts=now, client_order_id=cid, reason="venue reports REJECTED"))
-
-    async def _fetch_missing_fills(self, order: Order) -> None:
-        if order.venue_order_id is None:
-            return
-        try:
-            fills = await self._venue(order.instrument_id).fills_of_order(order.instrument_id, order.venue_order_id)
-        except ConnectivityError as err:
-            log.info("fills_lookup_failed", client_order_id=order.client_order_id.value, error=str(err))
-            return
-        await self._record_venue_facts(*(self._fill_event(order.client_order_id, f) for f in fills))
-
-    def _fill_event(self, cid: ClientOrderId, fill: VenueFill) -> OrderFilled:
-        return OrderFilled(
-            ts=fill.ts,
-            client_order_id=cid,
-            trade_id=fill.trade_id,
-            price=fill.price,
-            quantity=fill.quantity,
-            fee=fill.fee,
-            fee_asset=fill.fee_asset,
-            liquidity=fill.liquidity,
-            venue_order_id=fill.venue_order_id,
-        )
+        """Bring our order in line with what the venue says about it (`report_intake.py`)."""
+        await self.reports.apply_report(report)
 
     def owner_of(self, fill: VenueFill) -> ClientOrderId | None:
         """Our order that this execution belongs to, by client id or venue order id."""
-        key = (
-            fill.client_order_id
-            if fill.client_order_id in self.state.orders
-            else self._by_venue_id.get((fill.instrument_id.venue, fill.venue_order_id.value))
-        )
-        order = self.state.orders.get(key) if key else None  # None too for an archived order
-        return order.client_order_id if order is not None else None
+        return self.reports.owner_of(fill)
 
     async def apply_fills(self, fills: Sequence[VenueFill]) -> list[VenueFill]:
         """Record executions of our orders; returns those whose order we could not identify."""
-        events, orphans = [], []
-        for fill in fills:
-            cid = self.owner_of(fill)
-            if cid is None:
-                orphans.append(fill)
-            else:
-                events.append(self._fill_event(cid, fill))
-        await self._record_venue_facts(*events)
-        return orphans
+        return await self.reports.apply_fills(fills)
+
+    async def drain(self, bound_s: float) -> Drained:
+        """A graceful stop's wait: the submits and cancels in flight get their answers recorded,
+        within `bound_s`; what is still unanswered is cut short (IN DOUBT for the final reconcile).
+        A cancellation of the caller (a second signal) ends the wait at once (`requests_in_flight.py`)."""
+        return await self.requests.drain(bound_s, then=self._answers.wait)
 
     async def close(self) -> None:
-        """Record the submit answers still in flight, then stop the lookup loops (their orders stay
-        IN_DOUBT in the journal, settled on restart)."""
+        """Cut short the requests still in flight, record the submit answers already received, then
+        stop the lookup loops (their orders stay unsettled in the journal, settled on restart)."""
+        await self.requests.abandon()
         await self._answers.wait()
         await self.in_doubt.close()
+        await self.requests.abandon()  # a lookup's re-send cut short by its loop's end

@@ -24,6 +24,11 @@ journal order, and a failed append fails every caller of its batch and folds not
 recorder supplies the steps: `validate` (each request against the state plus the batches before
 it, through an `Overlay`), `write` (one append, fenced by the recorder's epoch), `fold` and
 `acknowledge`; the fold stays on the event loop, one batch at a time, in journal order.
+
+Each order event's transition runs once: validation computes the order it makes (`checked`), and
+the fold takes that order (`EngineState.apply(checked=...)`) while the state still holds the very
+order it was computed from, which it always does when no other writer came between (the state
+changes only through this recorder's fold); otherwise the fold applies the event as replay does.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from nonstop.execution.archive import ARCHIVE_AFTER, MAX_IDS_PER_RECORD, Finishe
 from nonstop.execution.sequencer import Batch, Sequencer
 from nonstop.journal import Journal
 from nonstop.model import (
+    CheckedOrder,
     EngineState,
     Event,
     Order,
@@ -125,12 +131,20 @@ class Recorder:
         the requests validated before this one and not yet folded will change (updated only on
         success).
         """
+        return self.checked(events, overlay)[0]
+
+    def checked(self, events: Sequence[Event], overlay: Overlay | None = None
+                ) -> tuple[list[Event], list[CheckedOrder | None]]:
+        """`applicable`, with what validating each kept event computed: for an order event
+        `(the order it was checked against, the order it makes)`, which the fold takes instead of
+        applying the event a second time (`EngineState.apply(checked=...)`); None for the others."""
         overlay = overlay if overlay is not None else Overlay()
         state = self.state
         orders: dict[str, Order] = {}
         seen_fills: set[str] = set()
         archived: set[str] = set()
         kept: list[Event] = []
+        made: list[CheckedOrder | None] = []
         for event in events:
             if isinstance(event, OrdersArchived):  # only what is still archivable when it is folded
                 pending = pending_fills(state)  # an order changed by an earlier request, not yet folded, waits
@@ -139,10 +153,12 @@ class Recorder:
                             and state.unarchivable(state.orders.get(k), pending) is None)
                 if ids:
                     kept.append(event if ids == event.client_order_ids else replace(event, client_order_ids=ids))
+                    made.append(None)
                     archived.update(ids)
                 continue
             if not isinstance(event, OrderEvent):
                 kept.append(event)
+                made.append(None)
                 continue
             key = event.client_order_id.value
             if isinstance(event, OrderIntent):
@@ -150,8 +166,9 @@ class Recorder:
                         or state.is_archived(event.client_order_id)):
                     raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists "
                                             "(or existed: archived)")
-                orders[key] = Order.from_intent(event)
+                orders[key] = new = Order.from_intent(event)
                 kept.append(event)
+                made.append((None, new))
                 continue
             gone = key in archived or overlay.is_archived(key)
             order = None if gone else (orders.get(key) or overlay.order(key) or state.orders.get(key))
@@ -165,19 +182,23 @@ class Recorder:
                 if fkey in state.fills or fkey in seen_fills or overlay.has_fill(fkey):
                     continue  # the same execution, reported again
                 seen_fills.add(fkey)
-                orders[key] = order.apply(event)  # Overfill propagates: a real inconsistency
+                new = order.apply(event)  # Overfill propagates: a real inconsistency
             else:
                 try:
-                    orders[key] = order.apply(event)
+                    new = order.apply(event)
                 except IllegalTransition:
                     log.debug("stale_event_dropped", order=key, state=str(order.state),
                               event_type=type(event).__name__)
                     continue
+            orders[key] = new
             kept.append(event)
+            made.append((order, new))
         overlay.orders.update(orders)
-        overlay.fills.update(seen_fills)
-        overlay.archived.update(archived)
-        return kept
+        if seen_fills:
+            overlay.fills.update(seen_fills)
+        if archived:
+            overlay.archived.update(archived)
+        return kept, made
 
     async def record(self, *events: Event) -> list[Event]:
         """Validate, append durably (sharing a group commit with concurrent callers), fold and
@@ -205,15 +226,16 @@ class Recorder:
         """Each request in queue order against the state plus `after` (the batch being written)
         and the requests before it; a refused request fails alone."""
         batch.overlay = overlay = Overlay(parent=after.overlay if after is not None else None)
-        accepted, kept = batch.accepted, batch.kept
+        accepted, kept, made = batch.accepted, batch.kept, batch.checked
         for request in batch.requests:
             try:
-                events = self.applicable(request.events, overlay)
+                events, checks = self.checked(request.events, overlay)
             except ModelError as err:  # this caller's events contradict the state: it fails alone
                 request.future.set_exception(err)
                 continue
             accepted.append((request, events))
             kept += events
+            made += checks
 
     def writable(self) -> BaseException | None:
         if self.lost is not None:
@@ -239,9 +261,9 @@ class Recorder:
     def fold(self, batch: Batch, last: int) -> None:
         state, finished = self.state, self._finished
         seq = last - len(batch.kept)
-        for event in batch.kept:
+        for event, checked in zip(batch.kept, batch.checked, strict=True):
             seq += 1
-            state.apply(event, seq=seq)
+            state.apply(event, seq=seq, checked=checked)  # the orders validation made, not applied again
             finished.note(state, event)
         batch.overlay.folded()
 

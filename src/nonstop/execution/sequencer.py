@@ -9,7 +9,7 @@ queued (up to `max_batch_events`) as one batch and drives it through four steps:
 2. **write**: all kept events in ONE journal append (one transaction, one fsync, fenced by the
    recorder's epoch once for the batch);
 3. **fold**, in journal order, on the event loop (the fold stays single-threaded and
-   deterministic);
+   deterministic), taking what validation computed for each event (`Batch.checked`);
 4. **acknowledge** each caller, in queue order: a caller is answered exactly when its records are
    durable and folded, so acknowledgement order is journal order.
 
@@ -61,13 +61,15 @@ class Request:
 @dataclass(slots=True)
 class Batch:
     """Requests committed together. The committer's `validate` fills `accepted` (each request that
-    passed, with its kept events), `kept` (all of them, in journal order) and `overlay` (what the
-    batch will change, for validating the next one while this one is written)."""
+    passed, with its kept events), `kept` (all of them, in journal order), `checked` (for each kept
+    event, what validating it computed, handed to the fold so it is not computed twice) and
+    `overlay` (what the batch will change, for validating the next one while this one is written)."""
 
     requests: list[Request]
     done: asyncio.Future[None] = field(repr=False)  # resolved once every caller is answered
     accepted: list[tuple[Request, list[Event]]] = field(default_factory=list)
     kept: list[Event] = field(default_factory=list)
+    checked: list[Any] = field(default_factory=list, repr=False)  # per kept event: what validation computed
     overlay: Any = field(default=None, repr=False)
 
 
@@ -110,6 +112,7 @@ def fail(batch: Batch, err: BaseException) -> None:
             request.future.set_exception(fresh(err))
     batch.accepted.clear()
     batch.kept.clear()
+    batch.checked.clear()
 
 
 class Sequencer:

@@ -54,14 +54,15 @@ async def call_engine(settings: Settings, path: str, body: dict[str, Any]) -> di
     if not api.enabled:
         raise EngineNotRunning("monitor.api is disabled in the config")
     token = os.environ.get(api.token_env)
-    if not token:
-        raise KillSwitchError(f"the environment variable {api.token_env} (monitor.api.token_env) holds no API token")
     url = _base_url(settings) + path
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    try:
+    try:  # without a token still asked: a refused connection means "not running" (the journal path needs none)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-                url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+                url, json=body, headers={"Authorization": f"Bearer {token}"} if token else {}) as resp:
             data = await resp.json(content_type=None)
+            if resp.status in (401, 403) and not token:
+                raise KillSwitchError(f"the engine at {url} runs and needs its API token: the environment "
+                                      f"variable {api.token_env} (monitor.api.token_env) holds none")
             if resp.status >= 400:
                 detail = data.get("detail", data) if isinstance(data, dict) else data
                 raise KillSwitchError(f"the engine at {url} answered {resp.status}: {detail}")

@@ -49,7 +49,7 @@ from nonstop.model.identifiers import (
 )
 from nonstop.model.instrument import Instrument, Liquidity, OrderType, Side, TimeInForce
 from nonstop.model.order import TRANSITIONS, Order, OrderState
-from nonstop.model.state import EngineState, fill_key
+from nonstop.model.state import CheckedOrder, EngineState, fill_key
 
 __all__ = [
     "ANY_VENUE",
@@ -61,6 +61,7 @@ __all__ = [
     "BalanceChanged",
     "BalanceSnapshot",
     "BreakerChanged",
+    "CheckedOrder",
     "ClientIdRule",
     "ClientOrderId",
     "ClientOrderIdFactory",

@@ -13,7 +13,8 @@ What is carried (all folded in execution time, then fill key, as the portfolio o
 
 - `per_venue` / `aggregated`: the portfolio's books (`position_book.Position`) per (venue, symbol)
   and per symbol across venues;
-- `strategies`: each strategy's `StrategyBook` (the PnL of `nonstop status`, metrics, dashboard);
+- `strategies`: the strategy books (`StrategyBooks`: one per (strategy, quote currency); the PnL of
+  `nonstop status`, metrics, dashboard);
 - `day` / `day_strategies`: the strategy books of the archived fills of the newest UTC day they
   reach (the daily loss limit starts from them on that day; a day's book starts empty otherwise);
 - `last_fill`: per instrument, the time and price of its newest archived fill (status marks open
@@ -21,6 +22,15 @@ What is carried (all folded in execution time, then fill key, as the portfolio o
 - `fills`: how many fills were archived.
 
 The books are written with `str(Decimal)` and read back exactly, so a snapshot carries them unchanged.
+
+Format. The carried section has its own format number (`"format"`; the state's schema version stays 1,
+so states that archived nothing keep their bytes and hash). Format 2 (now) writes the strategy books
+per (strategy, quote currency): `"strategy_books": {strategy: {quote: positions}}`. Format 1 (no
+`"format"` key; snapshots written before per-quote books) held ONE book per strategy, in the quote
+currency of the first fill it saw, and left the fills of any other quote out (`"other_quote"`). Such a
+section loads when no book left anything out (each book is then exactly the per-quote book of its
+quote); one that did lost those fills, so it is refused with a `ModelError` saying so, and the journal
+skips the snapshot (logged) and rebuilds the state by replaying its records, which it still holds.
 """
 
 from __future__ import annotations
@@ -31,46 +41,64 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from nonstop.errors import ModelError
 from nonstop.model.codec import decode_datetime, decode_decimal, encode_datetime, parse_instrument
 from nonstop.model.events import OrderFilled
 from nonstop.model.identifiers import ANY_VENUE, InstrumentId
 from nonstop.model.order import Order
 from nonstop.model.position_book import Position, fold_fill
 from nonstop.model.strategy_book import Position as StrategyPosition
-from nonstop.model.strategy_book import StrategyBook
+from nonstop.model.strategy_book import StrategyBook, StrategyBooks
+
+CARRIED_FORMAT = 2  # 2: strategy books per (strategy, quote currency); 1 (no "format" key): one per strategy
 
 
-def copy_book(book: StrategyBook) -> StrategyBook:
-    """An independent copy of a strategy book (its positions are mutable)."""
-    return StrategyBook(
-        quote=book.quote,
-        positions={i: StrategyPosition(p.qty, p.avg_price, p.realized, p.fees, p.unpriced_fees, p.last_price)
-                   for i, p in book.positions.items()},
-        other_quote=set(book.other_quote),
-    )
+def _positions_to_dict(book: StrategyBook) -> dict[str, Any]:
+    return {str(i): {"qty": str(p.qty), "avg_price": str(p.avg_price), "realized": str(p.realized),
+                     "fees": str(p.fees), "unpriced_fees": p.unpriced_fees,
+                     "last_price": None if p.last_price is None else str(p.last_price)}
+            for i, p in book.positions.items()}
 
 
-def _book_to_dict(book: StrategyBook) -> dict[str, Any]:
-    return {
-        "quote": book.quote,
-        "positions": {str(i): {"qty": str(p.qty), "avg_price": str(p.avg_price), "realized": str(p.realized),
-                               "fees": str(p.fees), "unpriced_fees": p.unpriced_fees,
-                               "last_price": None if p.last_price is None else str(p.last_price)}
-                      for i, p in book.positions.items()},
-        "other_quote": sorted(book.other_quote),
-    }
+def _positions_from_dict(d: dict[str, Any]) -> dict[InstrumentId, StrategyPosition]:
+    return {parse_instrument(i): StrategyPosition(
+        decode_decimal(p["qty"]), decode_decimal(p["avg_price"]), decode_decimal(p["realized"]),
+        decode_decimal(p["fees"]), int(p["unpriced_fees"]),
+        None if p["last_price"] is None else decode_decimal(p["last_price"]))
+        for i, p in d.items()}
 
 
-def _book_from_dict(d: dict[str, Any]) -> StrategyBook:
-    return StrategyBook(
-        quote=None if d["quote"] is None else str(d["quote"]),
-        positions={parse_instrument(i): StrategyPosition(
-            decode_decimal(p["qty"]), decode_decimal(p["avg_price"]), decode_decimal(p["realized"]),
-            decode_decimal(p["fees"]), int(p["unpriced_fees"]),
-            None if p["last_price"] is None else decode_decimal(p["last_price"]))
-            for i, p in d["positions"].items()},
-        other_quote={str(i) for i in d["other_quote"]},
-    )
+def _books_to_dict(books: StrategyBooks) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for (strategy, quote), book in books.items():
+        out.setdefault(strategy, {})[quote] = _positions_to_dict(book)
+    return out
+
+
+def _books_from_dict(d: dict[str, Any]) -> StrategyBooks:
+    books = StrategyBooks()
+    for strategy, quotes in d.items():
+        for quote, positions in quotes.items():
+            book = books.book(str(strategy), str(quote))
+            book.positions = _positions_from_dict(positions)
+            if any(i.quote != book.quote for i in book.positions):
+                raise ModelError(f"carried {strategy} book in {quote} holds an instrument of another quote currency")
+    return books
+
+
+def _books_from_format_1(d: dict[str, Any], what: str) -> StrategyBooks:
+    """Format 1's one book per strategy, as per-quote books; refused if a book left fills out."""
+    books = StrategyBooks()
+    for strategy, old in d.items():
+        if old["other_quote"]:
+            raise ModelError(
+                f"carried books of format 1 (one quote currency per strategy, before per-quote books): {what} "
+                f"of strategy {strategy!r} left out the fills of {', '.join(sorted(old['other_quote']))} (another "
+                f"quote currency than {old['quote']}); this snapshot cannot give those figures and is not used: "
+                f"the state is rebuilt from the journal's records")
+        if old["quote"] is not None and old["positions"]:
+            books.book(str(strategy), str(old["quote"])).positions = _positions_from_dict(old["positions"])
+    return books
 
 
 def _position_to_dict(p: Position) -> dict[str, Any]:
@@ -90,9 +118,9 @@ class Carried:
     fills: int = 0
     per_venue: dict[tuple[str, str], Position] = field(default_factory=dict)
     aggregated: dict[str, Position] = field(default_factory=dict)
-    strategies: dict[str, StrategyBook] = field(default_factory=dict)
+    strategies: StrategyBooks = field(default_factory=StrategyBooks)
     day: date | None = None
-    day_strategies: dict[str, StrategyBook] = field(default_factory=dict)
+    day_strategies: StrategyBooks = field(default_factory=StrategyBooks)
     last_fill: dict[InstrumentId, tuple[datetime, Decimal]] = field(default_factory=dict)
 
     def fold(self, fills: Sequence[tuple[str, OrderFilled, Order]]) -> None:
@@ -106,12 +134,12 @@ class Carried:
             self.aggregated[symbol] = fold_fill(self.aggregated.get(symbol, Position(ANY_VENUE, symbol)), *args)
             strategy = fill.client_order_id.strategy
             book_args = (iid, order.side, fill.quantity, fill.price, fill.fee, fill.fee_asset)
-            self.strategies.setdefault(strategy, StrategyBook()).fill(*book_args)
+            self.strategies.fill(strategy, *book_args)
             day = fill.ts.date()
             if self.day is None or day > self.day:
-                self.day, self.day_strategies = day, {}
+                self.day, self.day_strategies = day, StrategyBooks()
             if day == self.day:
-                self.day_strategies.setdefault(strategy, StrategyBook()).fill(*book_args)
+                self.day_strategies.fill(strategy, *book_args)
             last = self.last_fill.get(iid)
             if last is None or fill.ts >= last[0]:
                 self.last_fill[iid] = (fill.ts, fill.price)
@@ -119,12 +147,12 @@ class Carried:
 
     # -- what the readers start from (copies: their books are mutable) ---------------------------
 
-    def strategy_books(self) -> dict[str, StrategyBook]:
-        return {s: copy_book(b) for s, b in self.strategies.items()}
+    def strategy_books(self) -> StrategyBooks:
+        return self.strategies.copy()
 
-    def day_books(self, day: date) -> dict[str, StrategyBook]:
+    def day_books(self, day: date) -> StrategyBooks:
         """The strategy books of the archived fills of UTC `day` (empty for any other day)."""
-        return {s: copy_book(b) for s, b in self.day_strategies.items()} if day == self.day else {}
+        return self.day_strategies.copy() if day == self.day else StrategyBooks()
 
     def last_prices(self) -> dict[InstrumentId, Decimal]:
         return {i: price for i, (_, price) in self.last_fill.items()}
@@ -133,17 +161,29 @@ class Carried:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": CARRIED_FORMAT,
             "fills": self.fills,
             "per_venue": {f"{v}|{s}": _position_to_dict(p) for (v, s), p in self.per_venue.items()},
             "aggregated": {s: _position_to_dict(p) for s, p in self.aggregated.items()},
-            "strategies": {s: _book_to_dict(b) for s, b in self.strategies.items()},
+            "strategy_books": _books_to_dict(self.strategies),
             "day": None if self.day is None else self.day.isoformat(),
-            "day_strategies": {s: _book_to_dict(b) for s, b in self.day_strategies.items()},
+            "day_strategy_books": _books_to_dict(self.day_strategies),
             "last_fill": {str(i): [encode_datetime(ts), str(price)] for i, (ts, price) in self.last_fill.items()},
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Carried:
+        """Read a carried section of format 2, or of format 1 when it lost nothing (see the module docstring)."""
+        fmt = d.get("format", 1)
+        if fmt == CARRIED_FORMAT:
+            strategies = _books_from_dict(d["strategy_books"])
+            day_strategies = _books_from_dict(d["day_strategy_books"])
+        elif fmt == 1:
+            strategies = _books_from_format_1(d["strategies"], "the book")
+            day_strategies = _books_from_format_1(d["day_strategies"], "the day's book")
+        else:
+            raise ModelError(f"carried books of format {fmt!r} are not supported (this version reads 1 and "
+                             f"{CARRIED_FORMAT}); the state is rebuilt from the journal's records")
         per_venue = {}
         for key, p in d["per_venue"].items():
             venue, _, symbol = str(key).partition("|")
@@ -152,13 +192,13 @@ class Carried:
             fills=int(d["fills"]),
             per_venue=per_venue,
             aggregated={str(s): _position_from_dict(ANY_VENUE, str(s), p) for s, p in d["aggregated"].items()},
-            strategies={str(s): _book_from_dict(b) for s, b in d["strategies"].items()},
+            strategies=strategies,
             day=None if d["day"] is None else date.fromisoformat(d["day"]),
-            day_strategies={str(s): _book_from_dict(b) for s, b in d["day_strategies"].items()},
+            day_strategies=day_strategies,
             last_fill={parse_instrument(i): (decode_datetime(ts), decode_decimal(price))
                        for i, (ts, price) in d["last_fill"].items()},
         )
 
     def copy(self) -> Carried:
         return Carried(self.fills, dict(self.per_venue), dict(self.aggregated), self.strategy_books(), self.day,
-                       {s: copy_book(b) for s, b in self.day_strategies.items()}, dict(self.last_fill))
+                       self.day_strategies.copy(), dict(self.last_fill))

@@ -34,10 +34,13 @@ Fills are never lost (the decision, and why):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any, cast
 
 from nonstop.errors import IllegalTransition, Overfill
 from nonstop.model.events import (
@@ -149,17 +152,17 @@ class Order:
 
     @classmethod
     def from_intent(cls, intent: OrderIntent) -> Order:
-        return cls(
-            client_order_id=intent.client_order_id,
-            instrument_id=intent.instrument_id,
-            side=intent.side,
-            order_type=intent.order_type,
-            quantity=intent.quantity,
-            price=intent.price,
-            time_in_force=intent.time_in_force,
-            reduce_only=intent.reduce_only,
-            intent_ts=intent.ts,
-        )
+        return _evolve(_INITIAL, {  # type: ignore[arg-type]  # every field without a default is given
+            "client_order_id": intent.client_order_id,
+            "instrument_id": intent.instrument_id,
+            "side": intent.side,
+            "order_type": intent.order_type,
+            "quantity": intent.quantity,
+            "price": intent.price,
+            "time_in_force": intent.time_in_force,
+            "reduce_only": intent.reduce_only,
+            "intent_ts": intent.ts,
+        })
 
     @property
     def leaves_qty(self) -> Decimal:
@@ -208,7 +211,7 @@ class Order:
         reason = getattr(event, "reason", None)
         if reason:
             changes["reason"] = reason
-        return self._evolve(changes)
+        return _evolve(self, changes)
 
     def _fill(self, event: OrderFilled) -> Order:
         filled = self.filled_qty + event.quantity
@@ -229,7 +232,7 @@ class Order:
             pass  # a late partial fill: counted, the order stays closed
         else:
             state = OrderState.PARTIALLY_FILLED
-        return self._evolve({
+        return _evolve(self, {
             "state": state,
             "previous_state": previous,
             "filled_qty": filled,
@@ -238,13 +241,37 @@ class Order:
             "venue_order_id": self.venue_order_id or event.venue_order_id,
         })
 
-    def _evolve(self, changes: dict[str, object]) -> Order:
-        """A copy with `changes`: `dataclasses.replace` without its per-call field introspection
-        (the fold does this twice per order event; Order has no `__post_init__` to skip)."""
-        new = object.__new__(Order)
-        for name in _ORDER_FIELDS:
-            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
-        return new
 
 
-_ORDER_FIELDS = tuple(f.name for f in dataclasses.fields(Order))
+def _copier() -> Callable[[Order, dict[str, object]], Order]:
+    """`_evolve(order, changes)`: a copy of `order` with `changes`, as `dataclasses.replace` makes it,
+    without its per-call field introspection and `__init__` (Order has no `__post_init__` to skip).
+
+    Generated once, as `dataclasses` generates `__init__`: one line per field, each set through its
+    slot descriptor (what `object.__setattr__` does for a frozen class, without looking the name
+    up). Validating every order event makes one of these, and a loop over the names cost twice as
+    much (recorder benchmark)."""
+    names = [f.name for f in dataclasses.fields(Order)]
+    env: dict[str, Any] = {"new": object.__new__, "Order": Order}
+    lines = ["def _evolve(order, changes):", "    copy = new(Order)", "    get = changes.get"]
+    for i, name in enumerate(names):
+        env[f"set_{i}"] = getattr(Order, name).__set__  # the slot's member descriptor
+        lines.append(f"    set_{i}(copy, get({name!r}, order.{name}))")
+    lines.append("    return copy")
+    exec("\n".join(lines), env)  # trusted text, built from Order's own field names
+    return cast(Callable[[Order, dict[str, object]], Order], env["_evolve"])
+
+
+def _defaults() -> SimpleNamespace:
+    """The defaults of a new order, read by `_evolve` in `from_intent` (which gives every field
+    without a default)."""
+    defaults: dict[str, object] = {}
+    for f in dataclasses.fields(Order):
+        if f.default_factory is not dataclasses.MISSING:  # one value would serve every new order
+            raise TypeError(f"Order.{f.name}: from_intent takes plain defaults, not a default factory")
+        defaults[f.name] = None if f.default is dataclasses.MISSING else f.default
+    return SimpleNamespace(**defaults)
+
+
+_evolve = _copier()
+_INITIAL = _defaults()

@@ -73,6 +73,7 @@ from nonstop.model.instrument import OrderType, Side, TimeInForce
 from nonstop.model.order import Order, OrderState
 
 STATE_SCHEMA_VERSION = 1
+CheckedOrder = tuple[Order | None, Order]  # (the order an event was validated against, the order it makes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +185,21 @@ class EngineState:
 
     # -- the fold -----------------------------------------------------------------------------
 
-    def apply(self, event: Event, *, seq: int | None = None) -> None:
+    def apply(self, event: Event, *, seq: int | None = None, checked: CheckedOrder | None = None) -> None:
         """Fold one event in; `seq` is its journal sequence number (must increase).
+
+        `checked` (order events only): `(before, after)` as a caller that validated `event` computed
+        it, `after` being `before.apply(event)` (`Order.from_intent(event)` for an intent, `before`
+        None). The fold takes `after` instead of applying the event again only while `before` is the
+        very order object this state holds for that id: `apply` is pure, so it would compute the
+        same order; otherwise the event is applied as usual. Every other check still runs.
 
         Raises IllegalTransition / Overfill / UnknownOrder / ModelError and then changes nothing.
         """
         if seq is not None and seq <= self.last_seq:
             raise ModelError(f"event seq {seq} is not after the last applied seq {self.last_seq}")
         if isinstance(event, OrderEvent):
-            self._apply_order_event(event)
+            self._apply_order_event(event, checked)
         elif isinstance(event, BalanceSnapshot):
             self.balances[event.venue] = {b.asset: b for b in event.balances}
             included = None if event.includes is None else set(event.includes)
@@ -273,17 +280,20 @@ class EngineState:
     def is_archived(self, client_order_id: ClientOrderId) -> bool:
         """True for an id at or below its instance's archive watermark that is not a live order
         (it was archived, or it is older than what was: either way it is never used again)."""
-        return (client_order_id.value not in self.orders
+        return (bool(self.archived_seq) and client_order_id.value not in self.orders  # (nothing archived yet: no parse)
                 and client_order_id.seq <= self.archived_seq.get(client_order_id.series, 0))
 
-    def _apply_order_event(self, event: OrderEvent) -> None:
+    def _apply_order_event(self, event: OrderEvent, checked: CheckedOrder | None) -> None:
         key = event.client_order_id.value
         if isinstance(event, OrderIntent):
             if key in self.orders:
                 raise IllegalTransition(f"order {key}: OrderIntent for an order that already exists")
             if self.is_archived(event.client_order_id):
                 raise IllegalTransition(f"order {key}: OrderIntent reuses the client order id of an archived order")
-            self.orders[key] = Order.from_intent(event)
+            made = checked[1] if checked is not None and checked[0] is None else None
+            if made is None or made.client_order_id is not event.client_order_id:  # not built from this intent
+                made = Order.from_intent(event)
+            self.orders[key] = made
             coid = event.client_order_id
             if coid.seq > self.order_seq.get(coid.instance, 0):
                 self.order_seq[coid.instance] = coid.seq
@@ -291,17 +301,19 @@ class EngineState:
         order = self.orders.get(key)
         if order is None:
             raise UnknownOrder(f"event {type(event).__name__} {event.event_id} names unknown order {key}")
+        new = checked[1] if checked is not None and checked[0] is order else None
         if isinstance(event, OrderFilled):
             fkey = fill_key(order.instrument_id, event.trade_id)
             if fkey in self.fills:
                 return  # the same execution reported again
-            new = order.apply(event)
+            if new is None:
+                new = order.apply(event)
             self.fills[fkey] = event
             venue = order.instrument_id.venue
             self.balance_pending.setdefault(venue, []).append(fkey)
             inst = str(order.instrument_id)
             self.positions[inst] = self.positions.get(inst, Decimal(0)) + order.side.sign * event.quantity
-        else:
+        elif new is None:
             new = order.apply(event)
         self.orders[key] = new
 

@@ -7,9 +7,14 @@ that crosses zero closes the old side and opens the rest at the fill price.
 
 Fees are costs: a fee in the quote currency counts as it is, a fee in the base asset at the fill
 price; a fee in any other asset (e.g. BNB) is not counted (it has no price here) and is tallied in
-`unpriced_fees`. Amounts are in the instrument's quote currency; a `StrategyBook` adds up only the
-instruments quoted in its strategy's quote currency (the first one it sees), which every built-in
-strategy satisfies (one symbol each).
+`unpriced_fees`.
+
+Amounts are in the instrument's quote currency, and amounts in two currencies are never added up:
+a `StrategyBook` holds one strategy's positions in the instruments of ONE quote currency, and
+`StrategyBooks` keeps a book per (strategy, quote currency). A strategy trading ETH/USDT and ETH/BTC
+has two books, a USDT one and a BTC one, and every reader shows (or limits) each in its own currency.
+No book depends on which fill came first, so folding the fills in any split (the archived fills'
+books, then the live fills) gives the same books as one fold of every fill.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from nonstop.errors import ModelError
 from nonstop.model.identifiers import InstrumentId
 from nonstop.model.instrument import Side
 
@@ -75,19 +81,16 @@ class StrategyFigures:
 
 @dataclass(slots=True)
 class StrategyBook:
-    """Every position of one strategy."""
+    """One strategy's positions in the instruments quoted in `quote` (its amounts are in `quote`)."""
 
-    quote: str | None = None
+    quote: str
     positions: dict[InstrumentId, Position] = field(default_factory=dict)
-    other_quote: set[str] = field(default_factory=set)  # instruments left out (another quote currency)
 
     def fill(self, instrument: InstrumentId, side: Side, qty: Decimal, price: Decimal, fee: Decimal,
              fee_asset: str) -> None:
-        if self.quote is None:
-            self.quote = instrument.quote
         if instrument.quote != self.quote:
-            self.other_quote.add(str(instrument))
-            return
+            raise ModelError(f"a fill of {instrument} (quoted in {instrument.quote}) cannot enter the "
+                             f"{self.quote} book of a strategy")
         pos = self.positions.setdefault(instrument, Position())
         pos.apply(side, qty, price)
         pos.fee(fee, fee_asset, instrument, price)
@@ -103,3 +106,49 @@ class StrategyBook:
             pnl += pos.unrealized(price)
             exposure += abs(pos.qty) * price
         return StrategyFigures(pnl, exposure)
+
+    def copy(self) -> StrategyBook:
+        """An independent copy (positions are mutable)."""
+        return StrategyBook(self.quote, {i: Position(p.qty, p.avg_price, p.realized, p.fees, p.unpriced_fees,
+                                                     p.last_price) for i, p in self.positions.items()})
+
+
+BookKey = tuple[str, str]  # (strategy id, quote currency)
+
+
+@dataclass(slots=True)
+class StrategyBooks:
+    """A book per (strategy, quote currency): the fills of each strategy, split by quote currency."""
+
+    books: dict[BookKey, StrategyBook] = field(default_factory=dict)
+
+    def fill(self, strategy: str, instrument: InstrumentId, side: Side, qty: Decimal, price: Decimal,
+             fee: Decimal, fee_asset: str) -> None:
+        """Fold one execution of `strategy` into its book for the instrument's quote currency."""
+        self.book(strategy, instrument.quote).fill(instrument, side, qty, price, fee, fee_asset)
+
+    def book(self, strategy: str, quote: str) -> StrategyBook:
+        """The book of `strategy` in `quote` (opened empty if it has none yet)."""
+        key = (strategy, quote)
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = StrategyBook(quote)
+        return book
+
+    def items(self) -> list[tuple[BookKey, StrategyBook]]:
+        """Every book, sorted by (strategy, quote)."""
+        return sorted(self.books.items())
+
+    def by_quote(self, mark: Callable[[InstrumentId], Decimal | None]) -> dict[str, Decimal]:
+        """The PnL of every strategy added up per quote currency (never across two)."""
+        out: dict[str, Decimal] = {}
+        for (_, quote), book in self.books.items():
+            out[quote] = out.get(quote, ZERO) + book.figures(mark).pnl
+        return out
+
+    def update(self, other: StrategyBooks) -> None:
+        """Take `other`'s books (the archived fills' books a reader starts from), in place of any of the same key."""
+        self.books.update(other.books)
+
+    def copy(self) -> StrategyBooks:
+        return StrategyBooks({k: b.copy() for k, b in self.books.items()})

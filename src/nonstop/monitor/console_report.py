@@ -5,7 +5,8 @@ A recorder listener (it sees every journaled event, after it is durable), so the
 the journal holds. The lines are structured log events (`order`, `fill`, `summary`, `stop_summary`):
 the console renderer shows them as aligned key=value lines, JSON logs carry the same fields.
 PnL is this run's (fills since start), by the average-cost method of `monitor.pnl`, marked at the
-consensus mid; amounts are in the strategy's quote currency.
+consensus mid; amounts are per quote currency, each labelled (`pnl='-5.70 USDT'`; a run that traded in
+two shows both, `pnl='-5.70 USDT, +0.00001200 BTC'`: amounts in two currencies are never added up).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from nonstop.model.events import (
     OrderNeverSent,
     OrderRejected,
 )
-from nonstop.monitor.pnl import StrategyBook
+from nonstop.monitor.pnl import StrategyBooks, signed_amount
 
 log = structlog.get_logger("nonstop.console")
 SUMMARY_EVERY_S = 30.0
@@ -40,8 +41,8 @@ _WRONG = (OrderRejected, OrderInDoubt)  # warnings: the venue refused, or the ou
 _RAISED = ("raised", "escalated", "reopened")
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:+.2f}"
+def _amounts(by_quote: dict[str, Decimal], *, sign: bool = True) -> str:
+    return ", ".join(signed_amount(v, q, sign=sign) for q, v in sorted(by_quote.items())) or "0"
 
 
 class ConsoleReport:
@@ -55,7 +56,7 @@ class ConsoleReport:
         self.mark = mark
         self.interval_s = interval_s
         self.started = clock.now()
-        self.books: dict[str, StrategyBook] = {}
+        self.books = StrategyBooks()
         self.counts: Counter[str] = Counter()
         self.incidents: list[str] = []
 
@@ -72,8 +73,8 @@ class ConsoleReport:
             return
         if isinstance(event, OrderFilled):
             self.counts["fills"] += 1
-            book = self.books.setdefault(event.client_order_id.strategy, StrategyBook())
-            book.fill(order.instrument_id, order.side, event.quantity, event.price, event.fee, event.fee_asset)
+            self.books.fill(event.client_order_id.strategy, order.instrument_id, order.side, event.quantity,
+                            event.price, event.fee, event.fee_asset)
             log.info("fill", venue=order.instrument_id.venue, symbol=order.instrument_id.symbol,
                      side=str(order.side), qty=str(event.quantity), price=str(event.price),
                      fee=f"{event.fee} {event.fee_asset}", filled=f"{order.filled_qty}/{order.quantity}",
@@ -93,16 +94,16 @@ class ConsoleReport:
             log.info(f"order_{what}", **fields, **({"reason": reason} if reason else {}))
 
     # ---- figures -------------------------------------------------------------------------------
-    def pnl(self) -> tuple[Decimal, Decimal]:
-        """(PnL incl. unrealized at the mark and net of fees, fees) of this run, over every strategy."""
-        pnl = fees = Decimal(0)
-        for book in self.books.values():
-            pnl += book.figures(self.mark).pnl
-            fees += sum((p.fees for p in book.positions.values()), Decimal(0))
-        return pnl, fees
+    def pnl(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """(PnL incl. unrealized at the mark and net of fees, fees) of this run, every strategy added up per
+        quote currency."""
+        fees: dict[str, Decimal] = {}
+        for (_, quote), book in self.books.items():
+            fees[quote] = fees.get(quote, Decimal(0)) + sum((p.fees for p in book.positions.values()), Decimal(0))
+        return self.books.by_quote(self.mark), fees
 
     def _pnl_text(self) -> str:
-        return _money(self.pnl()[0])
+        return _amounts(self.pnl()[0])
 
     def _position(self) -> str:
         held = [f"{inst} {qty}" for inst, qty in sorted(self.state.positions.items()) if qty]
@@ -112,8 +113,8 @@ class ConsoleReport:
         """One line: level, open orders, position, PnL, fills, alerts."""
         pnl, fees = self.pnl()
         log.info("summary", level=self.level(), open_orders=len(self.state.open_orders()),
-                 position=self._position(), pnl=_money(pnl), fees=f"{fees:.2f}", fills=self.counts["fills"],
-                 orders=self.counts["placed"], alerts=len(self.incidents))
+                 position=self._position(), pnl=_amounts(pnl), fees=_amounts(fees, sign=False),
+                 fills=self.counts["fills"], orders=self.counts["placed"], alerts=len(self.incidents))
 
     def stop_summary(self) -> None:
         """At stop: duration, orders, fills, PnL, fees, incidents."""
@@ -121,7 +122,7 @@ class ConsoleReport:
         seconds = (self.clock.now() - self.started).total_seconds()
         log.info("stop_summary", duration=f"{seconds:.0f}s", orders=self.counts["placed"],
                  canceled=self.counts["canceled"], rejected=self.counts["rejected"], fills=self.counts["fills"],
-                 pnl=_money(pnl), fees=f"{fees:.2f}", position=self._position(),
+                 pnl=_amounts(pnl), fees=_amounts(fees, sign=False), position=self._position(),
                  incidents=len(self.incidents), last=self.incidents[-3:] if self.incidents else "none")
 
     async def run(self) -> None:

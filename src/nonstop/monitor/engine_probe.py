@@ -7,8 +7,10 @@
     `endpoint_latency` (the newest real request latency, once per new measurement - an idle
     endpoint adds no samples), `endpoint_up` (breaker closed) and `breaker_state` (each endpoint,
     and `endpoint="*"` for the venue breaker);
-  - per strategy: `strategy_pnl` and `strategy_exposure` from the fills, by the average-cost
-    method (see `monitor.pnl`), positions marked at the consensus mid (else the last fill price);
+  - per strategy and quote currency: `strategy_pnl` and `strategy_exposure` from the fills, by the
+    average-cost method (see `monitor.pnl`), positions marked at the consensus mid (else the last
+    fill price), each in its quote currency (label `quote`); a strategy with no fill yet shows 0 in
+    the quote currencies of the traded symbols;
   - `journal`: the last durable seq, and the lag - how long the recorder has been busy without
     the journal advancing (0 when caught up; a lower bound, at the probe's resolution). Measured
     from `Recorder.busy` (an append-and-fold in progress);
@@ -44,6 +46,7 @@ from nonstop.clock import Clock
 from nonstop.connectivity import BreakerState
 from nonstop.data.consensus import SourceStatus
 from nonstop.model import (
+    ANY_VENUE,
     BalanceSnapshot,
     EngineState,
     Event,
@@ -68,7 +71,7 @@ from nonstop.monitor.detectors import (
 )
 from nonstop.monitor.metrics import BreakerState as MetricBreakerState
 from nonstop.monitor.metrics import Metrics
-from nonstop.monitor.pnl import StrategyBook
+from nonstop.monitor.pnl import StrategyBooks
 
 __all__ = ["EngineProbe"]
 
@@ -196,7 +199,10 @@ class EngineProbe:
         self.slippage = slippage or SlippageDetector(sink, clock)
         self.drift = drift or DriftDetector(sink, clock)
         self.feed = feed or FeedQualityDetector(sink, clock)
-        self.books: dict[str, StrategyBook] = {s: StrategyBook() for s in strategies}
+        self.books = StrategyBooks()
+        for strategy in strategies:  # published from the start (0 until a fill), in the symbols' quotes
+            for quote in sorted({InstrumentId(ANY_VENUE, symbol).quote for symbol in self.symbols}):
+                self.books.book(strategy, quote)
         self.failures = 0
         self._sent_at: dict[str, datetime] = {}
         self._filled: dict[str, bool] = {}  # orders counted as "filled" (a late repeat is not recounted)
@@ -226,10 +232,10 @@ class EngineProbe:
         """One round: endpoints and breakers, strategy PnL/exposure, journal, feed quality."""
         for name, venue in sorted(self.venues.items()):
             self._endpoints(name, venue)
-        for strategy, book in sorted(self.books.items()):
+        for (strategy, quote), book in self.books.items():
             figures = book.figures(self._mark)
-            self.metrics.strategy_pnl(strategy, figures.pnl)
-            self.metrics.strategy_exposure(strategy, figures.exposure)
+            self.metrics.strategy_pnl(strategy, quote, figures.pnl)
+            self.metrics.strategy_exposure(strategy, quote, figures.exposure)
         self.metrics.journal(self.state.last_seq, self._journal_lag())
         for symbol in self.symbols:
             self._feed_quality(symbol)
@@ -328,8 +334,8 @@ class EngineProbe:
         order = self.state.orders.get(fill.client_order_id.value)
         if order is None:
             return
-        book = self.books.setdefault(fill.client_order_id.strategy, StrategyBook())
-        book.fill(order.instrument_id, order.side, fill.quantity, fill.price, fill.fee, fill.fee_asset)
+        self.books.fill(fill.client_order_id.strategy, order.instrument_id, order.side, fill.quantity, fill.price,
+                        fill.fee, fill.fee_asset)
 
     def _fill(self, fill: OrderFilled) -> None:
         cid = fill.client_order_id.value

@@ -78,12 +78,15 @@ class Metrics:
             registry=r,
         )
         self._pnl = Gauge(
-            "nonstop_strategy_pnl_quote", "PnL per strategy, in quote currency.", ["strategy"], registry=r
+            "nonstop_strategy_pnl_quote",
+            "PnL per strategy and quote currency, in that currency (never summed across two).",
+            ["strategy", "quote"],
+            registry=r,
         )
         self._exposure = Gauge(
             "nonstop_strategy_exposure_quote",
-            "Gross exposure per strategy, in quote currency.",
-            ["strategy"],
+            "Gross exposure per strategy and quote currency, in that currency.",
+            ["strategy", "quote"],
             registry=r,
         )
         self._journal_seq = Gauge("nonstop_journal_last_seq", "Sequence number of the last durable event.", registry=r)
@@ -204,11 +207,12 @@ class Metrics:
     def slippage(self, venue: str, strategy: str, bps: SupportsFloat) -> None:
         self._slippage.labels(self._safe("venue", venue), self._safe("strategy", strategy)).observe(float(bps))
 
-    def strategy_pnl(self, strategy: str, quote: SupportsFloat) -> None:
-        self._pnl.labels(self._safe("strategy", strategy)).set(float(quote))
+    def strategy_pnl(self, strategy: str, quote: str, amount: SupportsFloat) -> None:
+        """The PnL of `strategy`'s instruments quoted in `quote`, in `quote`."""
+        self._pnl.labels(self._safe("strategy", strategy), self._safe("quote", quote)).set(float(amount))
 
-    def strategy_exposure(self, strategy: str, quote: SupportsFloat) -> None:
-        self._exposure.labels(self._safe("strategy", strategy)).set(float(quote))
+    def strategy_exposure(self, strategy: str, quote: str, amount: SupportsFloat) -> None:
+        self._exposure.labels(self._safe("strategy", strategy), self._safe("quote", quote)).set(float(amount))
 
     def journal(self, last_seq: int, lag_seconds: float) -> None:
         self._journal_seq.set(last_seq)

@@ -28,7 +28,7 @@ from nonstop.model import (
     OrderState,
 )
 from nonstop.risk.daily_loss import DailyPnl
-from nonstop.risk.rules import OrderProposal, OrderRate, Refusal, RiskContext, check
+from nonstop.risk.rules import OrderProposal, OrderRate, Refusal, RiskContext, check, daily_loss_breach
 from nonstop.risk.settings import RiskSettings
 
 log = structlog.get_logger("nonstop.risk")
@@ -125,17 +125,16 @@ class PreTradeRisk:
         return False
 
     def daily_breach(self) -> Refusal | None:
-        """The daily loss limit, if today's PnL has reached it (global limit, or a strategy's own)."""
+        """The daily loss limit, if today's PnL in a quote currency has reached it (the global limit in that
+        currency, or a strategy's own: the tightest)."""
         if not self.settings.enabled:
             return None
-        limits = [self.settings.daily_loss_limit, *(s.daily_loss_limit for s in self.settings.strategies.values())]
-        limit = min((x for x in limits if x is not None), default=None)
-        if limit is None:
-            return None
-        pnl = self.daily.pnl(self.clock.now(), self.mark)
-        if -pnl >= limit:
-            return Refusal("daily_loss_limit", limit, (-pnl).quantize(Decimal("0.01")), halts=True)
-        return None
+        tables = [self.settings, *(self.settings.limits_for(s) for s in self.settings.strategies)]
+
+        def tightest(quote: str) -> Decimal | None:  # the lowest limit any table gives the currency
+            return min((x for t in tables if (x := t.daily_loss_limit_in(quote)) is not None), default=None)
+
+        return daily_loss_breach(tightest, self.daily.pnl(self.clock.now(), self.mark))
 
     async def watch_daily_loss(self, halt: Callable[[str], Awaitable[object]], halted: Callable[[], bool]) -> None:
         """Every second: past the daily loss limit and not yet halted → halt (journaled, alerted)."""

@@ -10,7 +10,7 @@ REDUCE_ONLY level) is never refused by a position limit, nor by the daily loss l
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -62,7 +62,7 @@ class RiskContext:
     mid: Decimal | None  # the consensus mid of the proposal's symbol (None: no trusted price)
     orders_last_second: int  # orders this strategy sent in the last second / minute
     orders_last_minute: int
-    daily_pnl: Decimal  # realized + unrealized of the UTC day (quote currency)
+    daily_pnl: Mapping[str, Decimal]  # realized + unrealized of the UTC day, per quote currency (in it)
 
 
 def shrinks_exposure(position: Decimal, proposal: OrderProposal) -> bool:
@@ -85,14 +85,27 @@ def crosses_own(proposal: OrderProposal, open_orders: Iterable[Order]) -> Order 
     return None
 
 
+def daily_loss_breach(limit_in: Callable[[str], Decimal | None], daily_pnl: Mapping[str, Decimal]) -> Refusal | None:
+    """The first quote currency (by name) whose loss today reached its limit (`limit_in(quote)`, an amount in
+    that currency; None: no limit); the refusal names both amounts in that currency, and halts."""
+    for quote, pnl in sorted(daily_pnl.items()):
+        limit = limit_in(quote)
+        if limit is not None and -pnl >= limit:
+            loss = -pnl
+            loss = loss.quantize(Decimal("0.01") if abs(loss) >= 1 else Decimal("0.00000001"))
+            return Refusal("daily_loss_limit", f"{limit} {quote}", f"{loss} {quote}", halts=True)
+    return None
+
+
 def check(proposal: OrderProposal, limits: RiskLimits, ctx: RiskContext) -> Refusal | None:
     """The first rule the proposal breaks, or None when every rule passes."""
     position = ctx.positions.get(str(proposal.instrument_id), ZERO)
     reducing = shrinks_exposure(position, proposal)
     price = proposal.price if proposal.price is not None else ctx.mid
 
-    if limits.daily_loss_limit is not None and -ctx.daily_pnl >= limits.daily_loss_limit and not reducing:
-        return Refusal("daily_loss_limit", limits.daily_loss_limit, _q(-ctx.daily_pnl), halts=True)
+    breach = None if reducing else daily_loss_breach(limits.daily_loss_limit_in, ctx.daily_pnl)
+    if breach is not None:
+        return breach
     if limits.max_in_doubt is not None and ctx.in_doubt >= limits.max_in_doubt:
         return Refusal("max_in_doubt", limits.max_in_doubt, ctx.in_doubt)
     if limits.max_order_qty is not None and proposal.quantity > limits.max_order_qty:

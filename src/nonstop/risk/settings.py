@@ -1,6 +1,11 @@
 """Pre-trade risk limits: `[risk]` (global) and `[risk.strategies.<id>]` (a strategy's own, tighter or
 looser, key by key). Amounts in the instrument's quote currency; quantities in its base asset.
 
+The daily loss limit is per quote currency: the day's PnL in each quote currency (never a sum across
+two) is held against `daily_loss_limits[quote]` when the table names that currency, else against
+`daily_loss_limit`, read in that currency (500 means 500 USDT for USDT-quoted trades, and 500 BTC for
+BTC-quoted ones: an instance trading in BTC names its own BTC amount).
+
 The defaults are what a cautious user would pick for a first live run of the example strategies on
 BTC/USDT: a few hundred dollars per order, a few thousand per position, at most 10 orders a second
 (Binance's own ORDERS limit, 100 per 10 s) and 600 a minute,
@@ -17,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}$")]  # as in the symbol: "USDT" of BTC/USDT
 
 
 class RiskLimits(BaseModel):
@@ -34,8 +40,15 @@ class RiskLimits(BaseModel):
     max_orders_per_minute: Count | None = None
     price_collar_bps: Annotated[Decimal, Field(gt=0, le=10_000)] | None = None  # vs the consensus mid
     daily_loss_limit: PositiveDecimal | None = None  # realized + unrealized of the UTC day; halts
+    daily_loss_limits: dict[Currency, PositiveDecimal] | None = None  # per quote currency, over daily_loss_limit
     max_in_doubt: Count | None = None  # orders in doubt at which new orders pause
     self_cross_guard: bool | None = None  # never send an order that would trade against our own
+
+
+    def daily_loss_limit_in(self, quote: str) -> Decimal | None:
+        """The daily loss limit of the PnL in `quote`, an amount in `quote` (None: no limit)."""
+        own = (self.daily_loss_limits or {}).get(quote)
+        return own if own is not None else self.daily_loss_limit
 
 
 class RiskSettings(RiskLimits):

@@ -1,7 +1,10 @@
-"""The orderly stop: once trading has begun, cancel our open orders (if configured), then reconcile
-one last time, each time-boxed; never raises. A stop before trading began leaves the venue untouched
-(start-up reconciliation had not settled it yet); a fenced engine leaves the orders to the new
-holder; with the journal unwritable, what rests is canceled unjournaled (the next start reconciles)."""
+"""The orderly stop: once trading has begun (and the strategy stopped: no new intents), wait a bounded
+time for the answers of the submits and cancels in flight (`OrderManager.drain`: what is still
+unanswered is IN DOUBT, settled by the final reconcile; a second SIGINT/SIGTERM ends the wait at
+once), cancel our open orders (if configured), then reconcile one last time, each time-boxed; never
+raises. A stop before trading began leaves the venue untouched (start-up reconciliation had not
+settled it yet); a fenced engine leaves the orders to the new holder; with the journal unwritable,
+what rests is canceled unjournaled (the next start reconciles)."""
 
 from __future__ import annotations
 
@@ -27,13 +30,15 @@ async def stop_trading(
     *,
     instance: str,
     cancel_on_stop: bool,
+    wait_s: float,
     began_trading: bool,
     may_send: bool,
     guard: JournalOutageGuard | None,
     final: ReconcileLoop | None,
 ) -> None:
-    """See the module docstring. `may_send` is False once this engine lost the HA lease; `final`
-    is None when the strategy never ran (no last reconcile)."""
+    """See the module docstring. `wait_s` bounds the wait for the answers in flight; `may_send` is
+    False once this engine lost the HA lease; `final` is None when the strategy never ran (no last
+    reconcile)."""
     manager.stopping = True  # a lookup during the stop never re-sends an order
     fenced = recorder.lost is not None or not may_send
     if not began_trading or fenced:  # fenced: the orders are the new holder's
@@ -46,6 +51,7 @@ async def stop_trading(
                     await guard.contain()
         log.warning("stopped_with_journal_unwritable", error=str(recorder.unwritable))
         return
+    await manager.drain(wait_s)
     state = recorder.state
     for _ in range(STOP_ROUNDS):  # a submit cut short by the stop settles in the reconcile: cancel it too
         mine = [o for o in state.open_orders() if o.client_order_id.instance == instance]

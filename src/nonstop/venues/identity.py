@@ -42,6 +42,30 @@ def _describe(who: Mapping[str, str]) -> str:
     return f"{who['exchange']} {who['network']} account {who['account']}"
 
 
+def refuse_mixed_markets(networks: Mapping[str, tuple[str, str]], state: EngineState, journal: str) -> None:
+    """Refuse, before anything connects, a config whose venues are not the journal's market: a journal
+    that traded on the simulator opened by a testnet or live config (or the reverse, or paper with
+    either), or a venue the journal knows on one network configured on another. Needs no answer from
+    any venue, so it holds even when the configured venue is unreachable."""
+    configured = {_market(network) for _, network in networks.values()}
+    for name, known in state.venue_accounts.items():
+        if name in networks:
+            exchange, network = networks[name]
+            if (known["exchange"], known["network"]) != (exchange, network):
+                raise AccountMismatch(
+                    f"the journal {journal} traded on venue {name!r} with {_describe(known)}, and this config "
+                    f"names it {exchange} {network}; refusing to continue on another network. Start a new "
+                    "journal on purpose (another data_dir or engine.journal.path)"
+                )
+        elif {_market(known["network"])} != configured:
+            raise AccountMismatch(
+                f"the journal {journal} traded on venue {name!r} with {_describe(known)}, and this config trades "
+                f"on {'/'.join(sorted(configured))} venues {sorted(networks)}: simulated and real "
+                "markets never share a journal, nor does paper trading with either. Start a new journal on "
+                "purpose (another data_dir or engine.journal.path)"
+            )
+
+
 async def confirm_identities(
     venues: Mapping[str, object],
     networks: Mapping[str, tuple[str, str]],
@@ -55,15 +79,7 @@ async def confirm_identities(
     `networks` maps a venue name to its (exchange, network). An unreachable account endpoint is
     waited for with backoff, like connecting.
     """
-    configured = {_market(network) for _, network in networks.values()}
-    for name, known in state.venue_accounts.items():
-        if name not in networks and {_market(known["network"])} != configured:
-            raise AccountMismatch(
-                f"the journal {journal} traded on venue {name!r} with {_describe(known)}, and this config trades "
-                f"on {'/'.join(sorted(configured))} venues {sorted(networks)}: simulated and real "
-                "markets never share a journal, nor does paper trading with either. Start a new journal on "
-                "purpose (another data_dir or engine.journal.path)"
-            )
+    refuse_mixed_markets(networks, state, journal)
     for name, venue in venues.items():
         if not isinstance(venue, IdentifiedVenue):
             continue

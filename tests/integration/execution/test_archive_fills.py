@@ -161,7 +161,7 @@ async def test_a_trading_run_keeps_the_live_state_bounded(tmp_path: Path) -> Non
         state = r.recorder.state
         assert state.archived_orders == 18 and state.carried.fills >= 18
         assert max(live) <= (3, 9) and len(state.orders) == 0 == len(state.fills)  # nothing accumulates
-        assert not r.manager._by_venue_id and not r.manager._finished_ids  # the manager's index follows the state
+        assert not r.manager.venue_ids.by_id and not r.manager.venue_ids.finished  # the index follows the state
         history = await replay(r.journal, history=True)
         assert len(history.orders) == 18 and len(history.fills) == state.carried.fills
         assert portfolio_of(state).to_dict() == portfolio_of(history).to_dict()

@@ -183,7 +183,7 @@ async def test_a_stopping_engine_never_resends_an_order_the_venue_never_saw(tmp_
 async def test_finished_orders_leave_no_unbounded_bookkeeping_in_the_manager(tmp_path: Path) -> None:
     # a 24/7 run must not remember every venue order id forever (benchmarks/soak.py found it growing)
     async with running_sim(venues=1, endpoints=1) as sim, rig(sim, tmp_path / "j.sqlite") as r:
-        r.manager.finished_indexed = 3
+        r.manager.venue_ids.limit = 3
         bid = await _bid(r)
         resting = await r.manager.place("mm", r.btc, Side.BUY, Decimal("0.001"), bid - 80)
         finished = []
@@ -192,7 +192,7 @@ async def test_finished_orders_leave_no_unbounded_bookkeeping_in_the_manager(tmp
             await r.manager.cancel(cid)
             assert r.recorder.state.order(cid).state is OrderState.CANCELED
             finished.append(cid)
-        index = r.manager._by_venue_id
+        index = r.manager.venue_ids.by_id
         assert len(index) == 3 + 1  # the newest three finished orders and the open one
         assert resting.value in index.values()
         assert {c.value for c in finished[-3:]} <= set(index.values())

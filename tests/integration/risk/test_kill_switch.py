@@ -123,7 +123,8 @@ async def test_cli_halt_with_the_engine_down_writes_the_journal_and_the_engine_s
             f'data_dir = "{tmp_path}"\n[monitor.api]\nport = {cfg.monitor.api.port}\ntoken_env = "{TOKEN_ENV}"\n'
             f'[[engine.venues]]\nname = "{TRADING}"\nurls = {list(sim.venues[TRADING].urls)!r}\n'.replace("'", '"')
             + f'[engine.strategy]\nvenue = "{TRADING}"\n', encoding="utf-8")
-        env = {**os.environ, TOKEN_ENV: TOKEN}
+        # no token: a stopped engine's journal needs none (the command once refused before trying the API)
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
         argv = [sys.executable, "-m", "nonstop.cli", "halt", "-c", str(config), "--reason", "offline drill"]
         done = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, env=env, timeout=60)
         assert done.returncode == 0, done.stderr
@@ -138,10 +139,16 @@ async def test_cli_halt_with_the_engine_down_writes_the_journal_and_the_engine_s
             assert engine.state is not None and not engine.state.orders
 
 
-async def test_offline_halt_refuses_while_a_live_engine_holds_the_journal(tmp_path: Path) -> None:
+async def test_offline_halt_refuses_while_a_live_engine_holds_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with venue_sim() as sim:
         cfg = engine_settings(tmp_path, sim)
         async with engine_running(cfg) as engine:
+            monkeypatch.delenv(TOKEN_ENV)
+            with pytest.raises(commands.KillSwitchError, match=f"runs and needs its API token: .*{TOKEN_ENV}"):
+                await commands.halt(cfg, "without the token", flatten=False)  # answered 401: running, not offline
+            monkeypatch.setenv(TOKEN_ENV, TOKEN)
             elsewhere = cfg.model_copy(update={"monitor": cfg.monitor.model_copy(update={
                 "api": cfg.monitor.api.model_copy(update={"port": free_port()})})})  # its API unreachable
             with pytest.raises(commands.KillSwitchError, match="live engine holds the journal"):

@@ -3,6 +3,7 @@ with the real adapter on the simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -10,11 +11,15 @@ from pathlib import Path
 import pytest
 
 from nonstop.clock import LiveClock
+from nonstop.config import EngineSettings, EngineVenue, Settings
+from nonstop.engine import Engine
 from nonstop.errors import NonstopError
 from nonstop.execution.recorder import Recorder
 from nonstop.journal import Durability, SQLiteJournal, replay
 from nonstop.monitor.alert_model import AlertLevel
+from nonstop.monitor.settings import ApiSettings, MonitorSettings
 from nonstop.sim.server import SimServer
+from nonstop.strategy.settings import StrategySettings
 from nonstop.venues.clock_sync import ClockWatch, skew_level
 from nonstop.venues.identity import AccountMismatch, confirm_identities
 from tests.enginekit import venue_for
@@ -54,7 +59,8 @@ async def test_identity_journal_of_one_account_refuses_another_naming_both(tmp_p
             await _confirm(journal, mine)  # the same account again: fine
             with pytest.raises(AccountMismatch) as err:
                 await _confirm(journal, theirs)
-            with pytest.raises(AccountMismatch, match="binance sim account .* now answer as binance live account"):
+            with pytest.raises(AccountMismatch, match="binance sim account .* this config names it binance live; "
+                                                      "refusing to continue on another network"):
                 await _confirm(journal, mine, network="live")
         finally:
             await mine.close()
@@ -85,6 +91,36 @@ async def test_identity_journal_of_a_simulator_refuses_a_real_venue_of_another_n
                 await db.close()
         finally:
             await venue.close()
+
+
+async def test_engine_refuses_a_simulator_journal_before_connecting_to_a_real_venue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tried as a user: a testnet config on the data dir the simulator runs had used. The check once ran
+    only after the venue answered, so an unreachable testnet venue left the engine retrying on the
+    simulator's journal (its position shown as this run's). It must refuse at once, connecting nowhere
+    (nothing listens on the testnet url here: on the old code `run` retried until the time box)."""
+    async with SimServer(sim_settings(venues=1, endpoints=1)) as sim:
+        venue = venue_for(sim)
+        try:
+            await venue.connect()
+            await _confirm(tmp_path / "journal.sqlite", venue, "sim")
+        finally:
+            await venue.close()
+    monkeypatch.setenv("NSTEST_API_KEY", "k")
+    monkeypatch.setenv("NSTEST_API_SECRET", "s")
+    settings = Settings(
+        engine=EngineSettings(
+            venues=[EngineVenue(name="binance", network="testnet", urls=["https://127.0.0.1:9"],
+                                credentials_env="NSTEST")],
+            strategy=StrategySettings(venue="binance", symbol="BTC/USDT"),
+        ),
+        data_dir=tmp_path,
+        monitor=MonitorSettings(api=ApiSettings(port=0)),
+    )
+    with pytest.raises(AccountMismatch, match=r"traded on venue 'alpha' with binance sim account .* this config "
+                                              r"trades on real venues \['binance'\]"):
+        await asyncio.wait_for(Engine(settings).run(), 30)
 
 
 async def test_identity_simulator_account_id_survives_its_restart(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,20 +13,27 @@ from typing import Any
 
 import pytest
 
-from nonstop.errors import IllegalTransition
+from nonstop.errors import IllegalTransition, ModelError
 from nonstop.execution.recorder import Recorder
+from nonstop.execution.sequencer import Batch
 from nonstop.journal import Durability, SQLiteJournal, replay
 from nonstop.model import (
     ClientOrderId,
     Event,
     InstrumentId,
+    Order,
     OrderAccepted,
+    OrderEvent,
+    OrderFilled,
     OrderIntent,
     OrderSubmitted,
     OrderType,
     Side,
+    TradeId,
     VenueOrderId,
+    new_event_id,
 )
+from nonstop.model.testing import random_valid_events
 
 TS = datetime(2026, 11, 25, tzinfo=UTC)
 CID = ClientOrderId.build("u1", "mm", 1)
@@ -88,3 +97,74 @@ async def test_events_the_fold_would_refuse_are_never_written(tmp_path: Path) ->
         assert await journal.last_seq() == 1
     finally:
         await journal.close()
+
+
+class FoldWatch(Recorder):
+    """The real recorder, noting whether it is folding (and how many batches it folded)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.folding = False
+        self.batches = 0
+
+    def fold(self, batch: Batch, last: int) -> None:
+        self.folding, self.batches = True, self.batches + 1
+        try:
+            super().fold(batch, last)
+        finally:
+            self.folding = False
+
+
+def _with_refusals(rng: random.Random, events: list[Event]) -> tuple[list[Event], set[str]]:
+    """`events` with events the fold refuses mixed in (an intent reusing an id, a fill far beyond
+    its order's quantity); returns them all, in order, and the ids of the refused ones."""
+    out: list[Event] = []
+    refused: set[str] = set()
+    seen: list[OrderIntent] = []  # the intents so far
+    for n, event in enumerate(events):
+        out.append(event)
+        if isinstance(event, OrderIntent):
+            seen.append(event)
+        if n % 25 == 0 and seen:
+            bad: Event = dataclasses.replace(rng.choice(seen), event_id=new_event_id())
+        elif n % 25 == 12 and seen:
+            target = rng.choice(seen)
+            bad = OrderFilled(ts=event.ts, client_order_id=target.client_order_id, trade_id=TradeId(f"x{n}"),
+                              price=Decimal("1"), quantity=Decimal("1000000"), fee=Decimal(0), fee_asset="USDT")
+        else:
+            continue
+        out.append(bad)
+        refused.add(bad.event_id)
+    return out, refused
+
+
+async def test_concurrent_batches_fold_what_validation_computed_and_replay_gives_the_same_state(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(17)
+    events, refused = _with_refusals(rng, random_valid_events(rng, 400))
+    applied_in_fold: list[OrderEvent] = []
+    recorder: FoldWatch | None = None
+    apply = Order.apply
+
+    def watched_apply(order: Order, event: OrderEvent) -> Order:
+        if recorder is not None and recorder.folding:
+            applied_in_fold.append(event)
+        return apply(order, event)
+
+    monkeypatch.setattr(Order, "apply", watched_apply)
+    async with SQLiteJournal(tmp_path / "j.sqlite", durability=Durability.FSYNC) as journal:
+        recorder = FoldWatch(journal, await replay(journal), 1)
+        recorder._sequencer.max_batch_events = 48  # several batches, each validated while the one before is written
+        announced: list[str] = []
+        recorder.listeners.append(lambda event: announced.append(event.event_id))
+        # every event from its own caller, all at once: queue order is the events' order
+        outcomes = await asyncio.gather(*(recorder.record(e) for e in events), return_exceptions=True)
+        failed = {e.event_id for e, o in zip(events, outcomes, strict=True) if isinstance(o, BaseException)}
+        assert failed == refused and all(isinstance(o, ModelError) for o in outcomes if isinstance(o, BaseException))
+        on_disk = [r.event.event_id async for r in journal.read(1)]
+        assert not refused & set(on_disk)  # a refused event is never journaled
+        recorded = [e.event_id for o in outcomes if isinstance(o, list) for e in o]
+        assert on_disk == recorded == announced  # acknowledged, folded and announced in journal order
+        assert recorder.batches > 5 and recorder.state.last_seq == len(on_disk)
+        assert applied_in_fold == []  # each order event's transition ran once, in validation
+        assert recorder.state.state_hash() == (await replay(journal, use_snapshot=False)).state_hash()

@@ -117,9 +117,6 @@ def test_archiving_filled_orders_changes_no_figure(orders: list[tuple], every: i
     _archiving_changes_no_figure(orders, every, keep_min, cut)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, open: a strategy trading two quote currencies (ETH/USDT and "
-                   "ETH/BTC) gets its PnL quote from the first fill its book sees, and the carried books see the "
-                   "archived fill first (found by the test above in CI; derandomized since, so this case is kept here)")
 def test_a_strategy_with_two_quote_currencies_keeps_its_figures_when_archived() -> None:
     q = Decimal("0.001"), Decimal("90.00"), Decimal("0.000")
     _archiving_changes_no_figure([("alpha", "BTC/USDT", "mm", Side.BUY, [], False),

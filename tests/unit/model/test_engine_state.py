@@ -19,6 +19,7 @@ from nonstop.model import (
     DifferenceKind,
     EngineState,
     InstrumentId,
+    Order,
     OrderAccepted,
     OrderFilled,
     OrderIntent,
@@ -195,3 +196,33 @@ def test_state_journal_copied_raises_the_order_seq_and_nothing_else() -> None:
     state.apply(JournalCopied(ts=datetime(2026, 11, 29, tzinfo=UTC), source="x", upto_seq=3,
                               order_seqs=("a1=77", "b2=3")), seq=4)
     assert state.order_seq == {"a1": 77, "b2": 3} and state.last_seq == 4 and not state.orders
+
+
+def test_engine_state_takes_a_checked_order_only_from_the_order_it_holds() -> None:
+    t1, t2, t1_again, second = filled(1, "t1"), filled(1, "t2"), filled(1, "t1"), intent(2)
+    state = EngineState()
+    live(state, 1)
+    held = state.order(ClientOrderId.build("a1", "mm", 1))
+    after = held.apply(t1)
+    state.apply(t1, seq=1, checked=(held, after))
+    assert state.order(held.client_order_id) is after  # computed once, by the caller that validated it
+    assert state.positions[str(BTC)] == Decimal(1) and state.last_seq == 1
+
+    # checked against an order the state no longer holds: ignored, the event is applied as usual
+    bogus = after.apply(filled(1, "t9"))
+    state.apply(t2, seq=2, checked=(held, bogus))
+    assert state.order(held.client_order_id).filled_qty == Decimal(2) and state.order(held.client_order_id) is not bogus
+    # an intent's order built from another intent: ignored, built from this one
+    state.apply(second, seq=3, checked=(None, Order.from_intent(intent(3, ETH))))
+    assert state.order(second.client_order_id).instrument_id == BTC
+    # the fold's own checks still run: a repeated execution is a no-op, a seq must follow the last
+    current = state.order(held.client_order_id)
+    state.apply(t1_again, seq=4, checked=(current, bogus))
+    assert state.order(held.client_order_id) is current
+    with pytest.raises(ModelError):
+        state.apply(OrderSubmitted(ts=TS, client_order_id=second.client_order_id), seq=4)
+    reference = EngineState()
+    live(reference, 1)
+    for seq, event in enumerate([t1, t2, second, t1_again], start=1):
+        reference.apply(event, seq=seq)
+    assert state.state_hash() == reference.state_hash()

@@ -45,6 +45,7 @@ from nonstop.model import (
     event_from_dict,
     event_types,
 )
+from nonstop.model.codec import encode_fields, plan
 
 TS = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 COID = ClientOrderId.build("a1", "mm", 42)
@@ -183,3 +184,15 @@ def test_events_a_field_added_later_decodes_to_its_default_from_an_old_payload()
     old = BalanceSnapshot(ts=TS, venue="binance-a", balances=()).to_dict()
     del old["includes"]  # as written before the field existed
     assert event_from_dict(old) == BalanceSnapshot(ts=TS, venue="binance-a", balances=(), event_id=old["event_id"])
+
+
+@pytest.mark.parametrize("event", [*one_of_each(), OrderIntent(ts=TS, client_order_id=COID, instrument_id=INST,
+                                                               side=Side.SELL, order_type=OrderType.MARKET,
+                                                               quantity=Decimal("1"), price=None)],
+                         ids=lambda e: type(e).__name__)
+def test_events_compiled_encoder_writes_what_the_field_plan_says(event: Event) -> None:
+    # each class's encoder is generated from its field plan: the same dict as the plan applied field by field
+    by_plan = {p.name: None if getattr(event, p.name) is None else p.encode(getattr(event, p.name))
+               for p in plan(type(event))}
+    assert encode_fields(event) == by_plan
+    assert list(encode_fields(event)) == list(by_plan)

@@ -1,5 +1,6 @@
 """The order state machine: the table, illegal pairs, fills that are never lost."""
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -191,3 +192,24 @@ def test_order_never_sent_is_terminal_and_a_late_fill_is_still_kept() -> None:
     assert late.state is S.PARTIALLY_FILLED and late.filled_qty == Decimal("0.4")
     with pytest.raises(IllegalTransition):
         walk(*PATHS[S.ACCEPTED]).apply(ev(OrderNeverSent))  # only an in-doubt order can be closed unsent
+
+
+def test_order_copies_keep_every_field_they_do_not_change() -> None:
+    # `apply` copies through a generated slot copier: each transition must equal `dataclasses.replace`
+    intent = OrderIntent(ts=TS, client_order_id=COID, instrument_id=InstrumentId("binance-a", "BTC/USDT"),
+                         side=Side.SELL, order_type=OrderType.LIMIT, quantity=Decimal("2"), price=Decimal("7"),
+                         reduce_only=True)
+    made = Order.from_intent(intent)
+    assert made == Order(client_order_id=COID, instrument_id=intent.instrument_id, side=Side.SELL,
+                         order_type=OrderType.LIMIT, quantity=Decimal("2"), price=Decimal("7"),
+                         time_in_force=intent.time_in_force, reduce_only=True, intent_ts=TS)
+    submitted = made.apply(ev(OrderSubmitted))
+    assert submitted == dataclasses.replace(made, state=S.SUBMITTING) and made.state is S.INITIALIZED
+    accepted = submitted.apply(ev(OrderAccepted))
+    pending = accepted.apply(ev(OrderCancelRequested))
+    assert pending == dataclasses.replace(accepted, state=S.PENDING_CANCEL, previous_state=S.ACCEPTED)
+    filled = pending.apply(fill("t9", "0.5", "8"))
+    assert filled == dataclasses.replace(pending, previous_state=S.PARTIALLY_FILLED, filled_qty=Decimal("0.5"),
+                                         filled_notional=Decimal("4.0"), trade_ids=frozenset({TradeId("t9")}))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        filled.state = S.FILLED  # type: ignore[misc]

@@ -35,6 +35,7 @@ from nonstop.model import (
 from nonstop.monitor import AlertLevel, Metrics
 from nonstop.monitor.detectors import DriftDetector, FeedQualityDetector, LatencyDetector
 from nonstop.monitor.engine_probe import EngineProbe
+from tests.fillkit import fill_order
 
 VENUE, SYMBOL = "binance-a", "BTC/USDT"
 BTC = InstrumentId(VENUE, SYMBOL)
@@ -213,8 +214,8 @@ def test_probe_fills_give_pnl_exposure_at_the_mid_and_slippage_positive_when_wor
     assert h.value("nonstop_slippage_bps_bucket", venue=VENUE, strategy="mm", le="10.0") == 1
     assert h.value("nonstop_slippage_bps_bucket", venue=VENUE, strategy="mm", le="20.0") == 2
     # long 1 @ 100, sold 0.5 @ 100.89: realized 0.445; 0.5 left, marked at 102: +0.5 x 2
-    assert h.value("nonstop_strategy_pnl_quote", strategy="mm") == pytest.approx(0.445 + 1.0)
-    assert h.value("nonstop_strategy_exposure_quote", strategy="mm") == pytest.approx(51.0)
+    assert h.value("nonstop_strategy_pnl_quote", strategy="mm", quote="USDT") == pytest.approx(0.445 + 1.0)
+    assert h.value("nonstop_strategy_exposure_quote", strategy="mm", quote="USDT") == pytest.approx(51.0)
     assert h.value("nonstop_orders_total", venue=VENUE, strategy="mm", outcome="filled") == 2
 
 
@@ -236,7 +237,34 @@ def test_probe_books_fills_of_earlier_runs_from_the_state() -> None:
         Metrics(), None, ManualClock(), state=first.state, venues={}, hub=Hub(mid=D("110")), symbols=[SYMBOL]
     )
     later.sample()
-    assert later.metrics.registry.get_sample_value("nonstop_strategy_pnl_quote", {"strategy": "mm"}) == 20.0
+    assert later.metrics.registry.get_sample_value("nonstop_strategy_pnl_quote",
+                                                   {"strategy": "mm", "quote": "USDT"}) == 20.0
+
+
+def test_probe_publishes_a_strategy_s_pnl_per_quote_currency_never_their_sum() -> None:
+    state = EngineState()
+    eth_usdt, eth_btc = InstrumentId(VENUE, "ETH/USDT"), InstrumentId(VENUE, "ETH/BTC")
+    fill_order(state, 1, eth_btc, Side.BUY, "2", "0.05")  # the BTC fill first: it used to set the strategy's quote
+    fill_order(state, 2, eth_usdt, Side.BUY, "1", "3000", fee="1")
+    fill_order(state, 3, eth_usdt, Side.SELL, "1", "3100")
+    fill_order(state, 4, eth_btc, Side.SELL, "1", "0.06")
+    probe = EngineProbe(Metrics(), None, ManualClock(), state=state, venues={}, hub=Hub(mid=None),
+                        symbols=["ETH/USDT", "ETH/BTC"], strategies=["mm"])
+    probe.sample()
+
+    def gauge(name: str, quote: str) -> float | None:
+        return probe.metrics.registry.get_sample_value(name, {"strategy": "mm", "quote": quote})
+
+    assert gauge("nonstop_strategy_pnl_quote", "USDT") == pytest.approx(99.0)  # +100 - 1 fee
+    assert gauge("nonstop_strategy_pnl_quote", "BTC") == pytest.approx(0.02)  # +0.01 realized, +0.01 on 1 left
+    assert gauge("nonstop_strategy_exposure_quote", "BTC") == pytest.approx(0.06)
+    assert gauge("nonstop_strategy_exposure_quote", "USDT") == 0
+
+
+def test_probe_shows_a_strategy_without_fills_at_zero_in_its_symbols_quote() -> None:
+    h = Harness(ManualClock())
+    h.probe.sample()
+    assert h.value("nonstop_strategy_pnl_quote", strategy="mm", quote="USDT") == 0
 
 
 # ---- detectors --------------------------------------------------------------------------------------

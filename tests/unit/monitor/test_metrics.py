@@ -58,8 +58,9 @@ def exercise(m: Metrics) -> None:
     m.order_outcome("binance-a", "mm", "filled")
     m.fill("binance-a", "mm")
     m.slippage("binance-a", "mm", Decimal("3.5"))
-    m.strategy_pnl("mm", Decimal("-12.5"))
-    m.strategy_exposure("mm", Decimal("600.25"))
+    m.strategy_pnl("mm", "USDT", Decimal("-12.5"))
+    m.strategy_exposure("mm", "USDT", Decimal("600.25"))
+    m.strategy_pnl("mm", "BTC", Decimal("0.0012"))
     m.journal(last_seq=4242, lag_seconds=0.003)
     m.endpoint_up("binance-a", "https://api.binance.com", True)
     m.breaker_state("binance-a", "https://api.binance.com", "open")
@@ -88,7 +89,8 @@ def test_values_move_and_labels_are_right() -> None:
     assert value(m, "nonstop_fill_ratio", venue="binance-a", strategy="mm") == 0.5
     assert value(m, "nonstop_slippage_bps_bucket", venue="binance-a", strategy="mm", le="5.0") == 1
     assert value(m, "nonstop_slippage_bps_bucket", venue="binance-a", strategy="mm", le="2.0") == 0
-    assert value(m, "nonstop_strategy_pnl_quote", strategy="mm") == -12.5
+    assert value(m, "nonstop_strategy_pnl_quote", strategy="mm", quote="USDT") == -12.5
+    assert value(m, "nonstop_strategy_pnl_quote", strategy="mm", quote="BTC") == 0.0012  # never added to USDT
     assert value(m, "nonstop_journal_last_seq") == 4242
     assert value(m, "nonstop_breaker_state", venue="binance-a", endpoint=ep, state="open") == 1
     assert value(m, "nonstop_breaker_state", venue="binance-a", endpoint=ep, state="closed") == 0

@@ -22,7 +22,7 @@ MID = Decimal("60000")
 
 def _ctx(**kw: Any) -> RiskContext:
     base: dict[str, Any] = {"positions": {}, "open_orders": [], "in_doubt": 0, "mid": MID, "orders_last_second": 0,
-                            "orders_last_minute": 0, "daily_pnl": Decimal(0)}
+                            "orders_last_minute": 0, "daily_pnl": {}}
     return RiskContext(**{**base, **kw})
 
 
@@ -49,7 +49,8 @@ NONE = RiskLimits()
     (RiskLimits(max_orders_per_second=3), _p(), _ctx(orders_last_second=3), "max_orders_per_second"),
     (RiskLimits(max_orders_per_minute=3), _p(), _ctx(orders_last_minute=3), "max_orders_per_minute"),
     (RiskLimits(max_in_doubt=2), _p(), _ctx(in_doubt=2), "max_in_doubt"),
-    (RiskLimits(daily_loss_limit=Decimal("100")), _p(), _ctx(daily_pnl=Decimal("-100")), "daily_loss_limit"),
+    (RiskLimits(daily_loss_limit=Decimal("100")), _p(), _ctx(daily_pnl={"USDT": Decimal("-100")}),
+     "daily_loss_limit"),
     (RiskLimits(self_cross_guard=True), _p(price="60010"), _ctx(open_orders=[_resting(Side.SELL, "60010")]),
      "self_cross_guard"),
     (RiskLimits(self_cross_guard=True), _p(price=None), _ctx(open_orders=[_resting(Side.SELL, "61000")]),
@@ -81,12 +82,30 @@ def test_at_the_limit_passes() -> None:
 def test_exposure_shrinking_orders_pass_position_and_daily_loss_limits() -> None:
     limits = RiskLimits(max_position_qty=Decimal("0.001"), max_position_notional=Decimal("1"),
                         max_total_position_notional=Decimal("1"), daily_loss_limit=Decimal("10"))
-    ctx = _ctx(positions={str(A): Decimal("0.05")}, daily_pnl=Decimal("-50"))
+    ctx = _ctx(positions={str(A): Decimal("0.05")}, daily_pnl={"USDT": Decimal("-50")})
     assert check(_p(Side.SELL, "0.05", "60010"), limits, ctx) is None  # to zero
     assert check(_p(Side.SELL, "0.06", "60010"), limits, ctx) is not None  # across zero: grows the other way
     assert check(_p(Side.BUY, "0.001"), limits, ctx) is not None
     assert shrinks_exposure(Decimal("-0.02"), _p(Side.BUY, "0.01"))
     assert not shrinks_exposure(Decimal(0), _p(Side.SELL, "0.01"))
+
+
+def test_the_daily_loss_limit_holds_each_quote_currency_in_its_own_amount() -> None:
+    limits = RiskLimits(daily_loss_limit=Decimal("100"), daily_loss_limits={"BTC": Decimal("0.01")})
+    assert limits.daily_loss_limit_in("USDT") == Decimal("100") and limits.daily_loss_limit_in("BTC") == Decimal("0.01")
+    # a BTC gain never offsets a USDT loss: each currency is held against its own limit
+    refusal = check(_p(), limits, _ctx(daily_pnl={"USDT": Decimal("-100"), "BTC": Decimal("5")}))
+    assert refusal is not None and refusal.limit == "100 USDT" and refusal.value == "100.00 USDT" and refusal.halts
+    refusal = check(_p(), limits, _ctx(daily_pnl={"USDT": Decimal("-99.99"), "BTC": Decimal("-0.0123")}))
+    assert refusal is not None and "0.01230000 BTC breaches the limit 0.01 BTC" in refusal.reason
+    assert check(_p(), limits, _ctx(daily_pnl={"USDT": Decimal("-99.99"), "BTC": Decimal("-0.0099")})) is None
+    settings = parse_settings({"risk": {"daily_loss_limits": {"BTC": "0.02"},
+                                        "strategies": {"mm": {"daily_loss_limits": {"BTC": "0.005"}}}}})
+    assert settings.risk.limits_for("mm").daily_loss_limit_in("BTC") == Decimal("0.005")
+    assert settings.risk.limits_for("other").daily_loss_limit_in("BTC") == Decimal("0.02")
+    assert settings.risk.limits_for("other").daily_loss_limit_in("USDT") == Decimal("500")  # the default
+    with pytest.raises(ConfigError, match="daily_loss_limits"):
+        parse_settings({"risk": {"daily_loss_limits": {"usdt": "5"}}})  # currencies as in the symbol
 
 
 def test_our_market_orders_never_count_as_resting() -> None:
