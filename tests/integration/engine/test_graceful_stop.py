@@ -31,7 +31,7 @@ from nonstop.model import (
 )
 from tests.integration.engine.kit import TRADING, eventually, settings
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 def _settings(tmp_path: Path, *, stop_wait_s: float) -> Settings:
@@ -48,12 +48,12 @@ async def _stop_with_a_submit_in_flight(engine: Engine, kind: str, params: dict[
     order's client id and the journal's last seq when the stop was asked."""
     task = asyncio.create_task(engine.run(duration=100), name="engine-under-test")
     try:
-        await eventually(lambda: engine.status.phase == "trading" or task.done(), 30, "trading")
+        await eventually(lambda: engine.status.phase == "trading" or task.done(), 60, "trading")
         if task.done():
             task.result()
         assert engine.sim is not None and engine.recorder is not None and engine.manager is not None
         manager, venue = engine.manager, engine.sim.venues[TRADING].venue
-        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 10, "open orders")
+        await eventually(lambda: bool(engine.state and engine.state.open_orders()), 30, "open orders")
         fault = engine.sim.faults.set(kind, TRADING, params=params)
         sent_under_fault: list[str] = []  # recorded after the fault was set: the request meets it
 
@@ -70,7 +70,7 @@ async def _stop_with_a_submit_in_flight(engine: Engine, kind: str, params: dict[
                     return cid
             return None
 
-        await eventually(lambda: held_up() is not None, 30, f"a submit held up by {kind}")
+        await eventually(lambda: held_up() is not None, 60, f"a submit held up by {kind}")
         cid = held_up()
         assert cid is not None and engine.state is not None
         stop_seq = engine.state.last_seq

@@ -44,7 +44,7 @@ async def _submit_in_flight(r: Rig, *, at_venue: bool) -> tuple[asyncio.Task[Cli
                 return cid
         return None
 
-    await eventually(lambda: in_flight() is not None or placing.done(), 20, "a submit in flight")
+    await eventually(lambda: in_flight() is not None or placing.done(), 60, "a submit in flight")
     assert not placing.done()
     cid = r.recorder.state.order(in_flight() or "").client_order_id
     assert r.recorder.state.order(cid).state is OrderState.SUBMITTING
@@ -89,7 +89,7 @@ async def test_cancelling_the_stop_wait_ends_it_at_once_and_not_its_task(tmp_pat
         placing.cancel()
         with capture_logs() as logs:
             waiting = asyncio.create_task(r.manager.drain(600))  # a bound no test waits out
-            await eventually(lambda: any(e["event"] == "stop_waiting_for_answers" for e in logs), 10, "the wait")
+            await eventually(lambda: any(e["event"] == "stop_waiting_for_answers" for e in logs), 30, "the wait")
             waiting.cancel()  # what a second SIGINT / SIGTERM does to the stopping engine's task
             drained = await waiting
         assert not waiting.cancelled() and waiting.cancelling() == 0  # consumed: the stop goes on
