@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import ccxt.async_support as ccxt_async
 import pytest
 
@@ -73,10 +76,23 @@ async def test_market_orders_fill_and_move_balances_and_my_trades(sim: SimServer
 
 async def test_resting_order_fills_from_background_flow(sim: SimServer) -> None:
     async with rest_client(sim) as ex:
-        book = await ex.fetch_order_book("BTC/USDT", 5)
-        price = book["asks"][0][0]  # join the best ask level's price on the bid: crosses, fills now or soon
-        order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, price, {"clientOrderId": "t-rest-1"})
-        for _ in range(100):
+        # the market moves between the book read and the order (it failed under load: the bid rested below a
+        # market that had moved up, and 100 immediate lookups took under a second): each try waits up to
+        # ~5 s for the flow, and a bid the market left behind is canceled and placed again (bounded)
+        for attempt in range(5):
+            book = await ex.fetch_order_book("BTC/USDT", 5)
+            price = book["asks"][0][0]  # join the best ask level's price on the bid: crosses, fills now or soon
+            order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, price,
+                                          {"clientOrderId": f"t-rest-{attempt}"})
+            for _ in range(50):
+                state = await ex.fetch_order(order["id"], "BTC/USDT")
+                if state["status"] == "closed":
+                    break
+                await asyncio.sleep(0.1)
+            if state["status"] == "closed":
+                break
+            with contextlib.suppress(ccxt_async.OrderNotFound):  # filled just now: seen below
+                await ex.cancel_order(order["id"], "BTC/USDT")
             state = await ex.fetch_order(order["id"], "BTC/USDT")
             if state["status"] == "closed":
                 break
