@@ -20,6 +20,7 @@ from nonstop.config import EngineVenue, Settings
 from nonstop.errors import NonstopError
 from nonstop.journal import replay
 from nonstop.journal_setup import journal_name, journal_path, open_journal
+from nonstop.model.instrument import USD_LIKE
 from nonstop.risk.settings import RiskSettings
 from nonstop.status_figures import running
 from nonstop.venues.factory import profile_for
@@ -28,7 +29,6 @@ from nonstop.venues.profile import is_loopback
 
 FREE_PORT = "<a free port>"
 AMOUNTS = ("max_order_notional", "max_position_notional", "max_total_position_notional", "daily_loss_limit")
-USD_LIKE = frozenset({"USDT", "USDC", "FDUSD", "USD", "TUSD", "DAI", "BUSD"})
 _PORT_ZERO = ":0"  # the embedded simulator picks the port at start
 
 

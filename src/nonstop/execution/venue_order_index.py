@@ -10,7 +10,7 @@ archived out of the state leaves at once (a report naming it finds no order anyw
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Container
+from collections.abc import Container
 
 from nonstop.model import Order
 
@@ -49,11 +49,9 @@ class VenueOrderIndex:
         while len(self.finished) > self.limit:
             self.by_id.pop(self.finished.popitem(last=False)[0], None)
 
-    def drop_missing(self, orders: Container[str], *, each: Callable[[Key], None] | None = None) -> None:
+    def drop_missing(self, orders: Container[str]) -> None:
         """Drop the finished orders no longer in `orders` (the state's, after an archiving round)."""
         gone = [k for k in self.finished if self.by_id.get(k) not in orders]
         for k in gone:
             del self.finished[k]
             self.by_id.pop(k, None)
-            if each is not None:
-                each(k)

@@ -15,6 +15,10 @@ from enum import StrEnum
 from nonstop.errors import ModelError
 from nonstop.model.identifiers import InstrumentId
 
+# quote currencies worth about one US dollar: amounts in them are read as dollars (risk defaults are
+# sized in them; they are written in cents)
+USD_LIKE = frozenset({"USDT", "USDC", "FDUSD", "USD", "TUSD", "DAI", "BUSD"})
+
 
 class Side(StrEnum):
     BUY = "BUY"

@@ -4,13 +4,14 @@ amount in a quote currency is written where people read it."""
 
 from decimal import Decimal
 
+from nonstop.model.instrument import USD_LIKE
 from nonstop.model.strategy_book import Position, StrategyBook, StrategyBooks, StrategyFigures
 
 __all__ = ["Position", "StrategyBook", "StrategyBooks", "StrategyFigures", "amount_text", "signed_amount"]
 
 
 # dollars and cents: an amount in these is written with 2 decimals whatever its size
-CENTS = frozenset({"USDT", "USDC", "FDUSD", "USD", "TUSD", "DAI", "BUSD", "EUR", "GBP", "TRY", "BRL", "JPY"})
+CENTS = USD_LIKE | {"EUR", "GBP", "TRY", "BRL", "JPY"}
 
 
 def amount_text(value: Decimal, *, sign: bool = False, quote: str | None = None) -> str:
